@@ -1,0 +1,217 @@
+/**
+ * `viofs serve` options, spelled as virtiofsd spells them so that libvirt's
+ * `<binary path=…/>` and existing scripts work unchanged: both the Rust
+ * daemon's `--flag` forms and the C daemon's `-o source=…,cache=…,xattr` lists.
+ */
+import { statSync } from "node:fs";
+import { UsageError } from "./usage.js";
+import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags, splitOptionList, type FlagSpec } from "./flags.js";
+
+export const CACHE_MODES = ["auto", "always", "never", "metadata"] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+export const SANDBOX_MODES = ["namespace", "chroot", "none"] as const;
+export type SandboxMode = (typeof SANDBOX_MODES)[number];
+export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace", "off"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface ServeOptions {
+  /** Where to listen, or an fd already listening (libvirt). */
+  listen: { kind: "path"; path: string } | { kind: "fd"; fd: number };
+  sharedDir: string;
+  cache: CacheMode;
+  xattr: boolean;
+  readdirplus: boolean;
+  writeback: boolean;
+  /** Remote POSIX (fcntl) byte-range locks, answered by the host. */
+  posixLock: boolean;
+  /** Remote flock(2) locks, answered by the host. */
+  flock: boolean;
+  readonly: boolean;
+  announceSubmounts: boolean;
+  killprivV2: boolean;
+  threadPoolSize: number;
+  sandbox: SandboxMode;
+  /** virtio-fs tag served through GET_CONFIG; also enables the CONFIG protocol feature. */
+  tag?: string;
+  socketGroup?: string;
+  rlimitNofile?: number;
+  logLevel: LogLevel;
+  syslog: boolean;
+  /** Serve through /dev/fuse at this mount point instead of vhost-user. */
+  fuseMount?: string;
+}
+
+export const serveFlags: Record<string, FlagSpec> = {
+  "socket-path": { value: true, meta: "PATH", aliases: ["--socket"], help: "vhost-user socket to listen on (created 0600)" },
+  fd: { value: true, meta: "N", help: "an already-listening socket fd (as libvirt passes it)" },
+  "shared-dir": { value: true, meta: "DIR", help: "the host directory to share" },
+  o: { value: true, meta: "OPTS", aliases: ["-o"], repeat: true, help: "virtiofsd option list: source=DIR,cache=…,xattr,flock,posix_lock,…" },
+  cache: { value: true, meta: "MODE", help: "auto (default), always, never or metadata" },
+  xattr: { value: false, help: "serve extended attributes" },
+  "no-readdirplus": { value: false, help: "answer READDIR only" },
+  writeback: { value: false, help: "let the guest cache writes (FUSE_WRITEBACK_CACHE)" },
+  readonly: { value: false, help: "refuse every change with EROFS" },
+  "announce-submounts": { value: false, help: "report submounts so the guest sees separate file systems" },
+  "thread-pool-size": { value: true, meta: "N", help: "worker threads for blocking I/O (0: inline)" },
+  sandbox: { value: true, meta: "MODE", help: "namespace (default), chroot or none" },
+  tag: { value: true, meta: "TAG", help: "virtio-fs tag (1-36 bytes) offered through GET_CONFIG" },
+  "socket-group": { value: true, meta: "GROUP", help: "group owning the socket (mode 0660)" },
+  "rlimit-nofile": { value: true, meta: "N", help: "open-file limit; the guest's fd budget follows from it" },
+  "log-level": { value: true, meta: "LEVEL", help: "error, warn, info (default), debug, trace or off" },
+  syslog: { value: false, help: "log to syslog instead of stderr" },
+  "print-capabilities": { value: false, help: "print the vhost-user capabilities as JSON and exit" },
+  "fuse-mount": { value: true, meta: "DIR", help: "serve through /dev/fuse at DIR instead of vhost-user" },
+  help: { value: false, aliases: ["-h"], help: "show this text" },
+  // Accepted for compatibility with virtiofsd; viofs never daemonizes.
+  foreground: { value: false, aliases: ["-f"], help: "accepted for compatibility (viofs stays in the foreground)" },
+};
+
+export const serveHelp = `Usage: viofs serve (--socket-path=PATH | --fd=N) (--shared-dir=DIR | -o source=DIR) [options]
+
+Serves a host directory to a VM as a vhost-user-fs device (the role of virtiofsd).
+
+${describeFlags(serveFlags)}
+`;
+
+export type ServeRequest = { kind: "help" } | { kind: "capabilities" } | { kind: "serve"; options: ServeOptions };
+
+/** Parses argv for `viofs serve`; every mistake is one UsageError line. */
+export function parseServeArgs(argv: string[]): ServeRequest {
+  const parsed = parseFlags(argv, serveFlags);
+  if (hasFlag(parsed, "help")) return { kind: "help" };
+  if (hasFlag(parsed, "print-capabilities")) return { kind: "capabilities" };
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`unexpected argument '${parsed.positionals[0]}'; the shared directory goes in --shared-dir=DIR`);
+  }
+
+  const opts = {
+    source: flagValue(parsed, "shared-dir"),
+    cache: flagValue(parsed, "cache"),
+    xattr: hasFlag(parsed, "xattr"),
+    readdirplus: !hasFlag(parsed, "no-readdirplus"),
+    writeback: hasFlag(parsed, "writeback"),
+    posixLock: true,
+    flock: true,
+    readonly: hasFlag(parsed, "readonly"),
+    announceSubmounts: hasFlag(parsed, "announce-submounts"),
+    killprivV2: false,
+    sandbox: flagValue(parsed, "sandbox"),
+    logLevel: flagValue(parsed, "log-level"),
+    threadPoolSize: flagValue(parsed, "thread-pool-size"),
+  };
+  for (const list of parsed.values.get("o") ?? []) {
+    for (const [key, value] of splitOptionList(list)) {
+      const needValue = (): string => {
+        if (value === undefined || value === "") throw new UsageError(`-o ${key} needs a value (${key}=…)`);
+        return value;
+      };
+      switch (key) {
+        case "source":
+          if (opts.source !== undefined && opts.source !== value) throw new UsageError("the shared directory is given twice (--shared-dir and -o source)");
+          opts.source = needValue();
+          break;
+        case "cache":
+          opts.cache = needValue() === "none" ? "never" : needValue();
+          break;
+        case "sandbox":
+          opts.sandbox = needValue();
+          break;
+        case "log_level":
+        case "loglevel":
+          opts.logLevel = needValue() === "err" ? "error" : needValue();
+          break;
+        case "thread_pool_size":
+          opts.threadPoolSize = needValue();
+          break;
+        case "xattr":
+        case "no_xattr":
+          opts.xattr = key === "xattr";
+          break;
+        case "readdirplus":
+        case "no_readdirplus":
+          opts.readdirplus = key === "readdirplus";
+          break;
+        case "writeback":
+        case "no_writeback":
+          opts.writeback = key === "writeback";
+          break;
+        case "flock":
+        case "no_flock":
+          opts.flock = key === "flock";
+          break;
+        case "posix_lock":
+        case "no_posix_lock":
+          opts.posixLock = key === "posix_lock";
+          break;
+        case "killpriv_v2":
+        case "no_killpriv_v2":
+          opts.killprivV2 = key === "killpriv_v2";
+          break;
+        case "announce_submounts":
+          opts.announceSubmounts = true;
+          break;
+        case "readonly":
+          opts.readonly = true;
+          break;
+        // Accepted and ignored, as virtiofsd does for settings that do not apply here.
+        case "modcaps":
+        case "timeout":
+        case "max_idle_threads":
+        case "allow_direct_io":
+        case "no_allow_direct_io":
+        case "norace":
+          break;
+        default:
+          throw new UsageError(`unknown -o option '${key}'; see --help`);
+      }
+    }
+  }
+
+  const socketPath = flagValue(parsed, "socket-path");
+  const fdText = flagValue(parsed, "fd");
+  const fuseMount = flagValue(parsed, "fuse-mount");
+  const transports = [socketPath, fdText, fuseMount].filter((x) => x !== undefined).length;
+  if (transports === 0) throw new UsageError("say where to listen: --socket-path=PATH or --fd=N (or --fuse-mount=DIR)");
+  if (transports > 1) throw new UsageError("give only one of --socket-path, --fd and --fuse-mount");
+  const listen: ServeOptions["listen"] =
+    fdText !== undefined ? { kind: "fd", fd: parseCount("fd", fdText, 0, 1 << 20) } : { kind: "path", path: socketPath ?? "" };
+
+  if (opts.source === undefined) throw new UsageError("say which directory to share: --shared-dir=DIR or -o source=DIR");
+  let isDir = false;
+  try {
+    isDir = statSync(opts.source).isDirectory();
+  } catch {
+    throw new UsageError(`shared directory '${opts.source}' does not exist; create it or fix the path`);
+  }
+  if (!isDir) throw new UsageError(`shared directory '${opts.source}' is not a directory`);
+
+  const tag = flagValue(parsed, "tag");
+  if (tag !== undefined && (Buffer.byteLength(tag) < 1 || Buffer.byteLength(tag) > 36)) {
+    throw new UsageError(`--tag must be 1 to 36 bytes, not ${Buffer.byteLength(tag)}`);
+  }
+  const rlimit = flagValue(parsed, "rlimit-nofile");
+  const group = flagValue(parsed, "socket-group");
+
+  const options: ServeOptions = {
+    listen,
+    sharedDir: opts.source,
+    cache: parseChoice("cache", opts.cache ?? "auto", CACHE_MODES),
+    xattr: opts.xattr,
+    readdirplus: opts.readdirplus,
+    writeback: opts.writeback,
+    posixLock: opts.posixLock,
+    flock: opts.flock,
+    readonly: opts.readonly,
+    announceSubmounts: opts.announceSubmounts,
+    killprivV2: opts.killprivV2,
+    threadPoolSize: parseCount("thread-pool-size", opts.threadPoolSize ?? "0", 0, 1024),
+    sandbox: parseChoice("sandbox", opts.sandbox ?? "namespace", SANDBOX_MODES),
+    logLevel: parseChoice("log-level", opts.logLevel ?? "info", LOG_LEVELS),
+    syslog: hasFlag(parsed, "syslog"),
+  };
+  if (tag !== undefined) options.tag = tag;
+  if (group !== undefined) options.socketGroup = group;
+  if (rlimit !== undefined) options.rlimitNofile = parseCount("rlimit-nofile", rlimit, 64, 1 << 30);
+  if (fuseMount !== undefined) options.fuseMount = fuseMount;
+  return { kind: "serve", options };
+}
