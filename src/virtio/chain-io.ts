@@ -1,0 +1,268 @@
+/**
+ * Reader and Writer over the buffers of a descriptor chain (after virtiofsd's
+ * `descriptor_utils.rs`): a Reader walks the device-readable buffers, a Writer
+ * the device-writable ones, each as one byte stream across buffer boundaries.
+ *
+ * - Reader methods COPY out of guest memory into private memory, so a value
+ *   is read from shared memory once and the guest cannot change it afterwards.
+ *   `views()` is the one exception, meant for opaque payload (FUSE_WRITE data
+ *   handed to pwritev) that is never validated.
+ * - Writer methods are all-or-nothing: a write that does not fit changes
+ *   nothing and throws.
+ * - Lengths are checked before use; every failure is a ProtocolError
+ *   (SHORT when the request has fewer bytes than asked for, LENGTH when a reply
+ *   does not fit the space the driver gave, VALUE for a negative or
+ *   non-integer count).
+ */
+import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+
+/** Copies of up to this many bytes go byte by byte (no view allocation). */
+const SMALL_COPY = 32;
+
+function checkCount(n: number, what: string): void {
+  if (!Number.isSafeInteger(n) || n < 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: invalid byte count ${n}`);
+}
+
+function sumLengths(buffers: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const b of buffers) {
+    total += b.byteLength;
+    if (total > Number.MAX_SAFE_INTEGER) throw new ProtocolError(ProtocolErrorCode.LENGTH, "buffer lengths overflow");
+  }
+  return total;
+}
+
+/** A position in a list of buffers with a byte budget. */
+abstract class ChainCursor {
+  protected index: number;
+  protected offset: number;
+  /** Bytes left to the end of this cursor's window. */
+  protected left: number;
+
+  protected constructor(
+    protected readonly buffers: readonly Uint8Array[],
+    index: number,
+    offset: number,
+    left: number,
+  ) {
+    this.index = index;
+    this.offset = offset;
+    this.left = left;
+  }
+
+  /** Copies `n` bytes between the chain and `mem[pos..]`; `toChain` chooses the direction. Caller checked `n <= left`. */
+  protected transfer(mem: Uint8Array, pos: number, n: number, toChain: boolean): void {
+    this.left -= n;
+    while (n > 0) {
+      const buf = this.buffers[this.index]!;
+      const avail = buf.byteLength - this.offset;
+      if (avail === 0) {
+        this.index++;
+        this.offset = 0;
+        continue;
+      }
+      const k = avail < n ? avail : n;
+      const off = this.offset;
+      if (k <= SMALL_COPY) {
+        if (toChain) for (let j = 0; j < k; j++) buf[off + j] = mem[pos + j]!;
+        else for (let j = 0; j < k; j++) mem[pos + j] = buf[off + j]!;
+      } else if (toChain) {
+        buf.set(mem.subarray(pos, pos + k), off);
+      } else {
+        mem.set(buf.subarray(off, off + k), pos);
+      }
+      this.offset += k;
+      pos += k;
+      n -= k;
+    }
+  }
+
+  /** Moves forward `n` bytes (caller checked `n <= left`), collecting live views if `out` is given. */
+  protected step(n: number, out: Uint8Array[] | null): void {
+    this.left -= n;
+    while (n > 0) {
+      const buf = this.buffers[this.index]!;
+      const avail = buf.byteLength - this.offset;
+      if (avail === 0) {
+        this.index++;
+        this.offset = 0;
+        continue;
+      }
+      const k = avail < n ? avail : n;
+      if (out !== null) out.push(buf.subarray(this.offset, this.offset + k));
+      this.offset += k;
+      n -= k;
+    }
+  }
+
+  /** Live views of the next `n` bytes without moving (caller checked `n <= left`). */
+  protected peek(n: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let index = this.index;
+    let offset = this.offset;
+    while (n > 0) {
+      const buf = this.buffers[index]!;
+      const avail = buf.byteLength - offset;
+      if (avail === 0) {
+        index++;
+        offset = 0;
+        continue;
+      }
+      const k = avail < n ? avail : n;
+      out.push(buf.subarray(offset, offset + k));
+      offset += k;
+      n -= k;
+    }
+    return out;
+  }
+}
+
+/** Reads the device-readable part of a chain as one stream, copying out. */
+export class Reader extends ChainCursor {
+  private consumed = 0;
+
+  /** `length` is the sum of the buffer lengths, if the caller already has it. */
+  constructor(buffers: readonly Uint8Array[], length: number = sumLengths(buffers)) {
+    super(buffers, 0, 0, length);
+  }
+
+  /** Bytes not read yet. */
+  get remaining(): number {
+    return this.left;
+  }
+
+  /** Bytes read (or skipped) so far. */
+  get bytesRead(): number {
+    return this.consumed;
+  }
+
+  private need(n: number, what: string): void {
+    checkCount(n, what);
+    if (n > this.left) {
+      throw new ProtocolError(ProtocolErrorCode.SHORT, `${what}: ${n} bytes wanted, ${this.left} left in the request`);
+    }
+    this.consumed += n;
+  }
+
+  /** Fills all of `dst` from the stream, or throws SHORT and reads nothing. */
+  readInto(dst: Uint8Array): void {
+    this.need(dst.byteLength, "readInto");
+    this.transfer(dst, 0, dst.byteLength, false);
+  }
+
+  /** A private copy of the next `n` bytes, or SHORT. */
+  readBytes(n: number): Uint8Array {
+    this.need(n, "readBytes");
+    const out = new Uint8Array(n);
+    this.transfer(out, 0, n, false);
+    return out;
+  }
+
+  /** A private copy of everything left. */
+  readAll(): Uint8Array {
+    return this.readBytes(this.left);
+  }
+
+  /** Skips `n` bytes, or throws SHORT and skips nothing. */
+  skip(n: number): void {
+    this.need(n, "skip");
+    this.step(n, null);
+  }
+
+  /**
+   * Live views of the next `n` bytes of guest memory, consumed. Only for
+   * opaque payload that is passed on and never validated (the guest can
+   * change it while it is being used).
+   */
+  views(n: number): Uint8Array[] {
+    this.need(n, "views");
+    const out: Uint8Array[] = [];
+    this.step(n, out);
+    return out;
+  }
+}
+
+/**
+ * Writes into the device-writable part of a chain as one stream.
+ *
+ * `reserve(n)` sets aside the next `n` bytes (e.g. a FUSE out header whose
+ * length is known only after the data) and returns a Writer limited to them;
+ * the reserved bytes count as written here, so `bytesWritten` of the outer
+ * Writer is the length to report in the used ring once the reservation is
+ * filled.
+ */
+export class Writer extends ChainCursor {
+  private written = 0;
+
+  /** `length` is the sum of the buffer lengths, if the caller already has it. */
+  constructor(buffers: readonly Uint8Array[], length: number = sumLengths(buffers)) {
+    super(buffers, 0, 0, length);
+  }
+
+  /** A Writer over a window of another one's buffers. */
+  private static window(buffers: readonly Uint8Array[], index: number, offset: number, length: number): Writer {
+    const w = new Writer(buffers, 0);
+    w.index = index;
+    w.offset = offset;
+    w.left = length;
+    return w;
+  }
+
+  /** Bytes written (or reserved) so far. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** Room left. */
+  get available(): number {
+    return this.left;
+  }
+
+  private room(n: number, what: string): void {
+    checkCount(n, what);
+    if (n > this.left) {
+      throw new ProtocolError(ProtocolErrorCode.LENGTH, `${what}: ${n} bytes do not fit the ${this.left} writable bytes left`);
+    }
+    this.written += n;
+  }
+
+  /** Writes all of `src`, or throws LENGTH and writes nothing. */
+  write(src: Uint8Array): void {
+    this.room(src.byteLength, "write");
+    this.transfer(src, 0, src.byteLength, true);
+  }
+
+  /** Writes `n` zero bytes. */
+  zero(n: number): void {
+    this.room(n, "zero");
+    for (const v of this.peek(n)) v.fill(0);
+    this.step(n, null);
+  }
+
+  /** Sets aside the next `n` bytes and returns a Writer over exactly them. */
+  reserve(n: number): Writer {
+    this.room(n, "reserve");
+    const w = Writer.window(this.buffers, this.index, this.offset, n);
+    this.step(n, null);
+    return w;
+  }
+
+  /**
+   * Live views of the next `n` bytes, without moving: for zero-copy fills
+   * (preadv straight into guest memory). Follow with `advance(k)` for the
+   * bytes actually filled. Throws LENGTH if `n` exceeds the room left.
+   */
+  peekViews(n: number): Uint8Array[] {
+    checkCount(n, "peekViews");
+    if (n > this.left) {
+      throw new ProtocolError(ProtocolErrorCode.LENGTH, `peekViews: ${n} bytes do not fit the ${this.left} writable bytes left`);
+    }
+    return this.peek(n);
+  }
+
+  /** Counts `n` bytes filled through `peekViews` as written. */
+  advance(n: number): void {
+    this.room(n, "advance");
+    this.step(n, null);
+  }
+}
