@@ -1,0 +1,15 @@
+/**
+ * The libc layer: typed system calls through koffi for what node:fs, node:net
+ * and node:os do not offer. Every failing call throws an ErrnoError with the
+ * errno (number and name) and the call's name; nothing returns -1.
+ *
+ * What Node already has is used from Node: pread/pwrite (fs.readSync /
+ * fs.writeSync with a position), read/write, close, fstat, fchmod/fchown on
+ * real fds, readdir (on a path; see the passthrough layer for /proc/self/fd).
+ */
+export * from "./constants.js";
+export * from "./memory.js";
+export * from "./eventfd.js";
+export * from "./poller.js";
+export * from "./socket.js";
+export type { PathLike } from "./path.js";
