@@ -1,0 +1,182 @@
+/**
+ * READDIR and READDIRPLUS reply bodies: streams of `fuse_dirent` (24-byte
+ * header, name) or `fuse_direntplus` (`fuse_entry_out`, then a `fuse_dirent`),
+ * each record padded with zeros to 8 bytes (`FUSE_REC_ALIGN`).
+ *
+ * The encoders fill up to the size the driver asked for and refuse the entry
+ * that would not fit whole, so a device can stop reading the directory there
+ * and resume at that entry's predecessor's `off`.
+ */
+import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { FUSE_NAME_MAX, FUSE_NAME_OFFSET, FUSE_NAME_OFFSET_DIRENTPLUS, fuseRecAlign, Mode } from "./abi.js";
+import { DirentHeader, EntryOut } from "./structs.js";
+import { WireReader, WireWriter } from "./wire.js";
+
+/** One directory entry. */
+export interface Dirent {
+  ino: bigint;
+  /** The cookie to pass as `fuse_read_in.offset` to continue after this entry. */
+  off: bigint;
+  /** `DirentType` (DT_*). */
+  type: number;
+  /** The name: raw bytes, 1–1024 of them, without NUL or `/`. */
+  name: Buffer;
+}
+
+/** One READDIRPLUS entry: a lookup result plus the directory entry. */
+export interface Direntplus {
+  /** As a LOOKUP reply; the driver counts a lookup for it unless `nodeid` is 0. */
+  entry: EntryOut;
+  dirent: Dirent;
+}
+
+/** `FUSE_DIRENT_SIZE`: bytes a `fuse_dirent` record with a name of `nameLen` bytes takes. */
+export function direntSize(nameLen: number): number {
+  return fuseRecAlign(FUSE_NAME_OFFSET + nameLen);
+}
+
+/** `FUSE_DIRENTPLUS_SIZE`: bytes a `fuse_direntplus` record with a name of `nameLen` bytes takes. */
+export function direntplusSize(nameLen: number): number {
+  return fuseRecAlign(FUSE_NAME_OFFSET_DIRENTPLUS + nameLen);
+}
+
+/** The dirent type (DT_*) of a file mode. */
+export function direntType(mode: number): number {
+  return (mode & Mode.S_IFMT) >>> 12;
+}
+
+const SLASH = 0x2f;
+
+/** Refuses a name the Linux client would refuse in a dirent: empty, longer than 1024, with NUL or `/`. */
+function checkDirentName(name: Uint8Array, what: string): void {
+  if (name.byteLength === 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: empty name`);
+  if (name.byteLength > FUSE_NAME_MAX) {
+    throw new ProtocolError(ProtocolErrorCode.LIMIT, `${what}: name of ${name.byteLength} bytes (max ${FUSE_NAME_MAX})`);
+  }
+  if (name.indexOf(0) >= 0 || name.indexOf(SLASH) >= 0) {
+    throw new ProtocolError(ProtocolErrorCode.STRING, `${what}: name holds NUL or '/'`);
+  }
+}
+
+/** Accumulates records into a buffer that grows up to `maxSize`. */
+abstract class RecordEncoder<T> {
+  private buf: Uint8Array;
+  private used = 0;
+  private entries = 0;
+
+  /** @param maxSize the size the driver asked for (`fuse_read_in.size`); the stream never exceeds it. */
+  constructor(readonly maxSize: number) {
+    this.buf = new Uint8Array(Math.min(maxSize, 4096));
+  }
+
+  protected abstract recordSize(item: T): number;
+  protected abstract write(w: WireWriter, item: T): void;
+
+  /** Appends `item` if its whole record fits; false (and nothing added) otherwise. */
+  add(item: T): boolean {
+    const size = this.recordSize(item);
+    if (this.used + size > this.maxSize) return false;
+    const w = new WireWriter(size);
+    this.write(w, item);
+    w.skip(size - w.offset);
+    if (this.used + size > this.buf.byteLength) {
+      let cap = this.buf.byteLength * 2 || 4096;
+      while (cap < this.used + size) cap *= 2;
+      const grown = new Uint8Array(Math.min(cap, this.maxSize));
+      grown.set(this.buf.subarray(0, this.used));
+      this.buf = grown;
+    }
+    this.buf.set(w.finish(), this.used);
+    this.used += size;
+    this.entries++;
+    return true;
+  }
+
+  /** Bytes used so far. */
+  get size(): number {
+    return this.used;
+  }
+
+  /** Entries added so far. */
+  get count(): number {
+    return this.entries;
+  }
+
+  /** The stream: a view of the bytes used. */
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.used);
+  }
+}
+
+/** Builds a READDIR reply body. */
+export class DirentEncoder extends RecordEncoder<Dirent> {
+  protected recordSize(d: Dirent): number {
+    checkDirentName(d.name, "dirent");
+    return direntSize(d.name.byteLength);
+  }
+  protected write(w: WireWriter, d: Dirent): void {
+    DirentHeader.encode(w, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+    w.bytesIn(d.name);
+  }
+}
+
+/** Builds a READDIRPLUS reply body. */
+export class DirentplusEncoder extends RecordEncoder<Direntplus> {
+  protected recordSize(e: Direntplus): number {
+    checkDirentName(e.dirent.name, "direntplus");
+    return direntplusSize(e.dirent.name.byteLength);
+  }
+  protected write(w: WireWriter, e: Direntplus): void {
+    EntryOut.encode(w, e.entry);
+    const d = e.dirent;
+    DirentHeader.encode(w, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+    w.bytesIn(d.name);
+  }
+}
+
+function readDirent(r: WireReader): Dirent {
+  const h = DirentHeader.decode(r);
+  if (h.namelen === 0 || h.namelen > FUSE_NAME_MAX) {
+    throw new ProtocolError(
+      h.namelen === 0 ? ProtocolErrorCode.VALUE : ProtocolErrorCode.LIMIT,
+      `${r.what}: namelen ${h.namelen} outside 1..${FUSE_NAME_MAX}`,
+    );
+  }
+  const padded = fuseRecAlign(FUSE_NAME_OFFSET + h.namelen) - FUSE_NAME_OFFSET;
+  if (padded > r.remaining) {
+    throw new ProtocolError(
+      ProtocolErrorCode.LENGTH,
+      `${r.what}: record of namelen ${h.namelen} needs ${padded} bytes, ${r.remaining} left`,
+    );
+  }
+  const bytes = r.bytesView(h.namelen, "name");
+  r.skip(padded - h.namelen);
+  const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (name.indexOf(0) >= 0 || name.indexOf(SLASH) >= 0) {
+    throw new ProtocolError(ProtocolErrorCode.STRING, `${r.what}: name holds NUL or '/'`);
+  }
+  return { ino: h.ino, off: h.off, type: h.type, name };
+}
+
+/**
+ * Decodes a READDIR reply body. Throws ProtocolError: SHORT (a record header
+ * cut off), LENGTH (a name or its padding overruns the stream), VALUE/LIMIT
+ * (namelen 0 or over 1024), STRING (NUL or `/` in a name).
+ */
+export function decodeDirents(bytes: Uint8Array): Dirent[] {
+  const r = new WireReader(bytes, "READDIR stream");
+  const out: Dirent[] = [];
+  while (r.remaining > 0) out.push(readDirent(r));
+  return out;
+}
+
+/** Decodes a READDIRPLUS reply body; errors as {@link decodeDirents}. */
+export function decodeDirentplus(bytes: Uint8Array): Direntplus[] {
+  const r = new WireReader(bytes, "READDIRPLUS stream");
+  const out: Direntplus[] = [];
+  while (r.remaining > 0) {
+    const entry = EntryOut.decode(r);
+    out.push({ entry, dirent: readDirent(r) });
+  }
+  return out;
+}
