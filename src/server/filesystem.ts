@@ -1,0 +1,329 @@
+/**
+ * The FileSystem interface: one method per FUSE opcode, called by the
+ * {@link FuseServer} with decoded, typed arguments. It knows nothing of
+ * transports (virtqueues, /dev/fuse) and nothing of wire encoding.
+ *
+ * Contract, for every method:
+ * - Failure is an `ErrnoError` (src/common/errors.ts); its errno goes to the
+ *   client as `-errno`. Any other thrown value is a bug and is answered EIO.
+ * - Node IDs and file handles come from an untrusted client (a guest). An
+ *   implementation must look them up in tables it owns and answer EBADF /
+ *   ENOENT / EINVAL for ones it never issued or has forgotten, and must check
+ *   that a handle belongs to the node it is used with when that matters.
+ * - The {@link FileSystemBase} default for every method rejects with ENOSYS,
+ *   which the client reads as "not implemented" (for some opcodes, e.g. FLUSH,
+ *   it then stops sending them).
+ *
+ * Lookup counts: every reply that carries an `EntryOut` with a non-zero
+ * nodeid (LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, CREATE, TMPFILE and each entry
+ * READDIRPLUS actually sends) adds one to that node's lookup count. FORGET and
+ * BATCH_FORGET subtract; at zero the node may be released. A node whose count
+ * is not zero must stay valid even after it is unlinked. The root (nodeid 1)
+ * is never forgotten. The server sends no reply for FORGET.
+ */
+import type {
+  AttrOut,
+  BmapIn,
+  CopyFileRangeIn,
+  EntryOut,
+  FallocateIn,
+  FileLock,
+  FlushIn,
+  ForgetOne,
+  FsyncIn,
+  IoctlIn,
+  Kstatfs,
+  LkIn,
+  LseekIn,
+  OpenOut,
+  PollIn,
+  ReadIn,
+  ReleaseIn,
+  SetattrIn,
+  StatxIn,
+  StatxOut,
+  WriteIn,
+} from "../fuse/structs.js";
+import type { CreateOut } from "../fuse/messages.js";
+import { errno } from "../common/errors.js";
+
+/** Who is asking: from `fuse_in_header` and the request's extensions. */
+export interface Context {
+  /** The request's unique id (for INTERRUPT matching and tracing). */
+  readonly unique: bigint;
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+  /** The caller's supplementary group, when FUSE_CREATE_SUPP_GROUP sent one. */
+  readonly suppGroup?: number;
+  /** Aborted when the client INTERRUPTs this request. */
+  readonly signal?: AbortSignal;
+}
+
+/** What the client offered at INIT, and what the server is going to answer. */
+export interface InitParams {
+  /** The client's protocol minor. */
+  readonly minor: number;
+  /** The client's INIT flags (`flags | flags2 << 32`). */
+  readonly clientFlags: bigint;
+}
+
+/** The file system's answer to INIT, which the server combines with its own limits. */
+export interface InitAnswer {
+  /** Flags the file system wants, from among `clientFlags` (the server masks the rest away). */
+  readonly flags: bigint;
+}
+
+/** A directory entry handed to a {@link DirSink}. */
+export interface DirEntry {
+  /** Raw bytes of the name; never contains '/' or NUL. */
+  readonly name: Uint8Array;
+  /** Inode number shown to the client (fuse_dirent.ino). */
+  readonly ino: bigint;
+  /** The offset at which the *next* READDIR resumes (fuse_dirent.off). */
+  readonly off: bigint;
+  /** `DirentType` (DT_*), 0 if unknown. */
+  readonly type: number;
+}
+
+/**
+ * Where READDIR/READDIRPLUS put entries. `add` returns false, and keeps
+ * nothing, when the entry does not fit in the client's buffer: the file system
+ * stops there and must not count a lookup for an entry that was refused.
+ */
+export interface DirSink {
+  add(entry: DirEntry): boolean;
+  /** READDIRPLUS: the entry with its attributes; a lookup is counted only when this returns true. */
+  addPlus(entry: DirEntry, out: EntryOut): boolean;
+}
+
+/**
+ * The guest's buffers a READ writes into (scatter list) and how many bytes it
+ * may write in all. Implementations fill them in order and return the count.
+ */
+export type ReadTarget = readonly Uint8Array[];
+
+/** The guest's bytes a WRITE takes (gather list), in order. */
+export type WriteSource = readonly Uint8Array[];
+
+/** The FUSE operations, one per opcode. See the module comment for the contract. */
+export interface FileSystem {
+  /** INIT: the features to enable. Called once per session, before any other method. */
+  init(params: InitParams): Promise<InitAnswer>;
+  /** DESTROY, or the session ended (client gone): drop every node and handle of the session. */
+  destroy(): Promise<void>;
+
+  /** LOOKUP: resolve `name` in `parent`; counts a lookup. A missing name is ENOENT. */
+  lookup(ctx: Context, parent: bigint, name: Uint8Array): Promise<EntryOut>;
+  /** FORGET: drop `nlookup` lookups of `nodeid`. Never fails, never replied. */
+  forget(nodeid: bigint, nlookup: bigint): void;
+  /** BATCH_FORGET: several FORGETs. */
+  batchForget(forgets: readonly ForgetOne[]): void;
+
+  /** GETATTR; `fh` is set when the client passed FUSE_GETATTR_FH. */
+  getattr(ctx: Context, nodeid: bigint, fh: bigint | undefined): Promise<AttrOut>;
+  /** SETATTR: apply the fields `arg.valid` names (FATTR_*), as one operation where the host allows. */
+  setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Promise<AttrOut>;
+  /** STATX: like GETATTR, with birth time and the statx mask. */
+  statx(ctx: Context, nodeid: bigint, arg: StatxIn): Promise<StatxOut>;
+
+  readlink(ctx: Context, nodeid: bigint): Promise<Uint8Array>;
+  symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Promise<EntryOut>;
+  /** MKNOD; `umask` is the caller's, applied by the file system (FUSE_DONT_MASK semantics are the server's concern). */
+  mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Promise<EntryOut>;
+  mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Promise<EntryOut>;
+  unlink(ctx: Context, parent: bigint, name: Uint8Array): Promise<void>;
+  rmdir(ctx: Context, parent: bigint, name: Uint8Array): Promise<void>;
+  /** RENAME and RENAME2; `flags` are RENAME_* (0 for RENAME). */
+  rename(ctx: Context, parent: bigint, name: Uint8Array, newParent: bigint, newName: Uint8Array, flags: number): Promise<void>;
+  /** LINK: a new name (`newParent`, `newName`) for `nodeid`; counts a lookup. */
+  link(ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Promise<EntryOut>;
+
+  /** OPEN: `flags` are open(2) flags; `openFlags` FUSE_OPEN_KILL_SUIDGID. */
+  open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Promise<OpenOut>;
+  /** CREATE: create and open `name`; counts a lookup. */
+  create(ctx: Context, parent: bigint, name: Uint8Array, flags: number, mode: number, umask: number, openFlags: number): Promise<CreateOut>;
+  /** TMPFILE: an unnamed file in `parent` (O_TMPFILE), open; counts a lookup. */
+  tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Promise<CreateOut>;
+  /** READ: fill `target` from `arg.offset`, at most `arg.size` bytes; returns the count (short at end of file). */
+  read(ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number>;
+  /** WRITE: write `source` at `arg.offset` (clearing SUID/SGID as the kernel would); returns the count. */
+  write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Promise<number>;
+  flush(ctx: Context, nodeid: bigint, arg: FlushIn): Promise<void>;
+  /** RELEASE: the last close of `arg.fh`; releases the client's locks as `arg.releaseFlags` says. */
+  release(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void>;
+  fsync(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void>;
+  fallocate(ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void>;
+  lseek(ctx: Context, nodeid: bigint, arg: LseekIn): Promise<bigint>;
+  copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Promise<number>;
+
+  opendir(ctx: Context, nodeid: bigint, flags: number): Promise<OpenOut>;
+  /** READDIR from `offset` (0 or an `off` this file system handed out). */
+  readdir(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void>;
+  /** READDIRPLUS: like READDIR with `sink.addPlus`; "." and ".." are sent with `add` only. */
+  readdirplus(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void>;
+  releasedir(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void>;
+  fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void>;
+
+  statfs(ctx: Context, nodeid: bigint): Promise<Kstatfs>;
+  /** ACCESS: `mask` is R_OK|W_OK|X_OK|F_OK. */
+  access(ctx: Context, nodeid: bigint, mask: number): Promise<void>;
+
+  setxattr(ctx: Context, nodeid: bigint, name: Uint8Array, value: Uint8Array, flags: number, setxattrFlags: number): Promise<void>;
+  /** GETXATTR: the value; the server answers a size-0 request with its length and ERANGE when it exceeds `size`. */
+  getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array>;
+  /** LISTXATTR: the names, each NUL-terminated; the server handles the size rules as for GETXATTR. */
+  listxattr(ctx: Context, nodeid: bigint): Promise<Uint8Array>;
+  removexattr(ctx: Context, nodeid: bigint, name: Uint8Array): Promise<void>;
+
+  /** GETLK: the first lock that would conflict with `arg.lk`, or `arg.lk` with type F_UNLCK. */
+  getlk(ctx: Context, nodeid: bigint, arg: LkIn): Promise<FileLock>;
+  /** SETLK (`wait` false: EAGAIN on conflict) and SETLKW (`wait` true: until granted or interrupted). */
+  setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Promise<void>;
+
+  bmap(ctx: Context, nodeid: bigint, arg: BmapIn): Promise<bigint>;
+  ioctl(ctx: Context, nodeid: bigint, arg: IoctlIn, data: Uint8Array): Promise<{ result: number; data: Uint8Array }>;
+  poll(ctx: Context, nodeid: bigint, arg: PollIn): Promise<number>;
+  /** SYNCFS: flush the whole file system holding `nodeid`. */
+  syncfs(ctx: Context, nodeid: bigint): Promise<void>;
+}
+
+const enosys = (op: string): Promise<never> => Promise.reject(errno("ENOSYS", op));
+
+/**
+ * Every method rejects with ENOSYS (FORGET and DESTROY do nothing), so an
+ * implementation overrides only what it supports, and a file system with no
+ * overrides at all (a NullFs) is a valid fuzzing target for the server.
+ */
+export class FileSystemBase implements FileSystem {
+  init(_params: InitParams): Promise<InitAnswer> {
+    return Promise.resolve({ flags: 0n });
+  }
+  destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+  lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<EntryOut> {
+    return enosys("lookup");
+  }
+  forget(_nodeid: bigint, _nlookup: bigint): void {}
+  batchForget(forgets: readonly ForgetOne[]): void {
+    for (const f of forgets) this.forget(f.nodeid, f.nlookup);
+  }
+  getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
+    return enosys("getattr");
+  }
+  setattr(_ctx: Context, _nodeid: bigint, _arg: SetattrIn): Promise<AttrOut> {
+    return enosys("setattr");
+  }
+  statx(_ctx: Context, _nodeid: bigint, _arg: StatxIn): Promise<StatxOut> {
+    return enosys("statx");
+  }
+  readlink(_ctx: Context, _nodeid: bigint): Promise<Uint8Array> {
+    return enosys("readlink");
+  }
+  symlink(_ctx: Context, _parent: bigint, _name: Uint8Array, _target: Uint8Array): Promise<EntryOut> {
+    return enosys("symlink");
+  }
+  mknod(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _rdev: number, _umask: number): Promise<EntryOut> {
+    return enosys("mknod");
+  }
+  mkdir(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _umask: number): Promise<EntryOut> {
+    return enosys("mkdir");
+  }
+  unlink(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+    return enosys("unlink");
+  }
+  rmdir(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+    return enosys("rmdir");
+  }
+  rename(_ctx: Context, _parent: bigint, _name: Uint8Array, _newParent: bigint, _newName: Uint8Array, _flags: number): Promise<void> {
+    return enosys("rename");
+  }
+  link(_ctx: Context, _nodeid: bigint, _newParent: bigint, _newName: Uint8Array): Promise<EntryOut> {
+    return enosys("link");
+  }
+  open(_ctx: Context, _nodeid: bigint, _flags: number, _openFlags: number): Promise<OpenOut> {
+    return enosys("open");
+  }
+  create(_ctx: Context, _parent: bigint, _name: Uint8Array, _flags: number, _mode: number, _umask: number, _openFlags: number): Promise<CreateOut> {
+    return enosys("create");
+  }
+  tmpfile(_ctx: Context, _parent: bigint, _flags: number, _mode: number, _umask: number): Promise<CreateOut> {
+    return enosys("tmpfile");
+  }
+  read(_ctx: Context, _nodeid: bigint, _arg: ReadIn, _target: ReadTarget): Promise<number> {
+    return enosys("read");
+  }
+  write(_ctx: Context, _nodeid: bigint, _arg: WriteIn, _source: WriteSource): Promise<number> {
+    return enosys("write");
+  }
+  flush(_ctx: Context, _nodeid: bigint, _arg: FlushIn): Promise<void> {
+    return enosys("flush");
+  }
+  release(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Promise<void> {
+    return enosys("release");
+  }
+  fsync(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Promise<void> {
+    return enosys("fsync");
+  }
+  fallocate(_ctx: Context, _nodeid: bigint, _arg: FallocateIn): Promise<void> {
+    return enosys("fallocate");
+  }
+  lseek(_ctx: Context, _nodeid: bigint, _arg: LseekIn): Promise<bigint> {
+    return enosys("lseek");
+  }
+  copyFileRange(_ctx: Context, _nodeid: bigint, _arg: CopyFileRangeIn): Promise<number> {
+    return enosys("copy_file_range");
+  }
+  opendir(_ctx: Context, _nodeid: bigint, _flags: number): Promise<OpenOut> {
+    return enosys("opendir");
+  }
+  readdir(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Promise<void> {
+    return enosys("readdir");
+  }
+  readdirplus(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Promise<void> {
+    return enosys("readdirplus");
+  }
+  releasedir(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Promise<void> {
+    return enosys("releasedir");
+  }
+  fsyncdir(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Promise<void> {
+    return enosys("fsyncdir");
+  }
+  statfs(_ctx: Context, _nodeid: bigint): Promise<Kstatfs> {
+    return enosys("statfs");
+  }
+  access(_ctx: Context, _nodeid: bigint, _mask: number): Promise<void> {
+    return enosys("access");
+  }
+  setxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array, _value: Uint8Array, _flags: number, _setxattrFlags: number): Promise<void> {
+    return enosys("setxattr");
+  }
+  getxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Promise<Uint8Array> {
+    return enosys("getxattr");
+  }
+  listxattr(_ctx: Context, _nodeid: bigint): Promise<Uint8Array> {
+    return enosys("listxattr");
+  }
+  removexattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Promise<void> {
+    return enosys("removexattr");
+  }
+  getlk(_ctx: Context, _nodeid: bigint, _arg: LkIn): Promise<FileLock> {
+    return enosys("getlk");
+  }
+  setlk(_ctx: Context, _nodeid: bigint, _arg: LkIn, _wait: boolean): Promise<void> {
+    return enosys("setlk");
+  }
+  bmap(_ctx: Context, _nodeid: bigint, _arg: BmapIn): Promise<bigint> {
+    return enosys("bmap");
+  }
+  ioctl(_ctx: Context, _nodeid: bigint, _arg: IoctlIn, _data: Uint8Array): Promise<{ result: number; data: Uint8Array }> {
+    return enosys("ioctl");
+  }
+  poll(_ctx: Context, _nodeid: bigint, _arg: PollIn): Promise<number> {
+    return enosys("poll");
+  }
+  syncfs(_ctx: Context, _nodeid: bigint): Promise<void> {
+    return enosys("syncfs");
+  }
+}
