@@ -134,22 +134,15 @@ export function backendRequestName(code: number): string {
 
 // ─── Feature bits ──────────────────────────────────────────────────────────
 
-/** Bit numbers of the virtio and vhost feature bits the vhost-user layer deals with. */
-export const FeatureBit = {
-  /** VIRTIO_RING_F_INDIRECT_DESC */
-  RING_INDIRECT_DESC: 28,
-  /** VIRTIO_RING_F_EVENT_IDX */
-  RING_EVENT_IDX: 29,
+/**
+ * Bit numbers of the feature bits vhost adds to the virtio feature word (the
+ * virtio ones are `VirtioFeature` in `src/virtio/ring.ts`).
+ */
+export const VhostFeature = {
   /** VHOST_F_LOG_ALL: the backend logs dirty pages (migration). */
   LOG_ALL: 26,
   /** VHOST_USER_F_PROTOCOL_FEATURES: GET/SET_PROTOCOL_FEATURES exist; rings start disabled. */
   PROTOCOL_FEATURES: 30,
-  /** VIRTIO_F_VERSION_1 */
-  VERSION_1: 32,
-  /** VIRTIO_F_ACCESS_PLATFORM (formerly IOMMU_PLATFORM) */
-  ACCESS_PLATFORM: 33,
-  /** VIRTIO_F_RING_PACKED */
-  RING_PACKED: 34,
 } as const;
 
 /** Bit numbers of the vhost-user protocol features (GET/SET_PROTOCOL_FEATURES). */
@@ -178,7 +171,7 @@ export const ProtocolFeature = {
   DEVICE_STATE: 19,
 } as const;
 
-/** The mask of one feature bit: `bit(FeatureBit.VERSION_1)`. */
+/** The mask of one feature bit: `bit(ProtocolFeature.REPLY_ACK)`. */
 export function bit(n: number): bigint {
   return 1n << BigInt(n);
 }

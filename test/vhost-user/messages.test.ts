@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
+import { VirtioFeature } from "../../src/virtio/ring.js";
 import {
   ConfigFlag,
-  FeatureBit,
   FrontendRequest,
   FRONTEND_REQUESTS,
   HEADER_SIZE,
@@ -13,6 +13,7 @@ import {
   MAX_PAYLOAD_SIZE,
   MessageDecoder,
   ProtocolFeature,
+  VhostFeature,
   bit,
   checkFrontendRequest,
   checkReply,
@@ -83,8 +84,8 @@ test("constants match vhost-user.rst", () => {
   assert.equal(ProtocolFeature.CONFIGURE_MEM_SLOTS, 15);
   assert.equal(ProtocolFeature.STATUS, 16);
   assert.equal(ProtocolFeature.DEVICE_STATE, 19);
-  assert.equal(bit(FeatureBit.PROTOCOL_FEATURES), 0x4000_0000n);
-  assert.equal(bit(FeatureBit.VERSION_1), 0x1_0000_0000n);
+  assert.equal(bit(VhostFeature.PROTOCOL_FEATURES), 0x4000_0000n);
+  assert.equal(bit(VirtioFeature.VERSION_1), 0x1_0000_0000n);
   assert.equal(frontendRequestName(9), "SET_VRING_ADDR");
   assert.equal(frontendRequestName(999), "request#999");
   // Every code from 1 to 43 has a spec.
@@ -94,7 +95,7 @@ test("constants match vhost-user.rst", () => {
 test("header vectors: GET_FEATURES request and its reply", () => {
   assert.equal(hex(encodeRequest(FrontendRequest.GET_FEATURES)), "01000000" + "01000000" + "00000000");
   assert.equal(hex(encodeRequest(FrontendRequest.SET_OWNER, undefined, true)), "03000000" + "09000000" + "00000000");
-  const features = bit(FeatureBit.VERSION_1) | bit(FeatureBit.PROTOCOL_FEATURES) | bit(FeatureBit.RING_EVENT_IDX);
+  const features = bit(VirtioFeature.VERSION_1) | bit(VhostFeature.PROTOCOL_FEATURES) | bit(VirtioFeature.RING_EVENT_IDX);
   assert.equal(hex(encodeReply(FrontendRequest.GET_FEATURES, encodeU64(features))), "01000000" + "05000000" + "08000000" + "0000006001000000");
   assert.equal(encodeMessage(1, 1).length, HEADER_SIZE);
   assert.throws(() => encodeMessage(1, 1, new Uint8Array(MAX_PAYLOAD_SIZE + 1)), RangeError);
