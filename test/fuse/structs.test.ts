@@ -5,9 +5,10 @@ import type { Struct } from "../../src/fuse/structs.js";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
 import { LAYOUTS, sample } from "./layouts.js";
 
-const exported = Object.entries(structs).filter(
-  (e): e is [string, Struct<object>] => typeof e[1] === "object" && e[1] !== null && "SIZE" in e[1],
-);
+const exported: [string, Struct<object>][] = [];
+for (const [name, v] of Object.entries(structs) as [string, unknown][]) {
+  if (typeof v === "object" && v !== null && "SIZE" in v) exported.push([name, v as Struct<object>]);
+}
 
 test("every exported struct has a C-offset vector, and only those", () => {
   assert.deepEqual(exported.map(([n]) => n).sort(), Object.keys(LAYOUTS).sort());
