@@ -12,4 +12,5 @@ export * from "./memory.js";
 export * from "./eventfd.js";
 export * from "./poller.js";
 export * from "./socket.js";
+export * from "./fs.js";
 export type { PathLike } from "./path.js";

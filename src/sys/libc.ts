@@ -69,6 +69,9 @@ export function check(result: number, call: string, path?: string): number {
   return result;
 }
 
+/** The arguments of running async calls: the buffers among them must stay alive until the call ends. */
+const inFlight = new Set<unknown[]>();
+
 /**
  * Runs `fn(...args)` on a libuv worker thread and resolves with its result,
  * or rejects with an {@link ErrnoError} when the result is negative. The
@@ -81,7 +84,9 @@ export function checkAsync<A extends unknown[]>(
   path?: string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
+    inFlight.add(args);
     fn.async(...args, (error: unknown, result: number) => {
+      inFlight.delete(args);
       if (error) reject(error);
       else if (result < 0) reject(new ErrnoError(koffi.errno(), call, path));
       else resolve(result);
@@ -215,6 +220,9 @@ export const fchmodat2 = sys<[dirfd: number, path: CStr, mode: number, flags: nu
   "unsigned int",
   "int",
 ]);
+export const fchmodat = declare<[dirfd: number, path: CStr, mode: number, flags: number], number>(
+  "int fchmodat(int dirfd, const char *path, unsigned int mode, int flags)",
+);
 export const fchownat = declare<[dirfd: number, path: CStr, owner: number, group: number, flags: number], number>(
   "int fchownat(int dirfd, const char *path, unsigned int owner, unsigned int group, int flags)",
 );
