@@ -73,6 +73,8 @@ export class MockSplitQueue {
   readonly end: bigint;
   private readonly avail: DataView;
   private readonly used: DataView;
+  /** The index both rings started at. */
+  readonly startIdx: number;
   private nextAvail: number;
   private seenUsed: number;
 
@@ -94,6 +96,7 @@ export class MockSplitQueue {
     this.avail = new DataView(avail.buffer, avail.byteOffset, avail.byteLength);
     this.used = new DataView(used.buffer, used.byteOffset, used.byteLength);
     const start = options.startIdx ?? 0;
+    this.startIdx = start;
     this.nextAvail = start;
     this.seenUsed = start;
     this.avail.setUint16(2, start, true);
@@ -110,12 +113,12 @@ export class MockSplitQueue {
       availAddr: this.availAddr,
       usedAddr: this.usedAddr,
       eventIdx: this.eventIdx,
-      lastAvailIdx: this.nextAvail,
+      lastAvailIdx: this.startIdx,
       ...extra,
     };
   }
 
-  /** A DeviceQueue over this queue, starting at the current available index. */
+  /** A DeviceQueue over this queue, starting at `startIdx` (so it sees everything offered). */
   device(extra: Partial<DeviceQueueConfig> = {}): DeviceQueue {
     return new DeviceQueue(this.config(extra));
   }

@@ -1,0 +1,145 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
+import { Reader, Writer } from "../../src/virtio/chain-io.js";
+
+function split(data: Uint8Array, cuts: number[]): Uint8Array[] {
+  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
+  const out: Uint8Array[] = [];
+  let prev = 0;
+  for (const p of [...points, data.length]) {
+    out.push(data.slice(prev, p));
+    prev = p;
+  }
+  return out;
+}
+
+function isProto(code: string) {
+  return (e: unknown) => ProtocolError.is(e) && e.code === code;
+}
+
+test("Reader reads across buffer boundaries and copies out", () => {
+  const bufs = [Uint8Array.of(1, 2, 3), new Uint8Array(0), Uint8Array.of(4), Uint8Array.of(5, 6, 7, 8)];
+  const r = new Reader(bufs);
+  assert.equal(r.remaining, 8);
+  const a = r.readBytes(2);
+  assert.deepEqual([...a], [1, 2]);
+  bufs[0]![0] = 99; // the guest changes memory afterwards: our copy does not move
+  assert.deepEqual([...a], [1, 2]);
+  assert.deepEqual([...r.readBytes(3)], [3, 4, 5]);
+  assert.equal(r.bytesRead, 5);
+  r.skip(1);
+  assert.deepEqual([...r.readAll()], [7, 8]);
+  assert.equal(r.remaining, 0);
+  assert.equal(r.readBytes(0).length, 0);
+});
+
+test("Reader refuses short reads without consuming anything", () => {
+  const r = new Reader([Uint8Array.of(1, 2), Uint8Array.of(3)]);
+  r.readBytes(1);
+  assert.throws(() => r.readBytes(3), isProto(ProtocolErrorCode.SHORT));
+  assert.throws(() => r.skip(3), isProto(ProtocolErrorCode.SHORT));
+  assert.throws(() => r.readInto(new Uint8Array(5)), isProto(ProtocolErrorCode.SHORT));
+  assert.throws(() => r.readBytes(-1), isProto(ProtocolErrorCode.VALUE));
+  assert.throws(() => r.readBytes(1.5), isProto(ProtocolErrorCode.VALUE));
+  assert.equal(r.remaining, 2);
+  assert.deepEqual([...r.readBytes(2)], [2, 3]);
+});
+
+test("Reader.views hands out live views for opaque payload", () => {
+  const bufs = [new Uint8Array(10), new Uint8Array(10)];
+  const r = new Reader(bufs);
+  r.skip(4);
+  const v = r.views(10);
+  assert.deepEqual(
+    v.map((x) => x.byteLength),
+    [6, 4],
+  );
+  assert.equal(v[0]!.buffer, bufs[0]!.buffer);
+  assert.equal(r.remaining, 6);
+});
+
+test("Writer writes across buffers; a write that does not fit changes nothing", () => {
+  const bufs = [new Uint8Array(3), new Uint8Array(0), new Uint8Array(5)];
+  const w = new Writer(bufs);
+  assert.equal(w.available, 8);
+  w.write(Uint8Array.of(1, 2));
+  w.write(Uint8Array.of(3, 4, 5));
+  assert.throws(() => w.write(new Uint8Array(4)), isProto(ProtocolErrorCode.LENGTH));
+  assert.equal(w.bytesWritten, 5);
+  w.zero(3);
+  assert.deepEqual([...bufs[0]!, ...bufs[2]!], [1, 2, 3, 4, 5, 0, 0, 0]);
+  assert.equal(w.available, 0);
+  assert.throws(() => w.write(Uint8Array.of(1)), isProto(ProtocolErrorCode.LENGTH));
+});
+
+test("Writer.reserve leaves room for a header filled after the data", () => {
+  const bufs = [new Uint8Array(10), new Uint8Array(30)];
+  const w = new Writer(bufs);
+  const header = w.reserve(16);
+  w.write(new Uint8Array(20).fill(7));
+  assert.equal(w.bytesWritten, 36, "reserved bytes count as written");
+  const h = new Uint8Array(16);
+  new DataView(h.buffer).setUint32(0, w.bytesWritten, true);
+  header.write(h);
+  assert.throws(() => header.write(Uint8Array.of(0)), isProto(ProtocolErrorCode.LENGTH));
+  assert.equal(new DataView(bufs[0]!.buffer).getUint32(0, true), 36);
+  assert.deepEqual([...bufs[1]!.subarray(6, 26)], new Array(20).fill(7));
+  assert.throws(() => w.reserve(5), isProto(ProtocolErrorCode.LENGTH));
+});
+
+test("Writer.peekViews + advance: zero-copy fill of part of the room", () => {
+  const bufs = [new Uint8Array(4), new Uint8Array(8)];
+  const w = new Writer(bufs);
+  w.write(Uint8Array.of(9));
+  const views = w.peekViews(10);
+  assert.deepEqual(
+    views.map((v) => v.byteLength),
+    [3, 7],
+  );
+  views[0]!.fill(1);
+  views[1]!.subarray(0, 2).fill(2);
+  w.advance(5); // only 5 bytes were actually filled
+  assert.equal(w.bytesWritten, 6);
+  w.write(Uint8Array.of(3));
+  assert.deepEqual([...bufs[0]!, ...bufs[1]!], [9, 1, 1, 1, 2, 2, 3, 0, 0, 0, 0, 0]);
+  assert.throws(() => w.peekViews(7), isProto(ProtocolErrorCode.LENGTH));
+  assert.throws(() => w.advance(7), isProto(ProtocolErrorCode.LENGTH));
+});
+
+test("property: any split of the buffers and of the reads gives back the same bytes", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ maxLength: 300 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.array(fc.integer({ min: 0, max: 80 }), { maxLength: 20 }),
+      (data, cuts, reads) => {
+        const r = new Reader(split(data, cuts));
+        const out: number[] = [];
+        for (const n of reads) {
+          if (n <= r.remaining) out.push(...r.readBytes(n));
+          else assert.throws(() => r.readBytes(n), isProto(ProtocolErrorCode.SHORT));
+        }
+        out.push(...r.readAll());
+        assert.deepEqual(out, [...data]);
+
+        const target = split(new Uint8Array(data.length), cuts);
+        const w = new Writer(target);
+        let pos = 0;
+        for (const n of reads) {
+          const k = Math.min(n, data.length - pos);
+          w.write(data.subarray(pos, pos + k));
+          pos += k;
+        }
+        w.write(data.subarray(pos));
+        assert.equal(w.bytesWritten, data.length);
+        assert.deepEqual(
+          target.flatMap((b) => [...b]),
+          [...data],
+        );
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
