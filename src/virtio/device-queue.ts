@@ -239,6 +239,11 @@ export class DeviceQueue {
    * Takes the next available chain, or returns null if there is none (or the
    * queue is broken). Throws a ProtocolError for a bad chain (already
    * completed with length 0) or a bad ring (queue now broken).
+   *
+   * The available index is read (once, then validated) only when the entries
+   * seen at the last read are used up, so a batch costs one shared read. With
+   * EVENT_IDX each pop publishes `avail_event` = the next index to consume;
+   * draining with `pop()` until null is therefore race-free against kicks.
    */
   pop(): DescriptorChain | null {
     if (this.brokenBy !== null) return null;
