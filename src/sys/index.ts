@@ -13,4 +13,6 @@ export * from "./eventfd.js";
 export * from "./poller.js";
 export * from "./socket.js";
 export * from "./fs.js";
+export * from "./io.js";
+export * from "./process.js";
 export type { PathLike } from "./path.js";

@@ -118,6 +118,9 @@ export const read = declare<[fd: number, buf: Buf, count: number], number>(
 export const write = declare<[fd: number, buf: Buf, count: number], number>(
   "long write(int fd, const void *buf, unsigned long count)",
 );
+export const writev = declare<[fd: number, iov: Buf, iovcnt: number], number>(
+  "long writev(int fd, const void *iov, int iovcnt)",
+);
 export const fcntlInt = declare<[fd: number, cmd: number, arg: number], number>(
   "int fcntl(int fd, int cmd, long arg)",
 );
