@@ -26,8 +26,9 @@ import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { log } from "../common/log.js";
 import { GuestMemory } from "../virtio/memory.js";
 import { availRingSize, descTableSize, hasFeature, isValidQueueSize, usedRingSize } from "../virtio/ring.js";
-import { Channel, type Disconnect, type Mapping, type SystemIO, type Transport } from "./channel.js";
+import { Channel, guestRegionsOf, type Disconnect, type Mapping, type SystemIO, type Transport } from "./channel.js";
 import {
+  FRONTEND_REQUESTS,
   FrontendRequest,
   ProtocolFeature,
   VRING_F_LOG,
@@ -306,14 +307,14 @@ export class VhostUserBackend {
 
   private async dispatch(message: Message): Promise<void> {
     const name = frontendRequestName(message.request);
-    let spec: RequestSpec | undefined;
+    const spec: RequestSpec | undefined = FRONTEND_REQUESTS.get(message.request);
     let reply: Uint8Array | undefined;
     let failure: Error | null = null;
     try {
       if (message.request === FrontendRequest.SET_MEM_TABLE && message.fds.length === 0) {
         throw refused(ProtocolErrorCode.FDS, MEMORY_NOT_SHARED);
       }
-      spec = checkFrontendRequest(message);
+      checkFrontendRequest(message);
       if (log.enabled("debug")) log.debug(`vhost-user <- ${name} flags=0x${message.flags.toString(16)} size=${message.payload.length} fds=${message.fds.length}`);
       reply = await this.handle(message);
     } catch (error) {
@@ -541,9 +542,7 @@ export class VhostUserBackend {
     const memory =
       regions.length === 0
         ? null
-        : new GuestMemory(
-            regions.map((r) => ({ guestAddr: r.desc.guestPhysAddr, size: r.desc.memorySize, userAddr: r.desc.userspaceAddr, bytes: r.mapping.bytes })),
-          );
+        : new GuestMemory(regions.flatMap((r) => guestRegionsOf(r.mapping, r.desc.guestPhysAddr, r.desc.userspaceAddr, r.desc.memorySize)));
     await this.stopAllRings();
     const old = this.regions;
     this.regions = regions;
@@ -628,7 +627,12 @@ export class VhostUserBackend {
     };
     slot.live = live;
     slot.unwatch = system.watchEventFd(slot.kickFd, () => {
-      if (live.running) this.device.queueKicked(index);
+      if (!live.running) return;
+      try {
+        this.device.queueKicked(index);
+      } catch (error) {
+        this.ringFailed(index, slot, error);
+      }
     });
     try {
       this.device.queueStarted(vring);

@@ -9,6 +9,7 @@
  * them with `src/sys/` (AF_UNIX + SCM_RIGHTS, mmap, eventfd, epoll).
  */
 import { errno } from "../common/errors.js";
+import type { GuestRegion } from "../virtio/memory.js";
 import { MessageDecoder, type Message } from "./messages.js";
 
 /** Receives what a {@link Transport} reads. */
@@ -39,12 +40,42 @@ export interface Transport {
 
 /** A mapping of (part of) a file into memory. */
 export interface Mapping {
-  /** The mapped bytes: `bytes[0]` is the byte at the requested offset. */
-  readonly bytes: Uint8Array;
-  /** The address of `bytes[0]` in this process, when known (a frontend uses it as the region's userspace_addr). */
+  /** Bytes mapped. */
+  readonly length: number;
+  /**
+   * A view of `[offset, offset + length)` of the mapping (offset 0 is the byte
+   * at the offset requested from {@link SystemIO.map}); at most
+   * {@link MAX_VIEW_LENGTH} bytes, as JavaScript typed arrays allow no more.
+   */
+  view(offset: number, length: number): Uint8Array;
+  /** The address of the mapping's first byte in this process, when known (a frontend uses it as userspace_addr). */
   readonly address?: bigint;
-  /** Unmaps. The caller guarantees nothing touches `bytes` afterwards. Idempotent. */
+  /** Unmaps. The caller guarantees nothing touches the views afterwards. Idempotent. */
   unmap(): void;
+}
+
+/** The longest typed array Node 20 allows (2^32 bytes). */
+export const MAX_VIEW_LENGTH = 2 ** 32;
+/** Regions longer than this are split into pieces of this size (see {@link guestRegionsOf}). */
+export const REGION_PIECE = 2 ** 30;
+
+/**
+ * The {@link GuestRegion}s of a mapped region of `size` bytes at guest
+ * address `guestAddr` and frontend address `userAddr`. A region longer than
+ * a typed array can be is cut into {@link REGION_PIECE}-byte pieces at
+ * 1 GiB offsets; GuestMemory then refuses a buffer that straddles a cut (as
+ * it refuses one that crosses two regions), which only regions over 4 GiB risk.
+ */
+export function guestRegionsOf(mapping: Mapping, guestAddr: bigint, userAddr: bigint, size: bigint): GuestRegion[] {
+  const total = Number(size);
+  if (total <= MAX_VIEW_LENGTH) return [{ guestAddr, size, userAddr, bytes: mapping.view(0, total) }];
+  const pieces: GuestRegion[] = [];
+  for (let offset = 0; offset < total; offset += REGION_PIECE) {
+    const length = Math.min(REGION_PIECE, total - offset);
+    const at = BigInt(offset);
+    pieces.push({ guestAddr: guestAddr + at, size: BigInt(length), userAddr: userAddr + at, bytes: mapping.view(offset, length) });
+  }
+  return pieces;
 }
 
 /** The system services the protocol code uses. */

@@ -21,7 +21,7 @@ import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { log } from "../common/log.js";
 import { GuestMemory } from "../virtio/memory.js";
 import { VirtioFeature, availRingSize, descTableSize, hasFeature, isValidQueueSize, usedRingSize, VIRTQ_DESC_ALIGN, VIRTQ_USED_ALIGN } from "../virtio/ring.js";
-import { Channel, type Disconnect, type Mapping, type SystemIO, type Transport } from "./channel.js";
+import { Channel, guestRegionsOf, type Disconnect, type Mapping, type SystemIO, type Transport } from "./channel.js";
 import {
   ConfigFlag,
   FrontendRequest,
@@ -266,6 +266,7 @@ export class VhostUserFrontend {
 
     const eventIdx = hasFeature(features, "RING_EVENT_IDX");
     const first = memory.guest.regions.find((r) => r.guestAddr === setup.memory[0]!.guestAddr)!;
+    // (The rings and the heap stay inside the first piece of the first region.)
     let offset = 0;
     const queues: FrontendQueue[] = [];
     for (const [index, size] of setup.queueSizes.entries()) {
@@ -321,7 +322,7 @@ export class VhostUserFrontend {
       synthetic += BigInt(alignUp(region.size, 1 << 21));
       fds.push(fd);
       table.push({ guestPhysAddr: region.guestAddr, memorySize: size, userspaceAddr: userAddr, mmapOffset: 0n });
-      guestRegions.push({ guestAddr: region.guestAddr, size, userAddr, bytes: mapping.bytes });
+      guestRegions.push(...guestRegionsOf(mapping, region.guestAddr, userAddr, size));
     }
     return { guest: new GuestMemory(guestRegions), table, fds };
   }

@@ -68,13 +68,17 @@ export class FakeSystem implements FrontendSystem {
     const object = this.kernel.get(fd);
     if (object.kind !== "memfd") throw errno("ENODEV", "mmap");
     if (offset < 0n || size <= 0n || offset + size > BigInt(object.buffer.byteLength)) throw errno("EINVAL", "mmap");
-    let bytes: Uint8Array = new Uint8Array(object.buffer, Number(offset), Number(size));
+    let live = true;
+    const base = Number(offset);
+    const length = Number(size);
     return {
-      get bytes() {
-        return bytes;
+      length,
+      view(at: number, n: number): Uint8Array {
+        if (!live || at < 0 || n < 0 || at + n > length) throw errno("EINVAL", "view");
+        return new Uint8Array(object.buffer, base + at, n);
       },
       unmap() {
-        bytes = new Uint8Array(0);
+        live = false;
       },
     };
   }
