@@ -7,6 +7,8 @@ import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
 import {
+  F_ADD_SEALS,
+  F_GET_SEALS,
   MAP_ANONYMOUS,
   MAP_FIXED,
   MAP_NORESERVE,
@@ -33,6 +35,24 @@ export function memfdCreate(name: string, size?: number | bigint, flags: number 
     throw new ErrnoError(errno, "ftruncate", name);
   }
   return fd;
+}
+
+/**
+ * Adds F_SEAL_* seals to a memfd created with MFD_ALLOW_SEALING (e.g.
+ * F_SEAL_SHRINK | F_SEAL_SEAL so that no one can shrink guest RAM under a
+ * mapping, which would turn accesses past the new end into SIGBUS).
+ */
+export function memfdAddSeals(fd: number, seals: number): void {
+  libc.check(libc.fcntlInt(fd, F_ADD_SEALS, seals), "fcntl(F_ADD_SEALS)");
+}
+
+/**
+ * The F_SEAL_* seals of a memfd (EINVAL for other files). A backend that
+ * maps memory it received can check for F_SEAL_SHRINK: without it, the peer
+ * could truncate the file and fault this process (SIGBUS) on access.
+ */
+export function memfdGetSeals(fd: number): number {
+  return libc.check(libc.fcntlInt(fd, F_GET_SEALS, 0), "fcntl(F_GET_SEALS)");
 }
 
 /** What a {@link Mapping}'s address range is at a given moment. */

@@ -1,9 +1,17 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, fstatSync, readSync } from "node:fs";
-import { memfdCreate, mmap, MAX_VIEW_LENGTH } from "../../src/sys/memory.js";
+import { memfdAddSeals, memfdCreate, memfdGetSeals, mmap, MAX_VIEW_LENGTH } from "../../src/sys/memory.js";
 import { ErrnoError } from "../../src/common/errors.js";
-import { MAP_PRIVATE, PROT_READ } from "../../src/sys/constants.js";
+import {
+  F_SEAL_SEAL,
+  F_SEAL_SHRINK,
+  MAP_PRIVATE,
+  MFD_ALLOW_SEALING,
+  MFD_CLOEXEC,
+  PROT_READ,
+} from "../../src/sys/constants.js";
+import { ftruncate } from "../../src/sys/fs.js";
 
 const PAGE = 4096;
 
@@ -70,4 +78,24 @@ test("a failing mmap throws with errno and call name", () => {
     (e: unknown) => ErrnoError.is(e) && e.errnoName === "EBADF" && e.syscall === "mmap",
   );
   assert.throws(() => memfdCreate("x\0y"), (e: unknown) => ErrnoError.is(e) && e.errnoName === "EINVAL");
+});
+
+test("sealed guest RAM cannot be shrunk under a mapping", () => {
+  const fd = memfdCreate("guest-ram", 2 * PAGE, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  try {
+    assert.equal(memfdGetSeals(fd), 0);
+    memfdAddSeals(fd, F_SEAL_SHRINK | F_SEAL_SEAL);
+    assert.equal(memfdGetSeals(fd), F_SEAL_SHRINK | F_SEAL_SEAL);
+    assert.throws(() => ftruncate(fd, PAGE), (e: unknown) => ErrnoError.is(e) && e.errnoName === "EPERM");
+    ftruncate(fd, 4 * PAGE); // growing is still allowed
+    assert.throws(() => memfdAddSeals(fd, 0x8), (e: unknown) => ErrnoError.is(e) && e.errnoName === "EPERM");
+  } finally {
+    closeSync(fd);
+  }
+  const unsealable = memfdCreate("plain", PAGE);
+  try {
+    assert.equal(memfdGetSeals(unsealable), F_SEAL_SEAL);
+  } finally {
+    closeSync(unsealable);
+  }
 });

@@ -2,6 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { Socket } from "node:net";
+import { once } from "node:events";
 import { join } from "node:path";
 import {
   acceptAsync,
@@ -172,5 +174,24 @@ test("eventfd counter: write adds, read resets, null when zero", () => {
     assert.throws(() => eventfdWrite(fd, 1), (e: unknown) => ErrnoError.is(e) && e.errnoName === "EAGAIN");
   } finally {
     closeSync(fd);
+  }
+});
+
+test("a socket whose fds need not be received can be a node:net Socket", async () => {
+  const [a, b] = socketpair();
+  const stream = new Socket({ fd: b, readable: true, writable: true });
+  try {
+    const data = once(stream, "data");
+    sendmsg(a, Buffer.from("plain bytes"));
+    const [chunk] = (await data) as [Buffer];
+    assert.equal(chunk.toString(), "plain bytes");
+    stream.write("back");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const buffer = Buffer.alloc(8);
+    const got = recvmsg(a, buffer);
+    assert.equal(buffer.toString("utf8", 0, got?.length), "back");
+  } finally {
+    stream.destroy(); // closes b
+    closeSync(a);
   }
 });
