@@ -20,7 +20,7 @@
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { log } from "../common/log.js";
 import { GuestMemory } from "../virtio/memory.js";
-import { VirtioFeature, availRingSize, descTableSize, hasFeature, isValidQueueSize, usedRingSize, VIRTQ_DESC_ALIGN, VIRTQ_USED_ALIGN } from "../virtio/ring.js";
+import { VirtioFeature, hasFeature, isValidQueueSize, splitQueueLayout } from "../virtio/ring.js";
 import { Channel, guestRegionsOf, type Disconnect, type Mapping, type SystemIO, type Transport } from "./channel.js";
 import {
   ConfigFlag,
@@ -264,18 +264,16 @@ export class VhostUserFrontend {
     const memory = this.allocateMemory(setup.memory);
     await this.call(R.SET_MEM_TABLE, encodeMemoryTable(memory.table), memory.fds);
 
-    const eventIdx = hasFeature(features, "RING_EVENT_IDX");
     const first = memory.guest.regions.find((r) => r.guestAddr === setup.memory[0]!.guestAddr)!;
-    // (The rings and the heap stay inside the first piece of the first region.)
+    // The rings, page-aligned one after the other at the start of the first region (its first piece).
     let offset = 0;
     const queues: FrontendQueue[] = [];
     for (const [index, size] of setup.queueSizes.entries()) {
-      const desc = alignUp(offset, VIRTQ_DESC_ALIGN);
-      const avail = desc + descTableSize(size);
-      const used = alignUp(avail + availRingSize(size, eventIdx), VIRTQ_USED_ALIGN);
-      offset = alignUp(used + usedRingSize(size, eventIdx), PAGE);
+      const layout = splitQueueLayout(size, BigInt(offset));
+      offset = alignUp(Number(layout.end), PAGE);
       if (offset > first.bytes.length) throw new RangeError(`the first memory region (${first.bytes.length} bytes) cannot hold the rings`);
-      queues.push(await this.setUpQueue(index, size, first.guestAddr, first.userAddr, { desc, avail, used }));
+      const at = { desc: Number(layout.descAddr), avail: Number(layout.availAddr), used: Number(layout.usedAddr) };
+      queues.push(await this.setUpQueue(index, size, first.guestAddr, first.userAddr, at));
     }
     if (hasProtocol) for (const queue of queues) await this.setVringEnable(queue.index, true);
 
