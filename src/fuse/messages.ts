@@ -39,6 +39,7 @@ import {
   FUSE_KERNEL_MINOR_VERSION,
   InitFlag,
   isOpcode,
+  NotifyCode,
   Opcode,
   opcodeName,
 } from "./abi.js";
@@ -72,7 +73,13 @@ import {
   LseekOut,
   MkdirIn,
   MknodIn,
+  NotifyDeleteOut,
+  NotifyInvalEntryOut,
+  NotifyInvalInodeOut,
+  NotifyPollWakeupOut,
   NotifyRetrieveIn,
+  NotifyRetrieveOut,
+  NotifyStoreOut,
   OpenIn,
   OpenOut,
   OutHeader,
@@ -844,4 +851,89 @@ export function decodeReply<R extends Request>(
   const body = codec.decode(r, opts, req);
   r.end();
   return { ok: true, unique: h.unique, body };
+}
+
+// ---------------------------------------------------------------------------
+// Notifications (device to driver, unsolicited: `unique` 0, `error` = code)
+
+/** The body of each notification. Names travel as `namelen` bytes plus a NUL. */
+export interface NotifyBodyMap {
+  [NotifyCode.POLL]: NotifyPollWakeupOut;
+  [NotifyCode.INVAL_INODE]: NotifyInvalInodeOut;
+  /** `arg.namelen` is `name.byteLength`. */
+  [NotifyCode.INVAL_ENTRY]: { arg: NotifyInvalEntryOut; name: Buffer };
+  /** `arg.size` is `data.byteLength`. */
+  [NotifyCode.STORE]: { arg: NotifyStoreOut; data: Uint8Array };
+  [NotifyCode.RETRIEVE]: NotifyRetrieveOut;
+  /** `arg.namelen` is `name.byteLength`. */
+  [NotifyCode.DELETE]: { arg: NotifyDeleteOut; name: Buffer };
+  /** 7.40: no body. */
+  [NotifyCode.RESEND]: void;
+}
+
+export type NotifyCodeValue = keyof NotifyBodyMap;
+
+/** A decoded notification, discriminated by `code`. */
+export type Notification = { [C in NotifyCodeValue]: { code: C; body: NotifyBodyMap[C] } }[NotifyCodeValue];
+
+/** A name of `namelen` bytes followed by a NUL that ends the message. */
+function countedName(r: WireReader, namelen: number): Buffer {
+  if (namelen + 1 !== r.remaining) throw lengthError("notification namelen", namelen + 1, r.remaining);
+  const name = r.lastName("notification name");
+  if (name.byteLength !== namelen) throw new ProtocolError(ProtocolErrorCode.STRING, "notification name holds a NUL byte");
+  return name;
+}
+
+const notifyCodecs: { [C in NotifyCodeValue]: RequestCodec<NotifyBodyMap[C]> } = {
+  [NotifyCode.POLL]: { decode: (r) => NotifyPollWakeupOut.decode(r), encode: (b) => [st(NotifyPollWakeupOut, b)] },
+  [NotifyCode.INVAL_INODE]: { decode: (r) => NotifyInvalInodeOut.decode(r), encode: (b) => [st(NotifyInvalInodeOut, b)] },
+  [NotifyCode.INVAL_ENTRY]: {
+    decode: (r) => {
+      const arg = NotifyInvalEntryOut.decode(r);
+      return { arg, name: countedName(r, arg.namelen) };
+    },
+    encode: (b) => [st(NotifyInvalEntryOut, { ...b.arg, namelen: b.name.byteLength }), nm(b.name, "name")],
+  },
+  [NotifyCode.STORE]: {
+    decode: (r) => {
+      const arg = NotifyStoreOut.decode(r);
+      const data = r.rest();
+      declared("NOTIFY_STORE size", arg.size, data);
+      return { arg, data };
+    },
+    encode: (b) => [st(NotifyStoreOut, { ...b.arg, size: b.data.byteLength }), b.data],
+  },
+  [NotifyCode.RETRIEVE]: { decode: (r) => NotifyRetrieveOut.decode(r), encode: (b) => [st(NotifyRetrieveOut, b)] },
+  [NotifyCode.DELETE]: {
+    decode: (r) => {
+      const arg = NotifyDeleteOut.decode(r);
+      return { arg, name: countedName(r, arg.namelen) };
+    },
+    encode: (b) => [st(NotifyDeleteOut, { ...b.arg, namelen: b.name.byteLength }), nm(b.name, "name")],
+  },
+  [NotifyCode.RESEND]: { decode: () => undefined, encode: () => [] },
+};
+
+/** Encodes a notification as chunks (STORE data passed through). */
+export function encodeNotification(n: Notification): Uint8Array[] {
+  const codec = notifyCodecs[n.code] as RequestCodec<unknown>;
+  return assemble(OutHeader.SIZE, (w, total) => OutHeader.encode(w, { len: total, error: n.code, unique: 0n }), codec.encode(n.body, DEFAULT_WIRE_OPTIONS));
+}
+
+/**
+ * Decodes a notification (`unique` 0). SHORT/LENGTH/LONG as for replies,
+ * VALUE when `unique` is not 0, UNKNOWN for an unknown code, LENGTH when
+ * `namelen` or `size` disagrees with the message.
+ */
+export function decodeNotification(bytes: Uint8Array): Notification {
+  const h = decodeOutHeader(bytes);
+  if (h.unique !== 0n) throw new ProtocolError(ProtocolErrorCode.VALUE, `notification with unique ${h.unique}`);
+  if (!Object.hasOwn(notifyCodecs, h.error)) {
+    throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `unknown notification code ${h.error}`);
+  }
+  const code = h.error as NotifyCodeValue;
+  const r = new WireReader(view(bytes, OutHeader.SIZE, bytes.byteLength), `notification ${code}`);
+  const body = (notifyCodecs[code] as RequestCodec<unknown>).decode(r, DEFAULT_WIRE_OPTIONS);
+  r.end();
+  return { code, body } as Notification;
 }
