@@ -17,6 +17,7 @@ import {
   decodeU64,
   decodeVringState,
   encodeConfig,
+  encodeLog,
   encodeMemRegMsg,
   encodeMemoryTable,
   encodeMessage,
@@ -355,4 +356,25 @@ test("REM_MEM_REG removes a region and RESET_DEVICE returns to the initial state
   s.system.closeFd(fd);
   s.system.closeFd(fd2);
   await finish(s);
+});
+
+test("STATUS and LOG_SHMFD, when offered: SET/GET_STATUS, SET_LOG_BASE maps the log and replies, SET_LOG_FD keeps its fd", async () => {
+  const offered = DEFAULT_PROTOCOL_FEATURES | bit(ProtocolFeature.STATUS) | bit(ProtocolFeature.LOG_SHMFD);
+  const s = setup(new RecordingDevice(), offered);
+  assert.equal(decodeU64(await ask(s, R.GET_PROTOCOL_FEATURES)), offered);
+  await negotiate(s, offered);
+  assert.equal(await acked(s, R.SET_STATUS, encodeU64(0x0f)), 0n);
+  assert.equal(decodeU64(await ask(s, R.GET_STATUS)), 0x0fn);
+  assert.equal(await acked(s, R.SET_STATUS, encodeU64(0x100)), 1n);
+  const log = s.system.createMemfd("log", 8192n);
+  // SET_LOG_BASE has an explicit reply with LOG_SHMFD (and only that one, even with NEED_REPLY).
+  assert.equal(decodeU64(await ask(s, R.SET_LOG_BASE, encodeLog({ mmapSize: 4096n, mmapOffset: 4096n }), [log])), 0n);
+  assert.ok(await s.peer.silent());
+  const logFd = s.system.createEventFd();
+  assert.equal(await acked(s, R.SET_LOG_FD, undefined, [logFd]), 0n);
+  s.system.closeFd(log);
+  s.system.closeFd(logFd);
+  assert.equal(s.kernel.openCount, 1, "the backend holds the log eventfd");
+  await finish(s);
+  assert.equal(s.kernel.openCount, 0);
 });
