@@ -1,0 +1,209 @@
+/**
+ * Boots the test guest (image.ts) in QEMU under TCG with one
+ * vhost-user-fs-pci device, runs a shell script on the virtiofs mount, and
+ * returns what the script printed.
+ *
+ * KVM is not used: on the machines this runs on, QEMU with KVM hangs. Guest
+ * RAM is a shared memfd, as vhost-user requires (the backend maps it).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { buildGuestImage, MARKERS, runArchive, type GuestImage } from "./image.js";
+
+export const QEMU = "qemu-system-x86_64";
+
+export interface RunGuestOptions {
+  /** The vhost-user-fs backend's listening socket; it must exist before the call. */
+  socketPath: string;
+  /** The virtiofs tag the guest mounts at /mnt (1-36 bytes). */
+  tag: string;
+  /** A busybox `sh` script, run with /mnt as the working directory; stdout and stderr are collected. */
+  script: string;
+  /** Kill QEMU and reject when the whole run (boot included) takes longer. */
+  timeoutMs: number;
+  /** Guest RAM, also the size of the shared memfd. Default 512. */
+  memMiB?: number;
+  /** The device's virtqueue size (vhost-user-fs-pci `queue-size`); QEMU's default when absent. */
+  queueSize?: number;
+  /** Guest CPUs. Default 1. */
+  smp?: number;
+  /** Extra kernel command-line words. */
+  append?: string[];
+  /** A prebuilt image; default {@link buildGuestImage}(). */
+  image?: GuestImage;
+}
+
+export interface GuestRun {
+  /** What the script wrote, "\n" line ends (the console's "\r" removed). */
+  output: string;
+  /** The script's exit status. */
+  exitCode: number;
+  /** The whole serial console, "\r" and terminal escapes removed. */
+  console: string;
+  /** The guest's dmesg, taken after unmounting. */
+  dmesg: string;
+  /** QEMU's argv, program first. */
+  commandLine: string[];
+  timings: {
+    /** QEMU start to the script's start: firmware, kernel, modules, mount. */
+    bootMs: number;
+    /** The script alone. */
+    scriptMs: number;
+    /** QEMU start to QEMU exit. */
+    totalMs: number;
+  };
+}
+
+/** QEMU's argv for one run (exported so tests and reports can show it). */
+export function qemuCommandLine(o: {
+  vmlinuz: string;
+  initrd: string;
+  socketPath: string;
+  tag: string;
+  memMiB: number;
+  smp: number;
+  queueSize?: number;
+  append?: string[];
+}): string[] {
+  const device = ["vhost-user-fs-pci", "chardev=vfs", `tag=${qemuOpt(o.tag)}`];
+  if (o.queueSize !== undefined) device.push(`queue-size=${o.queueSize}`);
+  return [
+    QEMU,
+    "-accel", "tcg",
+    "-nodefaults",
+    "-nographic",
+    "-no-reboot",
+    "-smp", String(o.smp),
+    "-m", `${o.memMiB}M`,
+    "-object", `memory-backend-memfd,id=mem,size=${o.memMiB}M,share=on`,
+    "-numa", "node,memdev=mem",
+    "-chardev", `socket,id=vfs,path=${qemuOpt(o.socketPath)}`,
+    "-device", device.join(","),
+    "-kernel", o.vmlinuz,
+    "-initrd", o.initrd,
+    "-append", ["console=ttyS0", "quiet", "panic=-1", ...(o.append ?? [])].join(" "),
+    "-serial", "stdio",
+  ];
+}
+
+/** QEMU option values escape a comma by doubling it. */
+function qemuOpt(value: string): string {
+  return value.replace(/,/g, ",,");
+}
+
+/**
+ * Boots, runs `script`, powers off. Resolves once QEMU has exited after the
+ * script's end marker; rejects (with the console's tail in the message) on a
+ * timeout, a failed mount, or QEMU exiting without the markers.
+ */
+export async function runGuest(options: RunGuestOptions): Promise<GuestRun> {
+  const image = options.image ?? buildGuestImage();
+  const memMiB = options.memMiB ?? 512;
+  const work = mkdtempSync(join(tmpdir(), "viofs-vm-"));
+  try {
+    const initrd = join(work, "initrd.img");
+    writeFileSync(initrd, Buffer.concat([readFileSync(image.initramfs), runArchive(options.tag, options.script)]));
+    const argv = qemuCommandLine({
+      vmlinuz: image.kernel.vmlinuz,
+      initrd,
+      socketPath: options.socketPath,
+      tag: options.tag,
+      memMiB,
+      smp: options.smp ?? 1,
+      ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
+      ...(options.append ? { append: options.append } : {}),
+    });
+    return await runQemu(argv, options.timeoutMs);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function runQemu(argv: string[], timeoutMs: number): Promise<GuestRun> {
+  const [program, ...args] = argv as [string, ...string[]];
+  const started = performance.now();
+  let raw = "";
+  let stderr = "";
+  let beginAt: number | undefined;
+  let endAt: number | undefined;
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  child.stdout.setEncoding("utf8");
+  child.stderr.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    const from = Math.max(0, raw.length - 64);
+    raw += chunk;
+    const now = performance.now() - started;
+    if (beginAt === undefined && raw.includes(MARKERS.outputBegin, from)) beginAt = now;
+    if (endAt === undefined && beginAt !== undefined && raw.includes(MARKERS.outputEnd, from)) endAt = now;
+  });
+  child.stderr.on("data", (chunk: string) => {
+    stderr += chunk;
+  });
+
+  return new Promise<GuestRun>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    const fail = (why: string): void => {
+      const text = cleanConsole(raw);
+      const err = new Error(
+        `${why}\n--- QEMU: ${argv.join(" ")}\n--- stderr:\n${stderr.trim()}\n--- console tail:\n${tail(text, 40)}`,
+      );
+      reject(Object.assign(err, { console: text }));
+    };
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      fail(`test/vm: cannot start ${program}: ${e.message}`);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const totalMs = performance.now() - started;
+      if (timedOut) return fail(`test/vm: guest timed out after ${timeoutMs} ms (killed)`);
+      const text = cleanConsole(raw);
+      if (text.includes(MARKERS.mountFailed)) return fail("test/vm: the guest could not mount the virtiofs tag");
+      const framed = parseFramed(text);
+      if (!framed) {
+        return fail(`test/vm: QEMU exited (${signal ?? `status ${code}`}) without the guest's end-of-output marker`);
+      }
+      if (code !== 0) return fail(`test/vm: QEMU exited with ${signal ?? `status ${code}`} after the script`);
+      resolve({
+        ...framed,
+        console: text,
+        commandLine: argv,
+        timings: {
+          bootMs: Math.round(beginAt ?? totalMs),
+          scriptMs: Math.round((endAt ?? totalMs) - (beginAt ?? 0)),
+          totalMs: Math.round(totalMs),
+        },
+      });
+    });
+  });
+}
+
+/** Removes "\r" and terminal control sequences (SeaBIOS clears the screen). */
+function cleanConsole(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  return raw.replace(/\r/g, "").replace(/\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_]|c)/g, "");
+}
+
+function parseFramed(text: string): { output: string; exitCode: number; dmesg: string } | undefined {
+  const begin = text.indexOf(`${MARKERS.outputBegin}\n`);
+  if (begin < 0) return undefined;
+  const from = begin + MARKERS.outputBegin.length + 1;
+  const end = /@@VIOFS-OUTPUT-END rc=(\d+)@@/g;
+  end.lastIndex = from;
+  const m = end.exec(text);
+  if (!m?.[1]) return undefined;
+  const dmesgFrom = text.indexOf(`${MARKERS.dmesgBegin}\n`, end.lastIndex);
+  const dmesgTo = text.indexOf(MARKERS.dmesgEnd, dmesgFrom);
+  const dmesg = dmesgFrom >= 0 && dmesgTo >= 0 ? text.slice(dmesgFrom + MARKERS.dmesgBegin.length + 1, dmesgTo) : "";
+  return { output: text.slice(from, m.index), exitCode: Number(m[1]), dmesg };
+}
+
+function tail(text: string, lines: number): string {
+  return text.split("\n").slice(-lines).join("\n");
+}
