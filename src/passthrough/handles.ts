@@ -1,0 +1,159 @@
+/**
+ * The handle table: each OPEN, CREATE, TMPFILE or OPENDIR gives the guest an
+ * fh, an opaque key into this table for an fd opened for I/O. Every use
+ * names the node too, and a handle used with a node it was not opened on is
+ * EBADF, as is an unknown or released one.
+ *
+ * An fd can be in use by a request running on the thread pool (a pread, an
+ * fsync) when the guest releases its handle. Closing it then would let the
+ * fd number be reused under that request, so a handle is pinned for the
+ * length of such a request and closes when the last pin goes.
+ */
+import { errno } from "../common/errors.js";
+import { close } from "../sys/libc.js";
+import type { FdBudget } from "./fd-budget.js";
+import type { Inode, InodeStore } from "./inodes.js";
+
+/** A READDIR position kept between requests on one directory handle. */
+export interface DirCursor {
+  /** The `off` of the last entry handed out: where the fd's stream stands. */
+  last: bigint;
+  /** Entries read from the fd; those from `next` on are not handed out yet. */
+  pending: RawDirent[];
+  next: number;
+}
+
+/** One record of getdents64. */
+export interface RawDirent {
+  ino: bigint;
+  off: bigint;
+  type: number;
+  name: Buffer;
+}
+
+export class Handle {
+  #pins = 0;
+  released = false;
+  /** READDIR state (directories). */
+  dir: DirCursor | undefined;
+  /**
+   * For a file opened O_APPEND: a twin fd without O_APPEND, opened on first
+   * need, for the page-cache writes (FUSE_WRITE_CACHE) that carry their own offset.
+   */
+  positionedFd = -1;
+
+  constructor(
+    readonly id: bigint,
+    readonly node: Inode,
+    /** The fd opened for I/O; -1 once closed. */
+    public fd: number,
+    /** The open(2) flags the fd has (after the file system's adjustments). */
+    readonly flags: number,
+    readonly isDir: boolean,
+  ) {}
+
+  get pinned(): boolean {
+    return this.#pins > 0;
+  }
+
+  pin(): void {
+    this.#pins++;
+  }
+
+  /** Ends a {@link pin}; true when the handle was released meanwhile and is now free to close. */
+  unpin(): boolean {
+    this.#pins--;
+    return this.#pins === 0 && this.released;
+  }
+}
+
+export class HandleTable {
+  readonly #byId = new Map<bigint, Handle>();
+  #next = 1n;
+
+  constructor(
+    private readonly budget: FdBudget,
+    private readonly inodes: InodeStore,
+  ) {}
+
+  /** Open handles. */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * A new handle for `fd` (opened for I/O on `node`), which then belongs to the
+   * table. `fd` is closed when there is no slot for it (ENFILE).
+   */
+  add(node: Inode, fd: number, flags: number, isDir: boolean, op: string): Handle {
+    try {
+      this.budget.acquire(op);
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+    const handle = new Handle(this.#next++, node, fd, flags, isDir);
+    this.#byId.set(handle.id, handle);
+    this.inodes.hold(node);
+    return handle;
+  }
+
+  /** The handle `fh`, which must belong to node `nodeid`; EBADF otherwise. */
+  get(fh: bigint, nodeid: bigint, op: string): Handle {
+    const handle = this.#byId.get(fh);
+    if (handle === undefined || handle.node.id !== nodeid) throw errno("EBADF", op);
+    return handle;
+  }
+
+  /** Runs `fn` with the handle pinned: its fds stay open until `fn` settles. */
+  async use<T>(handle: Handle, fn: (handle: Handle) => Promise<T>): Promise<T> {
+    handle.pin();
+    try {
+      return await fn(handle);
+    } finally {
+      if (handle.unpin()) this.#close(handle);
+    }
+  }
+
+  /** Takes `fh` (of node `nodeid`) out of the table; its fds close now, or when the last pin goes. */
+  release(fh: bigint, nodeid: bigint, op: string): Handle {
+    const handle = this.get(fh, nodeid, op);
+    this.#byId.delete(fh);
+    handle.released = true;
+    if (!handle.pinned) this.#close(handle);
+    return handle;
+  }
+
+  /** Extra fds a handle holds count against the budget too. */
+  addPositionedFd(handle: Handle, fd: number, op: string): void {
+    try {
+      this.budget.acquire(op);
+    } catch (error) {
+      close(fd);
+      throw error;
+    }
+    handle.positionedFd = fd;
+  }
+
+  /** Releases every handle (closing those not pinned now, the others when unpinned). */
+  clear(): void {
+    for (const handle of this.#byId.values()) {
+      handle.released = true;
+      if (!handle.pinned) this.#close(handle);
+    }
+    this.#byId.clear();
+  }
+
+  #close(handle: Handle): void {
+    if (handle.fd < 0) return;
+    close(handle.fd);
+    handle.fd = -1;
+    this.budget.release();
+    if (handle.positionedFd >= 0) {
+      close(handle.positionedFd);
+      handle.positionedFd = -1;
+      this.budget.release();
+    }
+    this.inodes.release(handle.node);
+  }
+}

@@ -1,0 +1,904 @@
+/**
+ * The passthrough file system: a host directory served to a guest, one FUSE
+ * operation per method, over the libc layer (src/sys/) and node:fs for data.
+ *
+ * Confinement. Every inode is an O_PATH|O_NOFOLLOW fd (inodes.ts), and every
+ * name from the guest is one checked path component (names.ts) resolved
+ * relative to its parent's fd: with openat2(RESOLVE_IN_ROOT |
+ * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) where the kernel has it, else
+ * openat(O_NOFOLLOW), and the *at calls for the rest. No host symlink is ever
+ * followed: a symlink is looked up as itself, read with READLINK, and never
+ * opened. Files are opened for I/O by re-opening their O_PATH fd through
+ * /proc/self/fd, and only regular files and directories are (EBADF for
+ * FIFOs, sockets, devices and symlinks, as virtiofsd: CVE-2020-35517).
+ * ".." resolves inside the share only (the root's ".." is the root). An
+ * operation on a node acts on the inode its fd holds, wherever that inode was
+ * moved since; what this cannot confine is a directory the host itself moves
+ * out of the share while the guest holds it, which is what virtiofsd's mount
+ * namespace sandbox is for (the launcher's business, not this class's).
+ *
+ * Ids. Nodeids and fhs are keys this class issues into its own tables; an id
+ * it did not issue, or has forgotten or released, is EBADF, and so is a
+ * handle used with another node than its own.
+ *
+ * Threads. Metadata calls are synchronous on the JavaScript thread (one or
+ * two system calls each: LOOKUP is one openat2 and one statx). Data calls
+ * (READ, WRITE, FSYNC, FALLOCATE, COPY_FILE_RANGE, SYNCFS) run on the thread
+ * pool with the handle pinned so its fd cannot be closed and reused under them.
+ * SETLKW waits without holding a thread (locks.ts).
+ *
+ * Credentials. Creating operations run as the caller (credentials.ts).
+ * SUID/SGID are cleared as the kernel would for an unprivileged writer: a
+ * WRITE, a truncating SETATTR or an O_TRUNC OPEN clears S_ISUID, and S_ISGID
+ * when the group may execute, when the request carries the KILL_SUIDGID flag
+ * or comes from a uid other than 0; a chown clears them on the host by itself.
+ * The check costs nothing unless the mode last seen has one of the bits, so a
+ * bit set on the host since then (not through this file system) can survive
+ * one write.
+ */
+import * as nodefs from "node:fs";
+import { ErrnoError, errno } from "../common/errors.js";
+import { Errno } from "../common/errno.js";
+import {
+  AccessMask,
+  AttrFlag,
+  FAttr,
+  FUSE_FSYNC_FDATASYNC,
+  FUSE_LK_FLOCK,
+  FUSE_OPEN_KILL_SUIDGID,
+  FUSE_ROOT_ID,
+  InitFlag,
+  ReleaseFlag,
+  RenameFlag,
+  WriteFlag,
+} from "../fuse/abi.js";
+import type { CreateOut } from "../fuse/messages.js";
+import type {
+  AttrOut,
+  CopyFileRangeIn,
+  EntryOut,
+  FallocateIn,
+  FileLock,
+  FlushIn,
+  FsyncIn,
+  Kstatfs,
+  LkIn,
+  LseekIn,
+  OpenOut,
+  ReadIn,
+  ReleaseIn,
+  SetattrIn,
+  StatxIn,
+  StatxOut,
+  WriteIn,
+} from "../fuse/structs.js";
+import {
+  FileSystemBase,
+  type Context,
+  type DirEntry,
+  type DirSink,
+  type InitAnswer,
+  type InitParams,
+  type ReadTarget,
+  type WriteSource,
+} from "../server/filesystem.js";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_REMOVEDIR,
+  AT_STATX_FORCE_SYNC,
+  AT_STATX_DONT_SYNC,
+  AT_SYMLINK_FOLLOW,
+  AT_SYMLINK_NOFOLLOW,
+  F_DUPFD_CLOEXEC,
+  LOCK_UN,
+  O_ACCMODE,
+  O_APPEND,
+  O_CREAT,
+  O_DIRECT,
+  O_DIRECTORY,
+  O_DSYNC,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDONLY,
+  O_RDWR,
+  O_SYNC,
+  O_TMPFILE,
+  O_TRUNC,
+  O_WRONLY,
+  RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
+  RESOLVE_NO_SYMLINKS,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  S_ISGID,
+  S_ISUID,
+  STATX_BASIC_STATS,
+  STATX_BTIME,
+  STATX_MNT_ID,
+  XATTR_CREATE,
+  XATTR_REPLACE,
+  XATTR_SIZE_MAX,
+} from "../sys/constants.js";
+import * as sys from "../sys/fs.js";
+import type { Statx, TimeArg } from "../sys/fs.js";
+import * as libc from "../sys/libc.js";
+import { cstring } from "../sys/path.js";
+import { decodeDev, toAttr, toFuseStatx } from "./attr.js";
+import { CallerCredentials } from "./credentials.js";
+import { cursorAt, peek, take } from "./dir.js";
+import { FdBudget } from "./fd-budget.js";
+import { HandleTable, type Handle } from "./handles.js";
+import { InodeStore, inodeKey, type Inode } from "./inodes.js";
+import { LockManager } from "./locks.js";
+import { checkEntryName, checkLookupName, isDot, isDotDot } from "./names.js";
+import { cachePolicy, type CachePolicy, type PassthroughOptions } from "./options.js";
+
+/** Group execute permission. */
+const S_IXGRP = 0o010;
+/** How a guest name is resolved below its parent: confined, and never through a symlink. */
+const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
+/** statx of an O_PATH fd itself. */
+const SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+/** The open(2) flags a guest may ask for; the others are dropped. */
+const GUEST_OPEN_FLAGS = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE;
+/** Offsets node:fs takes as numbers; beyond, reads and writes go one buffer at a time with bigint positions. */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** The most bytes one COPY_FILE_RANGE moves (its reply carries a u32). */
+const COPY_MAX = 1 << 30;
+
+const ACL_NAMES = ["system.posix_acl_access", "system.posix_acl_default"].map((n) => Buffer.from(n));
+
+// One buffer for every GETXATTR and LISTXATTR: the result is copied out at once.
+const xattrScratch = Buffer.alloc(XATTR_SIZE_MAX);
+
+function isErrno(error: unknown, code: number): boolean {
+  return ErrnoError.is(error) && error.errno === code;
+}
+
+/** A node:fs error as an ErrnoError (libuv errors are negated errnos on Linux). */
+function fromNode(error: unknown, call: string): ErrnoError {
+  if (ErrnoError.is(error)) return error;
+  const n = (error as { errno?: unknown }).errno;
+  return new ErrnoError(typeof n === "number" && n < 0 ? -n : Errno.EIO, call);
+}
+
+/** The buffers of `list` cut to `size` bytes in all. */
+function clip(list: readonly Uint8Array[], size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let left = size;
+  for (const buffer of list) {
+    if (left <= 0) break;
+    out.push(buffer.byteLength <= left ? buffer : buffer.subarray(0, left));
+    left -= Math.min(left, buffer.byteLength);
+  }
+  return out;
+}
+
+function preadOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
+  return new Promise((resolve, reject) => {
+    nodefs.read(fd, buffer, 0, buffer.byteLength, position, (error, n) => (error ? reject(fromNode(error, "pread")) : resolve(n)));
+  });
+}
+
+function pwriteOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
+  return new Promise((resolve, reject) => {
+    // node:fs takes a number position for writes only; the caller keeps bigint ones off this path.
+    nodefs.write(fd, buffer, 0, buffer.byteLength, Number(position), (error, n) =>
+      error ? reject(fromNode(error, "pwrite")) : resolve(n),
+    );
+  });
+}
+
+/** preadv into `buffers` from `offset`: one system call for offsets node:fs takes as numbers. */
+async function preadInto(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
+  if (buffers.length === 1) return preadOne(fd, buffers[0]!, offset <= MAX_SAFE ? Number(offset) : offset);
+  if (offset + BigInt(buffers.reduce((n, b) => n + b.byteLength, 0)) <= MAX_SAFE) {
+    return new Promise((resolve, reject) => {
+      nodefs.readv(fd, buffers, Number(offset), (error, n) => (error ? reject(fromNode(error, "preadv")) : resolve(n)));
+    });
+  }
+  let total = 0;
+  for (const buffer of buffers) {
+    const n = await preadOne(fd, buffer, offset + BigInt(total));
+    total += n;
+    if (n < buffer.byteLength) break;
+  }
+  return total;
+}
+
+/** pwritev of `buffers` at `offset` (a file opened O_APPEND appends, as Linux pwrite does). */
+function pwriteFrom(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
+  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+  if (offset + BigInt(total) > MAX_SAFE) throw errno("EFBIG", "pwrite");
+  if (buffers.length === 1) return pwriteOne(fd, buffers[0]!, offset);
+  return new Promise((resolve, reject) => {
+    nodefs.writev(fd, buffers, Number(offset), (error, n) => (error ? reject(fromNode(error, "pwritev")) : resolve(n)));
+  });
+}
+
+/** Whether a request's caller loses SUID/SGID on what it writes: flagged so, or not root. */
+function killsPrivileges(ctx: Context, flagged: boolean): boolean {
+  return flagged || ctx.uid !== 0;
+}
+
+function startsWith(list: Buffer, at: number, end: number, name: Buffer): boolean {
+  return end - at === name.length && list.compare(name, 0, name.length, at, end) === 0;
+}
+
+/** The passthrough file system. See the module comment for what it promises. */
+export class PassthroughFs extends FileSystemBase {
+  readonly options: PassthroughOptions;
+  readonly #policy: CachePolicy;
+  readonly #budget: FdBudget;
+  readonly #locks: LockManager;
+  readonly #inodes: InodeStore;
+  readonly #handles: HandleTable;
+  readonly #creds = new CallerCredentials();
+  #writeback = false;
+  #submounts = false;
+  #hasOpenat2 = true;
+
+  /** Opens the shared directory (throws when it cannot); INIT starts a session on it. */
+  constructor(options: PassthroughOptions) {
+    super();
+    this.options = options;
+    this.#policy = cachePolicy(options.cache);
+    this.#budget = new FdBudget(options.fdBudget ?? Infinity);
+    this.#locks = new LockManager(this.#budget);
+    this.#inodes = new InodeStore(this.#budget, (inode) => this.#locks.closeInode(inode));
+    this.#handles = new HandleTable(this.#budget, this.#inodes);
+    sys.procSelfFd(); // opened once for the process, before any sandboxing hides /proc
+    this.#openRoot();
+  }
+
+  /** Whether creates run with the caller's uid and gid (the daemon is root). */
+  get createsAsCaller(): boolean {
+    return this.#creds.enabled;
+  }
+
+  /** What the session holds: nodes the guest can name, open handles, and fds counted against the budget. */
+  stats(): { nodes: number; handles: number; fds: number } {
+    return { nodes: this.#inodes.size, handles: this.#handles.size, fds: this.#budget.used };
+  }
+
+  // ---- session ----
+
+  override async init(params: InitParams): Promise<InitAnswer> {
+    await this.destroy();
+    this.#openRoot();
+    const o = this.options;
+    let want = InitFlag.ATOMIC_O_TRUNC | InitFlag.EXPORT_SUPPORT | InitFlag.CREATE_SUPP_GROUP;
+    if (this.#policy.readdirplus) want |= InitFlag.DO_READDIRPLUS | InitFlag.READDIRPLUS_AUTO;
+    if (o.writeback) want |= InitFlag.WRITEBACK_CACHE;
+    if (o.posixLocks) want |= InitFlag.POSIX_LOCKS;
+    if (o.flock) want |= InitFlag.FLOCK_LOCKS;
+    if (o.announceSubmounts) want |= InitFlag.SUBMOUNTS;
+    if (o.killprivV2) want |= InitFlag.HANDLE_KILLPRIV_V2;
+    const flags = want & params.clientFlags;
+    this.#writeback = (flags & InitFlag.WRITEBACK_CACHE) !== 0n;
+    this.#submounts = (flags & InitFlag.SUBMOUNTS) !== 0n;
+    return { flags };
+  }
+
+  /** Closes every fd of the session: handles (pinned ones when their request ends), lock descriptions, inodes. */
+  override async destroy(): Promise<void> {
+    this.#handles.clear();
+    this.#locks.destroy();
+    this.#inodes.clear();
+    this.#writeback = false;
+    this.#submounts = false;
+  }
+
+  #openRoot(): void {
+    if (this.#inodes.size > 0) return;
+    const fd = sys.openat(AT_FDCWD, this.options.root, O_PATH | O_DIRECTORY);
+    let st: Statx;
+    try {
+      st = sys.statx(fd, "", SELF, STATX_BASIC_STATS | STATX_MNT_ID);
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    this.#inodes.setRoot(fd, st);
+  }
+
+  // ---- names ----
+
+  override async lookup(_ctx: Context, parent: bigint, name: Uint8Array): Promise<EntryOut> {
+    const dir = this.#inodes.get(parent, "lookup");
+    checkLookupName(name, "lookup");
+    if (isDot(name)) return this.#entryOf(dir, dir);
+    if (isDotDot(name)) return this.#lookupParent(dir);
+    return this.#lookupIn(dir, name, "lookup");
+  }
+
+  override forget(nodeid: bigint, nlookup: bigint): void {
+    this.#inodes.forget(nodeid, nlookup);
+  }
+
+  /** LOOKUP of `name` in `dir`, counted. */
+  #lookupIn(dir: Inode, name: Uint8Array, op: string): EntryOut {
+    const fd = this.#openAt(dir, name, O_PATH);
+    return this.#adopt(dir, fd, op);
+  }
+
+  /** Counts a lookup of the O_PATH `fd` (which this call takes over) found below `dir`. */
+  #adopt(dir: Inode, fd: number, op: string): EntryOut {
+    let st: Statx;
+    try {
+      st = sys.statx(fd, "", SELF, STATX_BASIC_STATS | STATX_MNT_ID);
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    const inode = this.#inodes.adopt(fd, st, op);
+    return this.#entry(inode, st, this.#attrFlags(dir, st));
+  }
+
+  /** "." (the node itself), counted. */
+  #entryOf(dir: Inode, inode: Inode): EntryOut {
+    const st = this.#stat(inode);
+    inode.lookups++;
+    return this.#entry(inode, st, this.#attrFlags(dir, st));
+  }
+
+  /**
+   * "..": the root's is the root; another directory's parent is looked up
+   * only when it is inside the share (ENOENT otherwise: the directory was
+   * moved out of it on the host).
+   */
+  #lookupParent(dir: Inode): EntryOut {
+    const root = this.#inodes.get(FUSE_ROOT_ID, "lookup");
+    if (dir === root) return this.#entryOf(root, root);
+    if (dir.type !== S_IFDIR) throw errno("ENOTDIR", "lookup");
+    const fd = sys.openat(dir.fd, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    try {
+      if (!this.#insideShare(fd, root)) throw errno("ENOENT", "lookup", "..");
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    return this.#adopt(dir, fd, "lookup");
+  }
+
+  /** Whether walking up from directory `fd` reaches the root (at most 4096 levels). */
+  #insideShare(fd: number, root: Inode): boolean {
+    let current = fd;
+    let key = inodeKey(sys.statx(current, "", SELF, STATX_BASIC_STATS));
+    try {
+      for (let depth = 0; depth < 4096; depth++) {
+        if (key === root.key) return true;
+        const up = sys.openat(current, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW);
+        if (current !== fd) libc.close(current);
+        current = up;
+        const upKey = inodeKey(sys.statx(current, "", SELF, STATX_BASIC_STATS));
+        if (upKey === key) return false; // the host's "/": its ".." is itself
+        key = upKey;
+      }
+      return false;
+    } finally {
+      if (current !== fd) libc.close(current);
+    }
+  }
+
+  /** Opens `name` below `dir` (one component, already checked) without following any symlink. */
+  #openAt(dir: Inode, name: Uint8Array | string, flags: number, mode = 0): number {
+    if (this.#hasOpenat2) {
+      try {
+        return sys.openat2(dir.fd, name, { flags: flags | O_NOFOLLOW, mode, resolve: RESOLVE });
+      } catch (error) {
+        if (!isErrno(error, Errno.ENOSYS)) throw error;
+        this.#hasOpenat2 = false;
+      }
+    }
+    return sys.openat(dir.fd, name, flags | O_NOFOLLOW, mode);
+  }
+
+  #attrFlags(dir: Inode, st: Statx): number {
+    if (!this.#submounts || (st.mode & S_IFMT) !== S_IFDIR) return 0;
+    const otherDevice = st.devMajor !== dir.devMajor || st.devMinor !== dir.devMinor;
+    const otherMount = st.mntId !== 0n && dir.mntId !== 0n && st.mntId !== dir.mntId;
+    return otherDevice || otherMount ? AttrFlag.SUBMOUNT : 0;
+  }
+
+  #entry(inode: Inode, st: Statx, flags: number): EntryOut {
+    const timeout = this.#policy.timeout;
+    return {
+      nodeid: inode.id,
+      generation: 0n,
+      entryValid: timeout,
+      attrValid: timeout,
+      entryValidNsec: 0,
+      attrValidNsec: 0,
+      attr: toAttr(st, flags),
+    };
+  }
+
+  #stat(inode: Inode): Statx {
+    const st = sys.statx(inode.fd, "", SELF, STATX_BASIC_STATS);
+    inode.mode = st.mode;
+    return st;
+  }
+
+  #attrOut(st: Statx): AttrOut {
+    return { attrValid: this.#policy.timeout, attrValidNsec: 0, attr: toAttr(st) };
+  }
+
+  // ---- attributes ----
+
+  override async getattr(_ctx: Context, nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
+    return this.#attrOut(this.#stat(this.#inodes.get(nodeid, "getattr")));
+  }
+
+  override async statx(_ctx: Context, nodeid: bigint, arg: StatxIn): Promise<StatxOut> {
+    const inode = this.#inodes.get(nodeid, "statx");
+    const sync = arg.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
+    const st = sys.statx(inode.fd, "", SELF | sync, (arg.sxMask | STATX_BASIC_STATS | STATX_BTIME) & 0xffff);
+    inode.mode = st.mode;
+    return { attrValid: this.#policy.timeout, attrValidNsec: 0, flags: 0, stat: toFuseStatx(st) };
+  }
+
+  override async setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Promise<AttrOut> {
+    const op = "setattr";
+    const inode = this.#inodes.get(nodeid, op);
+    const valid = arg.valid;
+    const handle = valid & FAttr.FH ? this.#handles.get(arg.fh, nodeid, op) : undefined;
+
+    if (valid & FAttr.MODE) this.#chmod(inode, arg.mode & 0o7777);
+
+    if (valid & (FAttr.UID | FAttr.GID)) {
+      const uid = valid & FAttr.UID ? arg.uid : -1;
+      const gid = valid & FAttr.GID ? arg.gid : -1;
+      // The host kernel clears SUID/SGID of a non-directory on chown, as for any caller.
+      sys.fchownat(inode.fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    }
+
+    if (valid & FAttr.SIZE) {
+      if (arg.size > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", op);
+      if (handle !== undefined && !handle.isDir) {
+        sys.ftruncate(handle.fd, arg.size);
+      } else {
+        if (inode.type === S_IFDIR) throw errno("EISDIR", op);
+        const fd = this.#reopen(inode, O_RDWR | O_NONBLOCK, op);
+        try {
+          sys.ftruncate(fd, arg.size);
+        } finally {
+          libc.close(fd);
+        }
+      }
+      if (killsPrivileges(ctx, (valid & FAttr.KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
+    }
+
+    if (valid & (FAttr.ATIME | FAttr.MTIME | FAttr.ATIME_NOW | FAttr.MTIME_NOW)) {
+      const atime: TimeArg =
+        valid & FAttr.ATIME_NOW ? "now" : valid & FAttr.ATIME ? { sec: BigInt.asIntN(64, arg.atime), nsec: arg.atimensec } : "omit";
+      const mtime: TimeArg =
+        valid & FAttr.MTIME_NOW ? "now" : valid & FAttr.MTIME ? { sec: BigInt.asIntN(64, arg.mtime), nsec: arg.mtimensec } : "omit";
+      sys.utimensat(inode.fd, "", atime, mtime, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    }
+    // FATTR_CTIME: the host sets ctime itself on every change; FATTR_LOCKOWNER: nothing to do.
+    return this.#attrOut(this.#stat(inode));
+  }
+
+  /** chmod of a node through its /proc/self/fd link (works on any kernel); a symlink's mode is fixed (EOPNOTSUPP). */
+  #chmod(inode: Inode, mode: number): void {
+    if (inode.type === S_IFLNK) throw errno("EOPNOTSUPP", "chmod");
+    libc.check(libc.fchmodat(sys.procSelfFd(), String(inode.fd), mode, 0), "fchmodat");
+    inode.mode = (inode.mode & S_IFMT) | mode;
+  }
+
+  /** Clears S_ISUID, and S_ISGID if the group may execute, of a regular file (as a write by an unprivileged caller does). */
+  #killPrivileges(inode: Inode): void {
+    if (inode.type !== S_IFREG || (inode.mode & (S_ISUID | S_ISGID)) === 0) return;
+    const mode = this.#stat(inode).mode;
+    let kept = mode & ~S_ISUID;
+    if (mode & S_IXGRP) kept &= ~S_ISGID;
+    if (kept !== mode) this.#chmod(inode, kept & 0o7777);
+  }
+
+  override async readlink(_ctx: Context, nodeid: bigint): Promise<Uint8Array> {
+    const inode = this.#inodes.get(nodeid, "readlink");
+    if (inode.type !== S_IFLNK) throw errno("EINVAL", "readlink");
+    return sys.readlinkat(inode.fd, "");
+  }
+
+  override async statfs(_ctx: Context, nodeid: bigint): Promise<Kstatfs> {
+    const s = sys.fstatfs(this.#inodes.get(nodeid, "statfs").fd);
+    return {
+      blocks: s.blocks,
+      bfree: s.bfree,
+      bavail: s.bavail,
+      files: s.files,
+      ffree: s.ffree,
+      bsize: s.bsize,
+      namelen: s.namelen,
+      frsize: s.frsize,
+    };
+  }
+
+  /** ACCESS, judged from the mode bits for the caller's uid and gid (supplementary groups unknown), as virtiofsd. */
+  override async access(ctx: Context, nodeid: bigint, mask: number): Promise<void> {
+    const st = this.#stat(this.#inodes.get(nodeid, "access"));
+    const want = mask & (AccessMask.R_OK | AccessMask.W_OK | AccessMask.X_OK);
+    if (want === 0) return;
+    const root = ctx.uid === 0;
+    const owner = st.uid === ctx.uid;
+    const group = st.gid === ctx.gid;
+    const allows = (bit: number): boolean =>
+      (owner && (st.mode & (bit << 6)) !== 0) || (group && (st.mode & (bit << 3)) !== 0) || (st.mode & bit) !== 0;
+    if (want & AccessMask.R_OK && !root && !allows(AccessMask.R_OK)) throw errno("EACCES", "access");
+    if (want & AccessMask.W_OK && !root && !allows(AccessMask.W_OK)) throw errno("EACCES", "access");
+    // Even root may execute only what someone may execute.
+    if (want & AccessMask.X_OK && (root ? (st.mode & 0o111) === 0 : !allows(AccessMask.X_OK))) {
+      throw errno("EACCES", "access");
+    }
+  }
+
+  // ---- creating and removing ----
+
+  override async mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Promise<EntryOut> {
+    const dir = this.#inodes.get(parent, "mkdir");
+    checkEntryName(name, "mkdir");
+    this.#creds.run(ctx, umask, () => sys.mkdirat(dir.fd, name, mode & 0o7777));
+    return this.#lookupIn(dir, name, "mkdir");
+  }
+
+  override async mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Promise<EntryOut> {
+    const dir = this.#inodes.get(parent, "mknod");
+    checkEntryName(name, "mknod");
+    this.#creds.run(ctx, umask, () => sys.mknodat(dir.fd, name, mode & (S_IFMT | 0o7777), decodeDev(rdev)));
+    return this.#lookupIn(dir, name, "mknod");
+  }
+
+  override async symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Promise<EntryOut> {
+    const dir = this.#inodes.get(parent, "symlink");
+    checkEntryName(name, "symlink");
+    this.#creds.run(ctx, undefined, () => sys.symlinkat(target, dir.fd, name));
+    return this.#lookupIn(dir, name, "symlink");
+  }
+
+  override async link(_ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Promise<EntryOut> {
+    const inode = this.#inodes.get(nodeid, "link");
+    const dir = this.#inodes.get(newParent, "link");
+    checkEntryName(newName, "link");
+    // The /proc/self/fd link leads to the inode itself (a symlink stays a symlink).
+    sys.linkat(sys.procSelfFd(), String(inode.fd), dir.fd, newName, AT_SYMLINK_FOLLOW);
+    return this.#lookupIn(dir, newName, "link");
+  }
+
+  override async unlink(_ctx: Context, parent: bigint, name: Uint8Array): Promise<void> {
+    const dir = this.#inodes.get(parent, "unlink");
+    checkEntryName(name, "unlink");
+    sys.unlinkat(dir.fd, name, 0);
+  }
+
+  override async rmdir(_ctx: Context, parent: bigint, name: Uint8Array): Promise<void> {
+    const dir = this.#inodes.get(parent, "rmdir");
+    checkEntryName(name, "rmdir");
+    sys.unlinkat(dir.fd, name, AT_REMOVEDIR);
+  }
+
+  /** RENAME and RENAME2 with NOREPLACE or EXCHANGE; WHITEOUT (a device node left behind) and unknown flags are EINVAL. */
+  override async rename(
+    _ctx: Context,
+    parent: bigint,
+    name: Uint8Array,
+    newParent: bigint,
+    newName: Uint8Array,
+    flags: number,
+  ): Promise<void> {
+    const from = this.#inodes.get(parent, "rename");
+    const to = this.#inodes.get(newParent, "rename");
+    checkEntryName(name, "rename");
+    checkEntryName(newName, "rename");
+    if ((flags & ~(RenameFlag.NOREPLACE | RenameFlag.EXCHANGE)) !== 0) throw errno("EINVAL", "rename");
+    sys.renameat2(from.fd, name, to.fd, newName, flags);
+  }
+
+  // ---- opening ----
+
+  /** The open(2) flags for an fd serving guest `flags`. */
+  #ioFlags(flags: number, op: string): number {
+    let f = flags & GUEST_OPEN_FLAGS;
+    if ((f & O_ACCMODE) === O_ACCMODE) throw errno("EINVAL", op);
+    if (this.#writeback) {
+      // The client may read back pages of a file it opened write-only, and handles appends itself.
+      if ((f & O_ACCMODE) === O_WRONLY) f = (f & ~O_ACCMODE) | O_RDWR;
+      f &= ~O_APPEND;
+    }
+    if (!this.options.allowDirectIo) f &= ~O_DIRECT;
+    if (!this.options.preserveNoatime) f &= ~O_NOATIME;
+    return f;
+  }
+
+  /** A new fd for I/O on a regular file or directory node (EBADF for any other type). */
+  #reopen(inode: Inode, flags: number, op: string): number {
+    if ((inode.type !== S_IFREG && inode.type !== S_IFDIR) || inode.closed) throw errno("EBADF", op);
+    return sys.reopen(inode.fd, flags);
+  }
+
+  #openOut(handle: Handle): OpenOut {
+    return { fh: handle.id, openFlags: handle.isDir ? this.#policy.dirFlags : this.#policy.fileFlags, backingId: 0 };
+  }
+
+  override async open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Promise<OpenOut> {
+    const inode = this.#inodes.get(nodeid, "open");
+    const io = this.#ioFlags(flags, "open");
+    const fd = this.#reopen(inode, io, "open");
+    const handle = this.#handles.add(inode, fd, io, inode.type === S_IFDIR, "open");
+    if (io & O_TRUNC && killsPrivileges(ctx, (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
+    return this.#openOut(handle);
+  }
+
+  override async create(
+    ctx: Context,
+    parent: bigint,
+    name: Uint8Array,
+    flags: number,
+    mode: number,
+    umask: number,
+    openFlags: number,
+  ): Promise<CreateOut> {
+    const dir = this.#inodes.get(parent, "create");
+    checkEntryName(name, "create");
+    const io = this.#ioFlags(flags, "create");
+    let fd: number;
+    try {
+      // Always O_EXCL: an existing name is opened as OPEN would (never a special file).
+      fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, name, io | O_CREAT | O_EXCL, mode & 0o7777));
+    } catch (error) {
+      if (!isErrno(error, Errno.EEXIST) || flags & O_EXCL) throw error;
+      const entry = this.#lookupIn(dir, name, "create");
+      try {
+        return { entry, open: await this.open(ctx, entry.nodeid, flags, openFlags) };
+      } catch (openError) {
+        this.forget(entry.nodeid, 1n);
+        throw openError;
+      }
+    }
+    return this.#opened(dir, fd, io, "create");
+  }
+
+  override async tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Promise<CreateOut> {
+    const dir = this.#inodes.get(parent, "tmpfile");
+    const io = this.#ioFlags(flags, "tmpfile");
+    const fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, ".", io | O_TMPFILE, mode & 0o7777));
+    return this.#opened(dir, fd, io, "tmpfile");
+  }
+
+  /** The entry and handle of a file just created and opened as `fd` (which this call takes over). */
+  #opened(dir: Inode, fd: number, io: number, op: string): CreateOut {
+    let entry: EntryOut;
+    try {
+      // The node's O_PATH fd comes from the open fd itself: no second resolution of the name.
+      entry = this.#adopt(dir, sys.reopen(fd, O_PATH), op);
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    try {
+      const handle = this.#handles.add(this.#inodes.get(entry.nodeid, op), fd, io, false, op);
+      return { entry, open: this.#openOut(handle) };
+    } catch (error) {
+      this.forget(entry.nodeid, 1n);
+      throw error;
+    }
+  }
+
+  override async opendir(_ctx: Context, nodeid: bigint, flags: number): Promise<OpenOut> {
+    const inode = this.#inodes.get(nodeid, "opendir");
+    if (inode.type !== S_IFDIR) throw errno("ENOTDIR", "opendir");
+    const io = O_RDONLY | O_DIRECTORY | (flags & O_NONBLOCK);
+    const handle = this.#handles.add(inode, this.#reopen(inode, io, "opendir"), io, true, "opendir");
+    return this.#openOut(handle);
+  }
+
+  // ---- data ----
+
+  override async read(_ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number> {
+    const handle = this.#handles.get(arg.fh, nodeid, "read");
+    const buffers = clip(target, arg.size);
+    if (buffers.length === 0) return 0;
+    return this.#handles.use(handle, (h) => preadInto(h.fd, buffers, arg.offset));
+  }
+
+  override async write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Promise<number> {
+    const handle = this.#handles.get(arg.fh, nodeid, "write");
+    const buffers = clip(source, arg.size);
+    if (killsPrivileges(ctx, (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0)) this.#killPrivileges(handle.node);
+    if (buffers.length === 0) return 0;
+    // A page-cache write carries its offset even to a file opened O_APPEND.
+    const fd = handle.flags & O_APPEND && arg.writeFlags & WriteFlag.CACHE ? this.#positionedFd(handle) : handle.fd;
+    return this.#handles.use(handle, () => pwriteFrom(fd, buffers, arg.offset));
+  }
+
+  #positionedFd(handle: Handle): number {
+    if (handle.positionedFd < 0) {
+      const fd = sys.reopen(handle.fd, handle.flags & ~(O_APPEND | O_TRUNC));
+      this.#handles.addPositionedFd(handle, fd, "write");
+    }
+    return handle.positionedFd;
+  }
+
+  /** FLUSH (a close(2) in the guest): drops the closing owner's POSIX locks, and closes a duplicate fd as close(2) would. */
+  override async flush(_ctx: Context, nodeid: bigint, arg: FlushIn): Promise<void> {
+    const handle = this.#handles.get(arg.fh, nodeid, "flush");
+    if (this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
+    const dup = libc.check(libc.fcntlInt(handle.fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
+    libc.check(libc.close(dup), "close");
+  }
+
+  override async release(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
+    const handle = this.#handles.get(arg.fh, nodeid, "release");
+    if (arg.releaseFlags & ReleaseFlag.FLOCK_UNLOCK) libc.flock(handle.fd, LOCK_UN);
+    if (arg.releaseFlags & ReleaseFlag.FLUSH && this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
+    this.#handles.release(arg.fh, nodeid, "release");
+    this.#locks.wake(handle.node);
+  }
+
+  override async fsync(_ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
+    const handle = this.#handles.get(arg.fh, nodeid, "fsync");
+    const dataOnly = (arg.fsyncFlags & FUSE_FSYNC_FDATASYNC) !== 0;
+    await this.#handles.use(handle, (h) => (dataOnly ? sys.fdatasyncAsync(h.fd) : sys.fsyncAsync(h.fd)));
+  }
+
+  override async fallocate(_ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void> {
+    const handle = this.#handles.get(arg.fh, nodeid, "fallocate");
+    if (arg.offset > 0x7fff_ffff_ffff_ffffn || arg.length > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", "fallocate");
+    await this.#handles.use(handle, (h) => sys.fallocateAsync(h.fd, arg.mode, arg.offset, arg.length));
+  }
+
+  override async lseek(_ctx: Context, nodeid: bigint, arg: LseekIn): Promise<bigint> {
+    const handle = this.#handles.get(arg.fh, nodeid, "lseek");
+    const result = libc.lseek(handle.fd, BigInt.asIntN(64, arg.offset), arg.whence);
+    if (Number(result) < 0) libc.fail("lseek");
+    if (handle.isDir) handle.dir = undefined; // READDIR must seek again
+    return BigInt(result);
+  }
+
+  override async copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Promise<number> {
+    const op = "copy_file_range";
+    const from = this.#handles.get(arg.fhIn, nodeid, op);
+    const to = this.#handles.get(arg.fhOut, arg.nodeidOut, op);
+    if (arg.flags !== 0n) throw errno("EINVAL", op);
+    if (arg.offIn > 0x7fff_ffff_ffff_ffffn || arg.offOut > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", op);
+    if (killsPrivileges(ctx, false)) this.#killPrivileges(to.node);
+    const length = Number(arg.len < BigInt(COPY_MAX) ? arg.len : BigInt(COPY_MAX));
+    return this.#handles.use(from, () =>
+      this.#handles.use(to, () => sys.copyFileRangeAsync(from.fd, arg.offIn, to.fd, arg.offOut, length)),
+    );
+  }
+
+  override async syncfs(_ctx: Context, nodeid: bigint): Promise<void> {
+    const inode = this.#inodes.get(nodeid, "syncfs");
+    const fd = this.#reopen(inode, O_RDONLY | O_NONBLOCK, "syncfs");
+    try {
+      await sys.syncfsAsync(fd);
+    } finally {
+      libc.close(fd);
+    }
+  }
+
+  // ---- directories ----
+
+  override async readdir(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
+    this.#readdir(nodeid, fh, offset, sink, false);
+  }
+
+  override async readdirplus(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
+    this.#readdir(nodeid, fh, offset, sink, true);
+  }
+
+  #readdir(nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink, plus: boolean): void {
+    const op = plus ? "readdirplus" : "readdir";
+    const handle = this.#handles.get(fh, nodeid, op);
+    if (!handle.isDir) throw errno("ENOTDIR", op);
+    const cursor = cursorAt(handle, offset);
+    for (let raw = peek(handle, cursor); raw !== undefined; raw = peek(handle, cursor)) {
+      const entry: DirEntry = { name: raw.name, ino: raw.ino, off: raw.off, type: raw.type };
+      if (!(plus ? this.#addPlus(handle.node, entry, sink) : sink.add(entry))) return;
+      take(cursor);
+    }
+  }
+
+  /** One READDIRPLUS entry: "." and "..", and names that vanished meanwhile, go without attributes. */
+  #addPlus(dir: Inode, entry: DirEntry, sink: DirSink): boolean {
+    if (isDot(entry.name) || isDotDot(entry.name)) return sink.add(entry);
+    let out: EntryOut;
+    try {
+      out = this.#lookupIn(dir, entry.name, "readdirplus");
+    } catch {
+      return sink.add(entry);
+    }
+    if (sink.addPlus(entry, out)) return true;
+    this.#inodes.forget(out.nodeid, 1n); // refused: the lookup does not count
+    return false;
+  }
+
+  override async releasedir(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
+    this.#handles.release(arg.fh, nodeid, "releasedir");
+  }
+
+  override async fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
+    return this.fsync(ctx, nodeid, arg);
+  }
+
+  // ---- extended attributes ----
+
+  #xattrTarget(nodeid: bigint, name: Uint8Array | undefined, op: string): { path: string; name: Uint8Array | string } {
+    if (!this.options.xattr) throw errno("ENOSYS", op);
+    const inode = this.#inodes.get(nodeid, op);
+    let cname: Uint8Array | string = "";
+    if (name !== undefined) {
+      if (name.length === 0) throw errno("ERANGE", op);
+      if (ACL_NAMES.some((acl) => acl.equals(name))) throw errno("EOPNOTSUPP", op);
+      cname = cstring(name, op);
+    }
+    // Through the /proc/self/fd link, which leads to the inode itself: a symlink's own xattrs, never its target's.
+    return { path: `/proc/self/fd/${inode.fd}`, name: cname };
+  }
+
+  override async setxattr(
+    _ctx: Context,
+    nodeid: bigint,
+    name: Uint8Array,
+    value: Uint8Array,
+    flags: number,
+    _setxattrFlags: number,
+  ): Promise<void> {
+    const target = this.#xattrTarget(nodeid, name, "setxattr");
+    if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw errno("EINVAL", "setxattr");
+    libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr");
+  }
+
+  override async getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array> {
+    const target = this.#xattrTarget(nodeid, name, "getxattr");
+    const n = libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr");
+    return Buffer.from(xattrScratch.subarray(0, n));
+  }
+
+  override async listxattr(_ctx: Context, nodeid: bigint): Promise<Uint8Array> {
+    const target = this.#xattrTarget(nodeid, undefined, "listxattr");
+    const n = libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr");
+    const kept: Buffer[] = [];
+    for (let at = 0; at < n; ) {
+      let end = xattrScratch.indexOf(0, at);
+      if (end < 0 || end >= n) end = n;
+      if (end > at && !ACL_NAMES.some((acl) => startsWith(xattrScratch, at, end, acl))) {
+        kept.push(xattrScratch.subarray(at, Math.min(end + 1, n)));
+      }
+      at = end + 1;
+    }
+    return Buffer.concat(kept);
+  }
+
+  override async removexattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<void> {
+    const target = this.#xattrTarget(nodeid, name, "removexattr");
+    libc.check(libc.removexattr(target.path, target.name), "removexattr");
+  }
+
+  // ---- locks ----
+
+  override async getlk(_ctx: Context, nodeid: bigint, arg: LkIn): Promise<FileLock> {
+    if (!this.options.posixLocks) throw errno("ENOSYS", "getlk");
+    if (arg.lkFlags & FUSE_LK_FLOCK) throw errno("EINVAL", "getlk");
+    const handle = this.#handles.get(arg.fh, nodeid, "getlk");
+    return this.#locks.getlk(handle.node, handle, arg.owner, arg.lk);
+  }
+
+  override async setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Promise<void> {
+    const op = wait ? "setlkw" : "setlk";
+    const flockLock = (arg.lkFlags & FUSE_LK_FLOCK) !== 0;
+    if (flockLock ? !this.options.flock : !this.options.posixLocks) throw errno("ENOSYS", op);
+    const handle = this.#handles.get(arg.fh, nodeid, op);
+    if (flockLock) return this.#locks.flock(handle.node, handle, arg.lk.type, wait, ctx.signal);
+    return this.#locks.setlk(handle.node, handle, arg.owner, arg.lk, wait, ctx.signal);
+  }
+}

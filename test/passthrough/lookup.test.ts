@@ -1,0 +1,228 @@
+/**
+ * Names, lookup counts and confinement: LOOKUP/FORGET bookkeeping and fd
+ * closing, names that try to leave the share, host symlinks, a directory
+ * swapped for a symlink, forged ids.
+ */
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { OpenFlag } from "../../src/fuse/abi.js";
+import { S_IFLNK, S_IFMT } from "../../src/sys/constants.js";
+import { ctx, n, openFdCount, openFs, readIn, rejectsErrno, releaseIn, ROOT, setattrIn } from "./helpers.js";
+
+test("lookup counts: the same inode keeps its nodeid, FORGET to zero closes its fd, the root stays", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("counts");
+  try {
+    fs.writeFileSync(path.join(share, "a"), "x");
+    fs.linkSync(path.join(share, "a"), path.join(share, "b"));
+    const before = openFdCount();
+
+    const a1 = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.notEqual(a1.nodeid, ROOT);
+    assert.equal(openFdCount(), before + 1);
+    const a2 = await pfs.lookup(ctx(), ROOT, n("a"));
+    const b = await pfs.lookup(ctx(), ROOT, n("b"));
+    assert.equal(a2.nodeid, a1.nodeid, "a second lookup finds the same node");
+    assert.equal(b.nodeid, a1.nodeid, "a hard link is the same node (dev, ino)");
+    assert.equal(a1.attr.nlink, 2);
+    assert.equal(openFdCount(), before + 1, "one O_PATH fd per inode, however often it is looked up");
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2 });
+
+    pfs.forget(a1.nodeid, 2n);
+    assert.equal((await pfs.getattr(ctx(), a1.nodeid, undefined)).attr.size, 1n, "still one lookup left");
+    pfs.forget(a1.nodeid, 1n);
+    assert.equal(openFdCount(), before, "FORGET to zero closes the fd");
+    await rejectsErrno(pfs.getattr(ctx(), a1.nodeid, undefined), "EBADF");
+
+    // A new lookup makes a new node: nodeids are never reused.
+    const again = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.notEqual(again.nodeid, a1.nodeid);
+
+    // Forgetting more than was looked up, or the root, or an unknown id, is harmless.
+    pfs.forget(again.nodeid, 1000n);
+    pfs.forget(ROOT, 1n << 60n);
+    pfs.forget(987654321n, 1n);
+    pfs.batchForget([{ nodeid: ROOT, nlookup: 5n }]);
+    assert.equal((await pfs.getattr(ctx(), ROOT, undefined)).attr.ino, BigInt(fs.statSync(share).ino));
+    assert.equal(openFdCount(), before);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("an open handle keeps a forgotten node's fd until it is released", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("hold");
+  try {
+    fs.writeFileSync(path.join(share, "f"), "held");
+    const base = openFdCount();
+    const e = await pfs.lookup(ctx(), ROOT, n("f"));
+    const o = await pfs.open(ctx(), e.nodeid, OpenFlag.O_RDONLY, 0);
+    pfs.forget(e.nodeid, 1n);
+    const buf = Buffer.alloc(4);
+    assert.equal(await pfs.read(ctx(), e.nodeid, readIn(o.fh, 0n, 4), [buf]), 4, "the handle still reads");
+    assert.equal(buf.toString(), "held");
+    assert.equal(openFdCount(), base + 2);
+    await pfs.release(ctx(), e.nodeid, releaseIn(o.fh));
+    assert.equal(openFdCount(), base);
+    assert.equal(pfs.stats().fds, 1);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("names that are not one component are EINVAL everywhere; '.' and '..' only for LOOKUP", async () => {
+  const { fs: pfs, share, outside, cleanup } = await openFs("names");
+  try {
+    fs.mkdirSync(path.join(share, "d"));
+    fs.writeFileSync(path.join(outside, "secret"), "s");
+    const bad = ["", "a/b", "/", "../outside", "..", ".", "x\0y", "/etc"];
+    for (const name of bad) {
+      const raw = n(name);
+      await rejectsErrno(pfs.mkdir(ctx(), ROOT, raw, 0o755, 0), "EINVAL", `mkdir ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.mknod(ctx(), ROOT, raw, 0o100644, 0, 0), "EINVAL", `mknod ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.symlink(ctx(), ROOT, raw, n("t")), "EINVAL", `symlink ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.create(ctx(), ROOT, raw, OpenFlag.O_RDWR, 0o644, 0, 0), "EINVAL", `create ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.unlink(ctx(), ROOT, raw), "EINVAL", `unlink ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.rmdir(ctx(), ROOT, raw), "EINVAL", `rmdir ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.rename(ctx(), ROOT, n("d"), ROOT, raw, 0), "EINVAL", `rename to ${JSON.stringify(name)}`);
+      await rejectsErrno(pfs.rename(ctx(), ROOT, raw, ROOT, n("z"), 0), "EINVAL", `rename from ${JSON.stringify(name)}`);
+    }
+    for (const name of ["", "a/b", "/", "../outside/secret", "x\0y", "/etc/passwd"]) {
+      await rejectsErrno(pfs.lookup(ctx(), ROOT, n(name)), "EINVAL", `lookup ${JSON.stringify(name)}`);
+    }
+    assert.deepEqual(fs.readdirSync(share), ["d"], "nothing was created");
+    assert.deepEqual(fs.readdirSync(outside), ["secret"], "nothing outside changed");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("LOOKUP '..' at the root is the root; '.' is the node itself; '..' of a subdirectory is its parent", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("dots");
+  try {
+    fs.mkdirSync(path.join(share, "d"));
+    const root = await pfs.getattr(ctx(), ROOT, undefined);
+    const up = await pfs.lookup(ctx(), ROOT, n(".."));
+    assert.equal(up.nodeid, ROOT);
+    assert.equal(up.attr.ino, root.attr.ino);
+    assert.equal((await pfs.lookup(ctx(), ROOT, n("."))).nodeid, ROOT);
+    const d = await pfs.lookup(ctx(), ROOT, n("d"));
+    assert.equal((await pfs.lookup(ctx(), d.nodeid, n("."))).nodeid, d.nodeid);
+    assert.equal((await pfs.lookup(ctx(), d.nodeid, n(".."))).nodeid, ROOT);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("a directory moved out of the share on the host: its '..' is refused", async () => {
+  const { fs: pfs, share, outside, cleanup } = await openFs("moved");
+  try {
+    fs.mkdirSync(path.join(share, "d"));
+    const d = await pfs.lookup(ctx(), ROOT, n("d"));
+    fs.renameSync(path.join(share, "d"), path.join(outside, "d"));
+    await rejectsErrno(pfs.lookup(ctx(), d.nodeid, n("..")), "ENOENT");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("a symlink to /etc is looked up as itself, never followed, never opened; READLINK gives its target", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("symlink");
+  try {
+    fs.symlinkSync("/etc", path.join(share, "etc"));
+    fs.symlinkSync("/etc/passwd", path.join(share, "passwd"));
+    const l = await pfs.lookup(ctx(), ROOT, n("etc"));
+    assert.equal(l.attr.mode & S_IFMT, S_IFLNK, "the entry is the symlink");
+    assert.equal(l.attr.ino, BigInt(fs.lstatSync(path.join(share, "etc")).ino));
+    assert.equal(Buffer.from(await pfs.readlink(ctx(), l.nodeid)).toString(), "/etc");
+    await rejectsErrno(pfs.lookup(ctx(), l.nodeid, n("passwd")), "ENOTDIR", "no lookup through the symlink");
+    await rejectsErrno(pfs.open(ctx(), l.nodeid, OpenFlag.O_RDONLY, 0), "EBADF");
+    await rejectsErrno(pfs.opendir(ctx(), l.nodeid, 0), "ENOTDIR");
+    const p = await pfs.lookup(ctx(), ROOT, n("passwd"));
+    await rejectsErrno(pfs.open(ctx(), p.nodeid, OpenFlag.O_RDONLY, 0), "EBADF");
+    // CREATE of an existing symlink name opens nothing either.
+    await rejectsErrno(pfs.create(ctx(), ROOT, n("passwd"), OpenFlag.O_RDWR, 0o644, 0, 0), "EBADF");
+    // A symlink's attributes are its own: changing them leaves the target alone.
+    const target = fs.statSync("/etc/passwd");
+    await rejectsErrno(pfs.setattr(ctx(), p.nodeid, setattrIn({ valid: 1, mode: 0o777 })), "EOPNOTSUPP");
+    assert.equal(fs.statSync("/etc/passwd").mode, target.mode);
+    await rejectsErrno(pfs.readlink(ctx(), ROOT), "EINVAL");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("a directory swapped for a symlink after its lookup: later operations stay on the looked-up directory", async () => {
+  const { fs: pfs, share, outside, cleanup } = await openFs("swap");
+  try {
+    fs.mkdirSync(path.join(share, "d"));
+    const d = await pfs.lookup(ctx(), ROOT, n("d"));
+    // On the host: move the directory away (inside the share) and plant a symlink to the outside in its place.
+    fs.renameSync(path.join(share, "d"), path.join(share, "moved"));
+    fs.symlinkSync(outside, path.join(share, "d"));
+    const created = await pfs.create(ctx(), d.nodeid, n("new"), OpenFlag.O_RDWR, 0o644, 0, 0);
+    await pfs.mkdir(ctx(), d.nodeid, n("sub"), 0o755, 0);
+    assert.deepEqual(fs.readdirSync(outside), [], "nothing reached the symlink's target");
+    assert.deepEqual(fs.readdirSync(path.join(share, "moved")).sort(), ["new", "sub"]);
+    await pfs.release(ctx(), created.entry.nodeid, releaseIn(created.open.fh));
+    // A fresh lookup of "d" is the symlink, and resolving through it is refused.
+    const l = await pfs.lookup(ctx(), ROOT, n("d"));
+    assert.equal(l.attr.mode & S_IFMT, S_IFLNK);
+    await rejectsErrno(pfs.mkdir(ctx(), l.nodeid, n("x"), 0o755, 0), "ENOTDIR");
+    assert.deepEqual(fs.readdirSync(outside), []);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("hard links and renames cannot cross the share's edge", async () => {
+  const { fs: pfs, share, outside, cleanup } = await openFs("edge");
+  try {
+    fs.writeFileSync(path.join(share, "f"), "f");
+    fs.writeFileSync(path.join(outside, "o"), "o");
+    const f = await pfs.lookup(ctx(), ROOT, n("f"));
+    // The only way to name the outside is a path, and names are single components.
+    await rejectsErrno(pfs.link(ctx(), f.nodeid, ROOT, n("../outside/l")), "EINVAL");
+    await rejectsErrno(pfs.rename(ctx(), ROOT, n("f"), ROOT, n("../outside/f"), 0), "EINVAL");
+    await rejectsErrno(pfs.rename(ctx(), ROOT, n("../outside/o"), ROOT, n("o"), 0), "EINVAL");
+    // Through a symlink to the outside directory: the symlink is not a directory here.
+    fs.symlinkSync(outside, path.join(share, "out"));
+    const out = await pfs.lookup(ctx(), ROOT, n("out"));
+    await rejectsErrno(pfs.link(ctx(), f.nodeid, out.nodeid, n("l")), "ENOTDIR");
+    await rejectsErrno(pfs.rename(ctx(), ROOT, n("f"), out.nodeid, n("f"), 0), "ENOTDIR");
+    await rejectsErrno(pfs.rename(ctx(), out.nodeid, n("o"), ROOT, n("o"), 0), "ENOTDIR");
+    // A hard link inside works, and names the same node.
+    const l = await pfs.link(ctx(), f.nodeid, ROOT, n("l"));
+    assert.equal(l.nodeid, f.nodeid);
+    assert.deepEqual(fs.readdirSync(outside), ["o"]);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("forged and forgotten nodeids and handles are EBADF; a handle of one node cannot serve another", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("forged");
+  try {
+    fs.writeFileSync(path.join(share, "a"), "aaaa");
+    fs.writeFileSync(path.join(share, "b"), "bbbb");
+    const a = await pfs.lookup(ctx(), ROOT, n("a"));
+    const b = await pfs.lookup(ctx(), ROOT, n("b"));
+    const oa = await pfs.open(ctx(), a.nodeid, OpenFlag.O_RDONLY, 0);
+    const buf = Buffer.alloc(4);
+    for (const forged of [0n, 2n ** 64n - 1n, 123456n, 3n]) {
+      if (forged === a.nodeid || forged === b.nodeid || forged === ROOT) continue;
+      await rejectsErrno(pfs.getattr(ctx(), forged, undefined), "EBADF");
+      await rejectsErrno(pfs.lookup(ctx(), forged, n("a")), "EBADF");
+      await rejectsErrno(pfs.open(ctx(), forged, 0, 0), "EBADF");
+      await rejectsErrno(pfs.read(ctx(), a.nodeid, readIn(forged, 0n, 4), [buf]), "EBADF");
+    }
+    await rejectsErrno(pfs.read(ctx(), b.nodeid, readIn(oa.fh, 0n, 4), [buf]), "EBADF", "a's handle with b");
+    await rejectsErrno(pfs.release(ctx(), b.nodeid, releaseIn(oa.fh)), "EBADF");
+    await pfs.release(ctx(), a.nodeid, releaseIn(oa.fh));
+    await rejectsErrno(pfs.release(ctx(), a.nodeid, releaseIn(oa.fh)), "EBADF", "released twice");
+    await rejectsErrno(pfs.read(ctx(), a.nodeid, readIn(oa.fh, 0n, 4), [buf]), "EBADF", "after release");
+  } finally {
+    await cleanup();
+  }
+});
