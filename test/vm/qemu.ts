@@ -17,8 +17,10 @@ export const QEMU = "qemu-system-x86_64";
 export interface RunGuestOptions {
   /** The vhost-user-fs backend's listening socket; it must exist before the call. */
   socketPath: string;
-  /** The virtiofs tag the guest mounts at /mnt (1-36 bytes). */
+  /** The device's virtiofs tag (1-36 bytes), which the guest mounts at /mnt. */
   tag: string;
+  /** Mount this tag instead of `tag` (to test the failure report). */
+  mountTag?: string;
   /** A busybox `sh` script, run with /mnt as the working directory; stdout and stderr are collected. */
   script: string;
   /** Kill QEMU and reject when the whole run (boot included) takes longer. */
@@ -33,6 +35,12 @@ export interface RunGuestOptions {
   append?: string[];
   /** A prebuilt image; default {@link buildGuestImage}(). */
   image?: GuestImage;
+  /**
+   * Aborting kills QEMU and rejects, unless the script has already finished.
+   * The harness aborts when the backend dies, so that a crash fails the run
+   * at once instead of leaving the guest waiting for a reply until the timeout.
+   */
+  signal?: AbortSignal;
 }
 
 export interface GuestRun {
@@ -104,7 +112,7 @@ export async function runGuest(options: RunGuestOptions): Promise<GuestRun> {
   const work = mkdtempSync(join(tmpdir(), "viofs-vm-"));
   try {
     const initrd = join(work, "initrd.img");
-    writeFileSync(initrd, Buffer.concat([readFileSync(image.initramfs), runArchive(options.tag, options.script)]));
+    writeFileSync(initrd, Buffer.concat([readFileSync(image.initramfs), runArchive(options.mountTag ?? options.tag, options.script)]));
     const argv = qemuCommandLine({
       vmlinuz: image.kernel.vmlinuz,
       initrd,
@@ -115,13 +123,13 @@ export async function runGuest(options: RunGuestOptions): Promise<GuestRun> {
       ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
       ...(options.append ? { append: options.append } : {}),
     });
-    return await runQemu(argv, options.timeoutMs);
+    return await runQemu(argv, options.timeoutMs, options.signal);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
 }
 
-function runQemu(argv: string[], timeoutMs: number): Promise<GuestRun> {
+function runQemu(argv: string[], timeoutMs: number, signal?: AbortSignal): Promise<GuestRun> {
   const [program, ...args] = argv as [string, ...string[]];
   const started = performance.now();
   let raw = "";
@@ -143,11 +151,19 @@ function runQemu(argv: string[], timeoutMs: number): Promise<GuestRun> {
   });
 
   return new Promise<GuestRun>((resolve, reject) => {
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
+    let killedBecause: string | undefined;
+    const kill = (why: string): void => {
+      killedBecause ??= why;
       child.kill("SIGKILL");
-    }, timeoutMs);
+    };
+    const timer = setTimeout(() => kill(`test/vm: guest timed out after ${timeoutMs} ms (killed)`), timeoutMs);
+    const onAbort = (): void => {
+      if (endAt !== undefined) return; // the script is done; let the guest power off
+      const reason: unknown = signal?.reason;
+      kill(`test/vm: run aborted (QEMU killed): ${reason instanceof Error ? reason.message : String(reason)}`);
+    };
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener("abort", onAbort, { once: true });
     const fail = (why: string): void => {
       const text = cleanConsole(raw);
       const err = new Error(
@@ -157,19 +173,21 @@ function runQemu(argv: string[], timeoutMs: number): Promise<GuestRun> {
     };
     child.on("error", (e) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       fail(`test/vm: cannot start ${program}: ${e.message}`);
     });
-    child.on("close", (code, signal) => {
+    child.on("close", (code, exitSignal) => {
       clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
       const totalMs = performance.now() - started;
-      if (timedOut) return fail(`test/vm: guest timed out after ${timeoutMs} ms (killed)`);
+      if (killedBecause !== undefined) return fail(killedBecause);
       const text = cleanConsole(raw);
       if (text.includes(MARKERS.mountFailed)) return fail("test/vm: the guest could not mount the virtiofs tag");
       const framed = parseFramed(text);
       if (!framed) {
-        return fail(`test/vm: QEMU exited (${signal ?? `status ${code}`}) without the guest's end-of-output marker`);
+        return fail(`test/vm: QEMU exited (${exitSignal ?? `status ${code}`}) without the guest's end-of-output marker`);
       }
-      if (code !== 0) return fail(`test/vm: QEMU exited with ${signal ?? `status ${code}`} after the script`);
+      if (code !== 0) return fail(`test/vm: QEMU exited with ${exitSignal ?? `status ${code}`} after the script`);
       resolve({
         ...framed,
         console: text,
