@@ -204,7 +204,6 @@ function runQemu(argv: string[], timeoutMs: number, signal?: AbortSignal): Promi
 
 /** Removes "\r" and terminal control sequences (SeaBIOS clears the screen). */
 function cleanConsole(raw: string): string {
-  // eslint-disable-next-line no-control-regex
   return raw.replace(/\r/g, "").replace(/\x1b(\[[0-9;?]*[ -/]*[@-~]|[@-Z\\-_]|c)/g, "");
 }
 
