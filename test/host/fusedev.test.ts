@@ -1,7 +1,7 @@
 /**
  * The /dev/fuse transport against this machine's kernel: mount the in-memory
- * test file system, use it through node:fs (and, for concurrency, a child
- * process), unmount. Runs as root.
+ * test file system (and the passthrough one), use it through node:fs (and,
+ * for concurrency, a child process), unmount. Runs as root.
  *
  * Only asynchronous fs calls touch the mount from this process: the replies
  * come from this process's event loop, so a synchronous call would wait for
@@ -19,6 +19,7 @@ import { errno } from "../../src/common/errors.js";
 import { log } from "../../src/common/log.js";
 import { InitFlag, Mode } from "../../src/fuse/abi.js";
 import { FuseDevMount } from "../../src/host/fusedev.js";
+import { PassthroughFs } from "../../src/passthrough/index.js";
 import { FuseServer } from "../../src/server/server.js";
 import type { InitAnswer } from "../../src/server/filesystem.js";
 import { MemFs } from "../server/memfs.js";
@@ -161,5 +162,48 @@ test("an unmount by someone else ends the session; an INIT the file system refus
     assert.equal(await mounted(dir), undefined, "a failed mount is removed");
   } finally {
     await fsp.rmdir(dir);
+  }
+});
+
+test("the passthrough file system over /dev/fuse: the mount and the host directory agree", async () => {
+  const host = await fsp.mkdtemp(join(tmpdir(), "viofs-host-"));
+  try {
+    await fsp.writeFile(join(host, "hello.txt"), "from the host\n");
+    await fsp.mkdir(join(host, "dir"));
+    const fs = new PassthroughFs({
+      root: host,
+      cache: "auto",
+      xattr: true,
+      readonly: false,
+      posixLocks: false,
+      flock: false,
+      announceSubmounts: false,
+      writeback: false,
+    });
+    const dir = await fsp.mkdtemp(join(tmpdir(), "viofs-fusedev-"));
+    const mount = await FuseDevMount.mount(new FuseServer(fs), dir);
+    try {
+      assert.equal(await fsp.readFile(join(dir, "hello.txt"), "utf8"), "from the host\n");
+      assert.deepEqual((await fsp.readdir(dir)).sort(), ["dir", "hello.txt"]);
+      const data = randomBytes(2 * 1024 * 1024 + 7);
+      await fsp.writeFile(join(dir, "dir", "new.bin"), data);
+      assert.ok((await fsp.readFile(join(host, "dir", "new.bin"))).equals(data), "written through to the host");
+      assert.ok((await fsp.readFile(join(dir, "dir", "new.bin"))).equals(data));
+      await fsp.rename(join(dir, "dir", "new.bin"), join(dir, "moved.bin"));
+      assert.equal((await fsp.stat(join(host, "moved.bin"))).size, data.length);
+      await fsp.mkdir(join(dir, "made"), { recursive: false });
+      assert.ok((await fsp.stat(join(host, "made"))).isDirectory());
+      await fsp.unlink(join(dir, "moved.bin"));
+      await assert.rejects(fsp.stat(join(host, "moved.bin")), { code: "ENOENT" });
+      const st = await fsp.stat(join(dir, "hello.txt"));
+      const hostSt = await fsp.stat(join(host, "hello.txt"));
+      assert.equal(st.size, hostSt.size);
+      assert.equal(st.mtimeMs, hostSt.mtimeMs);
+    } finally {
+      await mount.unmount();
+      await fsp.rmdir(dir);
+    }
+  } finally {
+    await fsp.rm(host, { recursive: true, force: true });
   }
 });
