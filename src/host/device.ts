@@ -1,0 +1,236 @@
+/**
+ * The vhost-user-fs device: what QEMU's `vhost-user-fs-pci` talks to.
+ *
+ * It joins three layers without knowing their insides: the vhost-user
+ * backend (memory table, ring setup, kicks and calls), the device side of the
+ * split virtqueues (descriptor chains in guest memory) and the FUSE server
+ * (decode, dispatch to a FileSystem, encode). Queue 0 is the hiprio queue
+ * (FORGET, BATCH_FORGET, INTERRUPT), queues 1..n the request queues; all go to
+ * the same server, and many requests of a queue are in flight at once.
+ */
+import { log } from "../common/log.js";
+import { ProtocolError } from "../common/errors.js";
+import { DeviceQueue, type DescriptorChain } from "../virtio/device-queue.js";
+import { featureMask, hasFeature } from "../virtio/ring.js";
+import { VhostUserBackend, type Vring, type VhostUserDevice } from "../vhost-user/backend.js";
+import { HostSystem, SocketTransport } from "../vhost-user/system.js";
+import { ChainReply } from "../server/reply.js";
+import { FuseServer } from "../server/server.js";
+import { createPassthrough } from "../passthrough/index.js";
+import type { CacheMode } from "../passthrough/options.js";
+
+/** virtio-fs device features: none of its own (no notification queue), only the transport's. */
+const DEVICE_FEATURES = featureMask("VERSION_1") | featureMask("RING_INDIRECT_DESC") | featureMask("RING_EVENT_IDX");
+
+/** The largest queue size accepted (virtiofsd's QUEUE_SIZE). */
+export const MAX_QUEUE_SIZE = 32768;
+
+/** Length of the tag field of `struct virtio_fs_config`. */
+export const TAG_LENGTH = 36;
+
+/** `struct virtio_fs_config`: tag[36] (NUL-padded, not terminated when 36 bytes) and le32 num_request_queues. */
+export function virtioFsConfig(tag: string, requestQueues: number): Uint8Array {
+  const bytes = Buffer.alloc(TAG_LENGTH + 4);
+  const encoded = Buffer.from(tag, "utf8");
+  if (encoded.byteLength < 1 || encoded.byteLength > TAG_LENGTH) throw new RangeError(`a virtio-fs tag is 1 to ${TAG_LENGTH} bytes`);
+  encoded.copy(bytes, 0);
+  bytes.writeUInt32LE(requestQueues, TAG_LENGTH);
+  return bytes;
+}
+
+export interface VirtioFsDeviceOptions {
+  /** Request queues besides hiprio (QEMU's vhost-user-fs-pci uses 1 unless num-request-queues says more). */
+  requestQueues?: number;
+  /** Serve GET_CONFIG with this tag (offers the CONFIG protocol feature). */
+  tag?: string;
+}
+
+/** One running queue. */
+class RunningQueue {
+  inFlight = 0;
+  stopping: (() => void) | null = null;
+  private notifyPending = false;
+
+  constructor(
+    readonly vring: Vring,
+    readonly queue: DeviceQueue,
+  ) {}
+
+  /** Tells the driver about used buffers once per burst of completions, if it wants to know. */
+  scheduleNotify(): void {
+    if (this.notifyPending) return;
+    this.notifyPending = true;
+    queueMicrotask(() => {
+      this.notifyPending = false;
+      if (this.queue.needsNotify()) this.vring.notify();
+    });
+  }
+}
+
+export class VirtioFsDevice implements VhostUserDevice {
+  readonly numQueues: number;
+  readonly maxQueueSize = MAX_QUEUE_SIZE;
+  readonly features = DEVICE_FEATURES;
+  readonly config?: Uint8Array;
+
+  private readonly queues: (RunningQueue | null)[];
+
+  constructor(
+    private readonly server: FuseServer,
+    options: VirtioFsDeviceOptions = {},
+  ) {
+    const requestQueues = options.requestQueues ?? 1;
+    this.numQueues = 1 + requestQueues;
+    if (options.tag !== undefined) this.config = virtioFsConfig(options.tag, requestQueues);
+    this.queues = Array.from({ length: this.numQueues }, () => null);
+  }
+
+  queueStarted(vring: Vring): void {
+    const queue = new DeviceQueue({
+      memory: vring.memory,
+      size: vring.size,
+      descAddr: vring.descAddr,
+      availAddr: vring.availAddr,
+      usedAddr: vring.usedAddr,
+      eventIdx: hasFeature(vring.features, "RING_EVENT_IDX"),
+      lastAvailIdx: vring.nextAvail,
+    });
+    const running = new RunningQueue(vring, queue);
+    this.queues[vring.index] = running;
+    this.drain(running);
+  }
+
+  queueKicked(index: number): void {
+    const running = this.queues[index];
+    if (running) this.drain(running);
+  }
+
+  queueStopped(index: number): number | Promise<number> {
+    const running = this.queues[index];
+    if (!running) return 0;
+    this.queues[index] = null;
+    if (running.inFlight === 0) return running.queue.lastAvailIdx;
+    return new Promise<number>((resolve) => {
+      running.stopping = () => resolve(running.queue.lastAvailIdx);
+    });
+  }
+
+  async reset(): Promise<void> {
+    await this.server.reset();
+  }
+
+  /** Takes every available chain, then re-enables notifications and looks once more (event-idx race). */
+  private drain(running: RunningQueue): void {
+    const { queue } = running;
+    for (;;) {
+      if (running.stopping || this.queues[running.vring.index] !== running) return;
+      let chain: DescriptorChain | null;
+      try {
+        chain = queue.pop();
+      } catch (error) {
+        // A bad chain was already returned with length 0; a broken ring stops here.
+        this.reportRingError(running, error);
+        if (queue.broken) return;
+        running.scheduleNotify();
+        continue;
+      }
+      if (chain === null) {
+        if (queue.enableNotification()) continue;
+        return;
+      }
+      queue.disableNotification();
+      running.inFlight++;
+      void this.serve(running, chain);
+    }
+  }
+
+  private async serve(running: RunningQueue, chain: DescriptorChain): Promise<void> {
+    const writer = chain.writer();
+    try {
+      await this.server.handleChain(chain.reader(), new ChainReply(writer));
+    } catch (error) {
+      // The server answers every failure it can; what reaches here is a transport-level fault.
+      this.reportRingError(running, error);
+    }
+    running.queue.push(chain.head, writer.bytesWritten);
+    running.inFlight--;
+    if (running.stopping) {
+      if (running.inFlight === 0) running.stopping();
+      // Still notify: the driver may be waiting for these completions.
+    }
+    running.scheduleNotify();
+  }
+
+  private reportRingError(running: RunningQueue, error: unknown): void {
+    const what = ProtocolError.is(error) ? `${error.code}: ${error.message}` : String(error);
+    log.warn(`virtio-fs queue ${running.vring.index}: ${what}`);
+    if (running.queue.broken) running.vring.signalError();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// One connection of `viofs serve`
+
+/** The device-relevant part of `viofs serve`'s options. */
+export interface DeviceOptions {
+  cache: CacheMode;
+  xattr: boolean;
+  readdirplus: boolean;
+  writeback: boolean;
+  posixLock: boolean;
+  flock: boolean;
+  readonly: boolean;
+  announceSubmounts: boolean;
+  killprivV2: boolean;
+  threadPoolSize: number;
+  tag?: string;
+  /** The most fds the guest may make the daemon hold; ENFILE past it. */
+  fdBudget?: number;
+}
+
+export interface DeviceConnection {
+  /** Resolves once the connection ended and its inodes, fds and mappings are released. */
+  readonly closed: Promise<{ error: Error | null }>;
+  /** Ends the connection from this side. */
+  close(): void;
+}
+
+/**
+ * Serves one accepted vhost-user connection (`fd`, owned from now on) for
+ * the shared directory `root`: a passthrough file system, a FUSE server and
+ * the virtio-fs device over a vhost-user backend. Everything the guest made
+ * the daemon hold is released when the connection ends.
+ */
+export function serveConnection(fd: number, root: string, options: DeviceOptions): DeviceConnection {
+  const fs = createPassthrough({
+    root,
+    cache: options.cache,
+    xattr: options.xattr,
+    readonly: options.readonly,
+    posixLocks: options.posixLock,
+    flock: options.flock,
+    announceSubmounts: options.announceSubmounts,
+    writeback: options.writeback,
+    killprivV2: options.killprivV2,
+    ...(options.fdBudget !== undefined ? { fdBudget: options.fdBudget } : {}),
+  });
+  const server = new FuseServer(fs, {
+    readdirplus: options.readdirplus && options.cache !== "never",
+    writeback: options.writeback,
+    posixLocks: options.posixLock,
+    flock: options.flock,
+    announceSubmounts: options.announceSubmounts,
+    killprivV2: options.killprivV2,
+  });
+  const device = new VirtioFsDevice(server, options.tag !== undefined ? { tag: options.tag } : {});
+  const backend = new VhostUserBackend({
+    device,
+    transport: new SocketTransport(fd),
+    system: new HostSystem(),
+    peer: "vhost-user frontend",
+  });
+  backend.start();
+  // The backend resets the device (and so the server and file system) before `closed` resolves.
+  const closed = backend.closed.then((disconnect) => ({ error: disconnect.error }));
+  return { closed, close: () => backend.close() };
+}
