@@ -1,0 +1,198 @@
+/**
+ * vhost-user-fs backends the guest-side tests run against, each as a
+ * factory: QEMU's C virtiofsd first (the reference), then `viofs serve` once
+ * the CLI has that command (it needs the compiled `dist/`). Every test starts
+ * its own daemon on a fresh directory; both daemons serve one connection and
+ * exit when it ends.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
+
+/** A running backend. */
+export interface Backend {
+  readonly name: string;
+  /** The shared directory (the host side of the share). */
+  readonly dir: string;
+  readonly socketPath: string;
+  readonly child: ChildProcess;
+  /** Settles when the daemon exits: its exit code, or the signal's name. */
+  readonly exited: Promise<number | string>;
+  /** Everything the daemon printed. */
+  log(): string;
+  /**
+   * The pid of the process that serves requests: the daemon, or the
+   * sandboxed child it forked (virtiofsd's namespace sandbox forks once).
+   */
+  servingPid(): number;
+  /** Open fds of the serving process. */
+  fdCount(): number;
+  /** Sends `signal` to the daemon and its children (SIGKILL by default; SIGSTOP/SIGCONT pause and resume it). */
+  kill(signal?: NodeJS.Signals): void;
+  /** Waits for the daemon to exit (SIGKILL after `graceMs`), then removes the directory. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface BackendFactory {
+  readonly name: string;
+  /** Operations the backend answers ENOSYS (the suite checks that, and the behaviour of the rest). */
+  readonly enosys: ReadonlySet<Operation>;
+  /** Whether the backend survives INTERRUPTs (QEMU 7.2's virtiofsd does not: see SessionOptions.interrupts). */
+  readonly interruptSafe: boolean;
+  start(): Promise<Backend>;
+}
+
+/** Optional operations whose support differs between backends. */
+export type Operation = "tmpfile" | "statx" | "posixLocks" | "access" | "bmap" | "poll" | "ioctl";
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("test/guest: cannot find the repository root");
+    dir = up;
+  }
+  return dir;
+}
+
+function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function launch(name: string, argv: string[], dir: string, socketPath: string): Promise<Backend> {
+  const [program, ...args] = argv as [string, ...string[]];
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => (output += s));
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (output += s));
+  let done = false;
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("close", (code, signal) => {
+      done = true;
+      resolve(code ?? signal ?? "unknown");
+    }),
+  );
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    let ready = false;
+    try {
+      ready = statSync(socketPath).isSocket();
+    } catch {
+      ready = false;
+    }
+    if (ready) break;
+    if (done || Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`${name} did not listen on ${socketPath}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  let serving: number | null = null;
+  const backend: Backend = {
+    name,
+    dir,
+    socketPath,
+    child,
+    exited,
+    log: () => output,
+    servingPid() {
+      if (serving !== null) return serving;
+      let pid = child.pid!;
+      for (let kids = children(pid); kids.length > 0; kids = children(pid)) pid = kids[0]!;
+      serving = pid;
+      return pid;
+    },
+    fdCount() {
+      return readdirSync(`/proc/${backend.servingPid()}/fd`).length;
+    },
+    kill(signal = "SIGKILL") {
+      const pids = [child.pid!];
+      for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
+      for (const pid of pids.reverse()) {
+        try {
+          process.kill(pid, signal);
+        } catch {
+          // Already gone.
+        }
+      }
+    },
+    async stop(graceMs = 5000) {
+      const timer = setTimeout(() => backend.kill("SIGKILL"), graceMs);
+      await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return backend;
+}
+
+function scratch(name: string): { dir: string; share: string; socketPath: string } {
+  const dir = mkdtempSync(join(tmpdir(), `viofs-guest-${name}-`));
+  const share = join(dir, "share");
+  mkdirSync(share);
+  return { dir, share, socketPath: join(dir, "vhost.sock") };
+}
+
+/** QEMU's C virtiofsd, as libvirt starts it for a cache=auto share with xattrs. */
+export const virtiofsd: BackendFactory = {
+  name: "virtiofsd",
+  // QEMU 7.2's daemon: FUSE 7.36 (no TMPFILE, no STATX), remote POSIX locks off by default, no ACCESS handler.
+  enosys: new Set<Operation>(["tmpfile", "statx", "posixLocks", "access", "bmap", "poll", "ioctl"]),
+  interruptSafe: false,
+  async start() {
+    const { dir, share, socketPath } = scratch("virtiofsd");
+    const backend = await launch("virtiofsd", [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], share, socketPath);
+    const stop = backend.stop;
+    return {
+      ...backend,
+      async stop(graceMs?: number) {
+        await stop.call(backend, graceMs);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/** This project's `viofs serve` (compiled `dist/`), with the flags that mirror virtiofsd's. */
+export const viofsServe: BackendFactory = {
+  name: "viofs serve",
+  enosys: new Set<Operation>(["bmap", "poll", "ioctl"]),
+  interruptSafe: true,
+  async start() {
+    const { dir, share, socketPath } = scratch("viofs");
+    const bin = join(repoRoot(), "bin", "viofs.js");
+    const backend = await launch(
+      "viofs serve",
+      [process.execPath, bin, "serve", `--socket-path=${socketPath}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none"],
+      share,
+      socketPath,
+    );
+    const stop = backend.stop;
+    return {
+      ...backend,
+      async stop(graceMs?: number) {
+        await stop.call(backend, graceMs);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
+
+/** Whether the compiled CLI has a `serve` command yet. */
+function viofsServeAvailable(): boolean {
+  const bin = join(repoRoot(), "bin", "viofs.js");
+  if (!existsSync(join(repoRoot(), "dist", "src", "cli", "main.js"))) return false;
+  const help = spawnSync(process.execPath, [bin, "help"], { encoding: "utf8" });
+  return /^\s+serve\s/m.test(help.stdout ?? "");
+}
+
+/** The backends every guest-side test runs against: virtiofsd first. */
+export const BACKENDS: readonly BackendFactory[] = [virtiofsd, ...(viofsServeAvailable() ? [viofsServe] : [])];
