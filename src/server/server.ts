@@ -12,7 +12,7 @@
  * - FORGET, BATCH_FORGET and NOTIFY_REPLY are never answered.
  * - A request longer than `maxWrite` + 4 KiB: ENOMEM (nothing is decoded).
  * - Before INIT (and after DESTROY) every request but INIT: EIO. A second
- *   INIT: EIO.
+ *   INIT: EIO (or a new session, with `restartOnInit`).
  * - Unknown opcodes: ENOSYS. A malformed request: EINVAL (a malformed INIT:
  *   EPROTO). Never an exception out of {@link FuseServer.handle}.
  * - The file system's `ErrnoError` becomes `-errno`; anything else it throws
@@ -102,6 +102,13 @@ export interface FuseServerOptions {
   maxReadahead?: number;
   /** The lowest client minor accepted (default 27; older get EPROTO). */
   minMinor?: number;
+  /**
+   * An INIT during a session ends it (as DESTROY would) and starts a new
+   * one, instead of being refused with EIO (libfuse's rule). For virtio,
+   * where a guest driver that restarts without a device reset (a Windows
+   * service restart) sends INIT again; virtiofsd accepts that too.
+   */
+  restartOnInit?: boolean;
 }
 
 /** Flags the server enables whenever the client offers them: they concern the protocol, not the file system. */
@@ -293,17 +300,25 @@ export class FuseServer {
    * memory): only WRITE data may travel that way (see {@link handleChain}).
    * Never rejects.
    */
-  async handle(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): Promise<void> {
+  handle(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): Promise<void> {
     if (request.byteLength < IN_HEADER_SIZE) {
       log.warn(`fuse: dropped a request of ${request.byteLength} bytes (shorter than fuse_in_header): no reply possible`);
-      return;
+      return Promise.resolve();
     }
     const head = new DataView(request.buffer, request.byteOffset, IN_HEADER_SIZE);
     const opcode = head.getUint32(4, true);
-    if (!log.enabled("debug")) {
-      await this.serve(request, reply, payload, head, opcode);
-      return;
-    }
+    // The common case adds no frame of its own: the caller awaits serve's promise (its number is ignored).
+    if (!log.enabled("debug")) return this.serve(request, reply, payload, head, opcode) as Promise<unknown> as Promise<void>;
+    return this.traced(request, reply, payload, head, opcode);
+  }
+
+  private async traced(
+    request: Uint8Array,
+    reply: ReplyTarget,
+    payload: readonly Uint8Array[] | undefined,
+    head: DataView,
+    opcode: number,
+  ): Promise<void> {
     const start = performance.now();
     const result = await this.serve(request, reply, payload, head, opcode);
     const us = Math.round((performance.now() - start) * 1000);
@@ -386,7 +401,10 @@ export class FuseServer {
     if (this.phase !== "ready") {
       if (opcode !== Opcode.INIT || this.phase === "initializing") return this.fail(reply, unique, Errno.EIO);
     } else if (opcode === Opcode.INIT) {
-      return this.fail(reply, unique, Errno.EIO);
+      if (!this.options.restartOnInit) return this.fail(reply, unique, Errno.EIO);
+      log.info("fuse: INIT during a session: ending it and starting a new one");
+      this.endSession();
+      await this.fs.destroy().catch((error: unknown) => log.error(`fuse: destroy failed: ${describe(error, true)}`));
     }
 
     let req: Request;

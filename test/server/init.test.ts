@@ -183,6 +183,16 @@ test("DESTROY: the file system drops its state, the reply is empty, and a new IN
   assert.equal(fs.destroyed, 2, "no session, nothing to destroy");
 });
 
+test("restartOnInit: an INIT during a session ends it (the file system is destroyed) and starts another", async () => {
+  const fs = new MemFs();
+  const server = new FuseServer(fs, { restartOnInit: true });
+  await init(server, 38);
+  await init(server, 31);
+  assert.equal(fs.destroyed, 1);
+  assert.equal(server.negotiated!.minor, 31);
+  assert.deepEqual(fs.calls, ["init", "destroy", "init"]);
+});
+
 test("INIT: the file system's refusal is the reply, and the session does not start", async () => {
   class Refusing extends FileSystemBase {
     override init(): Promise<never> {
