@@ -1,0 +1,136 @@
+/**
+ * READDIR and READDIRPLUS through small sinks (resuming at offsets, lookups
+ * counted only for accepted entries), and extended attributes with and
+ * without the `xattr` option.
+ */
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { DirentType, LockType, OpenFlag } from "../../src/fuse/abi.js";
+import { XATTR_CREATE, XATTR_REPLACE } from "../../src/sys/constants.js";
+import { ctx, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
+
+test("READDIR through a sink of 3 entries at a time lists everything once, resuming at each off", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("readdir");
+  try {
+    const names = Array.from({ length: 40 }, (_, i) => `entry-${i}`);
+    for (const name of names) fs.writeFileSync(path.join(share, name), "");
+    fs.mkdirSync(path.join(share, "sub"));
+    fs.symlinkSync("x", path.join(share, "link"));
+    const got = await listDir(pfs, ROOT, 3);
+    assert.deepEqual(got.map((e) => e.name).sort(), [".", "..", ...names, "sub", "link"].sort());
+    const byName = new Map(got.map((e) => [e.name, e]));
+    assert.equal(byName.get("sub")!.type, DirentType.DIR);
+    assert.equal(byName.get("link")!.type, DirentType.LNK);
+    assert.equal(byName.get("entry-0")!.type, DirentType.REG);
+    assert.equal(pfs.stats().nodes, 1, "READDIR counts no lookup");
+
+    // A READDIR at an older offset (seekdir) starts there again.
+    const open = await pfs.opendir(ctx(), ROOT, 0);
+    const first = new SmallSink(10);
+    await pfs.readdir(ctx(), ROOT, open.fh, 0n, first);
+    const later = new SmallSink(100);
+    await pfs.readdir(ctx(), ROOT, open.fh, first.got[4]!.off, later);
+    assert.deepEqual(later.got.map((e) => e.name), got.slice(5).map((e) => e.name));
+    const rewound = new SmallSink(2);
+    await pfs.readdir(ctx(), ROOT, open.fh, 0n, rewound);
+    assert.deepEqual(rewound.got.map((e) => e.name), got.slice(0, 2).map((e) => e.name));
+    // LSEEK on the directory handle does not confuse the next READDIR.
+    await pfs.lseek(ctx(), ROOT, lseekIn(open.fh, 0n, 0));
+    const after = new SmallSink(100);
+    await pfs.readdir(ctx(), ROOT, open.fh, rewound.got[1]!.off, after);
+    assert.deepEqual(after.got.map((e) => e.name), got.slice(2).map((e) => e.name));
+    // A full sink takes nothing.
+    const full = new SmallSink(0);
+    await pfs.readdir(ctx(), ROOT, open.fh, 0n, full);
+    assert.equal(full.got.length, 0);
+    await pfs.releasedir(ctx(), ROOT, releaseIn(open.fh));
+    await rejectsErrno(pfs.readdir(ctx(), ROOT, open.fh, 0n, new SmallSink(1)), "EBADF");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("READDIRPLUS counts a lookup only for entries the sink accepted; '.' and '..' come without attributes", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("plus");
+  try {
+    for (let i = 0; i < 7; i++) fs.writeFileSync(path.join(share, `f${i}`), "x".repeat(i));
+    const fds = openFdCount();
+    const got = await listDir(pfs, ROOT, 2, true);
+    assert.equal(got.length, 9);
+    for (const e of got) {
+      if (e.name === "." || e.name === "..") {
+        assert.equal(e.entry, undefined);
+        continue;
+      }
+      assert.ok(e.entry, e.name);
+      assert.equal(e.entry!.attr.size, BigInt(Number(e.name.slice(1))));
+      assert.equal(e.entry!.attr.ino, BigInt(fs.statSync(path.join(share, e.name)).ino));
+    }
+    assert.equal(pfs.stats().nodes, 8, "one node per file entry sent");
+    assert.equal(openFdCount(), fds + 7, "and no fd for the entries refused along the way");
+    // Each accepted entry counted exactly one lookup: one FORGET each closes them all.
+    for (const e of got) if (e.entry) pfs.forget(e.entry.nodeid, 1n);
+    assert.equal(pfs.stats().nodes, 1);
+    assert.equal(openFdCount(), fds);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("extended attributes: set, get, list, remove; CREATE/REPLACE flags; a symlink's own attributes", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("xattr");
+  try {
+    fs.writeFileSync(path.join(share, "f"), "");
+    const f = await pfs.lookup(ctx(), ROOT, n("f"));
+    await pfs.setxattr(ctx(), f.nodeid, n("user.colour"), n("blue"), 0, 0);
+    await pfs.setxattr(ctx(), f.nodeid, n("user.empty"), new Uint8Array(0), 0, 0);
+    assert.equal(Buffer.from(await pfs.getxattr(ctx(), f.nodeid, n("user.colour"))).toString(), "blue");
+    assert.equal((await pfs.getxattr(ctx(), f.nodeid, n("user.empty"))).length, 0);
+    const list = Buffer.from(await pfs.listxattr(ctx(), f.nodeid)).toString();
+    assert.deepEqual(list.split("\0").filter(Boolean).sort(), ["user.colour", "user.empty"]);
+    assert.ok(list.endsWith("\0"));
+    await rejectsErrno(pfs.setxattr(ctx(), f.nodeid, n("user.colour"), n("red"), XATTR_CREATE, 0), "EEXIST");
+    await rejectsErrno(pfs.setxattr(ctx(), f.nodeid, n("user.none"), n("red"), XATTR_REPLACE, 0), "ENODATA");
+    await rejectsErrno(pfs.setxattr(ctx(), f.nodeid, n("user.x"), n("red"), 4, 0), "EINVAL");
+    await pfs.removexattr(ctx(), f.nodeid, n("user.colour"));
+    await rejectsErrno(pfs.getxattr(ctx(), f.nodeid, n("user.colour")), "ENODATA");
+    await rejectsErrno(pfs.getxattr(ctx(), f.nodeid, n("user.a\0b")), "EINVAL");
+    await rejectsErrno(pfs.getxattr(ctx(), f.nodeid, n("system.posix_acl_access")), "EOPNOTSUPP");
+    // Directories have theirs; a symlink's are its own (the kernel refuses user.* there), never its target's.
+    await pfs.setxattr(ctx(), ROOT, n("user.dir"), n("d"), 0, 0);
+    assert.equal(Buffer.from(await pfs.getxattr(ctx(), ROOT, n("user.dir"))).toString(), "d");
+    fs.symlinkSync("f", path.join(share, "l"));
+    const l = await pfs.lookup(ctx(), ROOT, n("l"));
+    await rejectsErrno(pfs.setxattr(ctx(), l.nodeid, n("user.via-link"), n("x"), 0, 0), "EPERM");
+    await pfs.setxattr(ctx(), l.nodeid, n("trusted.on-link"), n("t"), 0, 0);
+    assert.equal(Buffer.from(await pfs.getxattr(ctx(), l.nodeid, n("trusted.on-link"))).toString(), "t");
+    await rejectsErrno(pfs.getxattr(ctx(), f.nodeid, n("trusted.on-link")), "ENODATA", "the target did not get it");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("without the xattr option every xattr operation is ENOSYS", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("noxattr", { xattr: false });
+  try {
+    fs.writeFileSync(path.join(share, "f"), "");
+    const f = await pfs.lookup(ctx(), ROOT, n("f"));
+    await rejectsErrno(pfs.setxattr(ctx(), f.nodeid, n("user.a"), n("b"), 0, 0), "ENOSYS");
+    await rejectsErrno(pfs.getxattr(ctx(), f.nodeid, n("user.a")), "ENOSYS");
+    await rejectsErrno(pfs.listxattr(ctx(), f.nodeid), "ENOSYS");
+    await rejectsErrno(pfs.removexattr(ctx(), f.nodeid, n("user.a")), "ENOSYS");
+    assert.deepEqual(fs.readdirSync(share), ["f"]);
+    // Unrelated to xattrs, but the same minimal share: an access mode of 3 is EINVAL, a
+    // directory handle is not a file's, and a directory takes locks as on Linux.
+    await rejectsErrno(pfs.open(ctx(), f.nodeid, OpenFlag.O_ACCMODE, 0), "EINVAL");
+    const d = await pfs.opendir(ctx(), ROOT, 0);
+    const lk = { fh: d.fh, owner: 1n, lk: { start: 0n, end: 0n, type: LockType.F_RDLCK, pid: 1 }, lkFlags: 0 };
+    await rejectsErrno(pfs.getlk(ctx(), f.nodeid, lk), "EBADF");
+    await pfs.setlk(ctx(), ROOT, lk, false);
+    assert.equal((await pfs.getlk(ctx(), ROOT, { ...lk, owner: 2n, lk: { ...lk.lk, type: LockType.F_WRLCK } })).pid, 1);
+  } finally {
+    await cleanup();
+  }
+});
