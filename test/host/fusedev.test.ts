@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { errno } from "../../src/common/errors.js";
 import { log } from "../../src/common/log.js";
 import { InitFlag, Mode } from "../../src/fuse/abi.js";
-import { FuseDevMount } from "../../src/host/fusedev.js";
+import { FuseDevMount, type FuseDevMountOptions } from "../../src/host/fusedev.js";
 import { PassthroughFs } from "../../src/passthrough/index.js";
 import { FuseServer } from "../../src/server/server.js";
 import type { InitAnswer } from "../../src/server/filesystem.js";
@@ -43,10 +43,14 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
   });
 }
 
-async function withMount(fs: MemFs, body: (dir: string, mount: FuseDevMount) => Promise<void>): Promise<void> {
+async function withMount(
+  fs: MemFs,
+  body: (dir: string, mount: FuseDevMount) => Promise<void>,
+  options: FuseDevMountOptions = {},
+): Promise<void> {
   const dir = await fsp.mkdtemp(join(tmpdir(), "viofs-fusedev-"));
   const server = new FuseServer(fs);
-  const mount = await FuseDevMount.mount(server, dir);
+  const mount = await FuseDevMount.mount(server, dir, options);
   try {
     await body(dir, mount);
   } finally {
@@ -117,10 +121,20 @@ test("mount the in-memory file system through /dev/fuse and use it with node:fs"
   assert.equal(fs.destroyed, 1, "the session's end reset the file system");
 });
 
-test("many requests in flight at once (a child process reading and writing in parallel)", async () => {
+for (const maxInFlight of [64, 2]) {
+test(`many requests in flight at once (a child process reading and writing in parallel), maxInFlight ${maxInFlight}`, async () => {
   const fs = new MemFs();
   for (let i = 0; i < 16; i++) fs.add(1n, `f${i}`, Mode.S_IFREG | 0o644, Buffer.alloc(200_000, i));
+  let peak = 0;
+  let current: FuseDevMount | null = null;
+  const serve = fs.read.bind(fs);
+  fs.read = async (...args) => {
+    peak = Math.max(peak, current?.pending ?? 0);
+    await new Promise((resolve) => setTimeout(resolve, 2)); // let others arrive meanwhile
+    return serve(...args);
+  };
   await withMount(fs, async (dir, mount) => {
+    current = mount;
     const script = `
       const fs = require("node:fs/promises");
       const path = require("node:path");
@@ -139,8 +153,10 @@ test("many requests in flight at once (a child process reading and writing in pa
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { ok: true, ok2: true, names: 32 });
     assert.equal(mount.pending, 0);
-  });
+    assert.ok(peak >= 2 && peak <= maxInFlight, `between 2 and ${maxInFlight} in flight (saw ${peak})`);
+  }, { maxInFlight });
 });
+}
 
 test("an unmount by someone else ends the session; an INIT the file system refuses fails the mount", async () => {
   const fs = new MemFs();
