@@ -122,40 +122,40 @@ test("mount the in-memory file system through /dev/fuse and use it with node:fs"
 });
 
 for (const maxInFlight of [64, 2]) {
-test(`many requests in flight at once (a child process reading and writing in parallel), maxInFlight ${maxInFlight}`, async () => {
-  const fs = new MemFs();
-  for (let i = 0; i < 16; i++) fs.add(1n, `f${i}`, Mode.S_IFREG | 0o644, Buffer.alloc(200_000, i));
-  let peak = 0;
-  let current: FuseDevMount | null = null;
-  const serve = fs.read.bind(fs);
-  fs.read = async (...args) => {
-    peak = Math.max(peak, current?.pending ?? 0);
-    await new Promise((resolve) => setTimeout(resolve, 2)); // let others arrive meanwhile
-    return serve(...args);
-  };
-  await withMount(fs, async (dir, mount) => {
-    current = mount;
-    const script = `
-      const fs = require("node:fs/promises");
-      const path = require("node:path");
-      const dir = process.argv[1];
-      (async () => {
-        const reads = Array.from({ length: 16 }, (_, i) => fs.readFile(path.join(dir, "f" + i)));
-        const writes = Array.from({ length: 16 }, (_, i) => fs.writeFile(path.join(dir, "w" + i), Buffer.alloc(100_000, 255 - i)));
-        const [datas] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
-        const ok = datas.every((d, i) => d.length === 200000 && d.every((b) => b === i));
-        const back = await Promise.all(Array.from({ length: 16 }, (_, i) => fs.readFile(path.join(dir, "w" + i))));
-        const ok2 = back.every((d, i) => d.length === 100000 && d.every((b) => b === 255 - i));
-        console.log(JSON.stringify({ ok, ok2, names: (await fs.readdir(dir)).length }));
-      })().catch((e) => { console.error(e); process.exit(1); });
-    `;
-    const result = await run(process.execPath, ["-e", script, dir]);
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(JSON.parse(result.stdout), { ok: true, ok2: true, names: 32 });
-    assert.equal(mount.pending, 0);
-    assert.ok(peak >= 2 && peak <= maxInFlight, `between 2 and ${maxInFlight} in flight (saw ${peak})`);
-  }, { maxInFlight });
-});
+  test(`many requests in flight at once (a child process reading and writing in parallel), maxInFlight ${maxInFlight}`, async () => {
+    const fs = new MemFs();
+    for (let i = 0; i < 16; i++) fs.add(1n, `f${i}`, Mode.S_IFREG | 0o644, Buffer.alloc(200_000, i));
+    let peak = 0;
+    let current: FuseDevMount | null = null;
+    const serve = fs.read.bind(fs);
+    fs.read = async (...args) => {
+      peak = Math.max(peak, current?.pending ?? 0);
+      await new Promise((resolve) => setTimeout(resolve, 2)); // let others arrive meanwhile
+      return serve(...args);
+    };
+    await withMount(fs, async (dir, mount) => {
+      current = mount;
+      const script = `
+        const fs = require("node:fs/promises");
+        const path = require("node:path");
+        const dir = process.argv[1];
+        (async () => {
+          const reads = Array.from({ length: 16 }, (_, i) => fs.readFile(path.join(dir, "f" + i)));
+          const writes = Array.from({ length: 16 }, (_, i) => fs.writeFile(path.join(dir, "w" + i), Buffer.alloc(100_000, 255 - i)));
+          const [datas] = await Promise.all([Promise.all(reads), Promise.all(writes)]);
+          const ok = datas.every((d, i) => d.length === 200000 && d.every((b) => b === i));
+          const back = await Promise.all(Array.from({ length: 16 }, (_, i) => fs.readFile(path.join(dir, "w" + i))));
+          const ok2 = back.every((d, i) => d.length === 100000 && d.every((b) => b === 255 - i));
+          console.log(JSON.stringify({ ok, ok2, names: (await fs.readdir(dir)).length }));
+        })().catch((e) => { console.error(e); process.exit(1); });
+      `;
+      const result = await run(process.execPath, ["-e", script, dir]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(JSON.parse(result.stdout), { ok: true, ok2: true, names: 32 });
+      assert.equal(mount.pending, 0);
+      assert.ok(peak >= 2 && peak <= maxInFlight, `between 2 and ${maxInFlight} in flight (saw ${peak})`);
+    }, { maxInFlight });
+  });
 }
 
 test("an unmount by someone else ends the session; an INIT the file system refuses fails the mount", async () => {
