@@ -1,0 +1,146 @@
+/**
+ * The Windows and WinFsp constants the file-system interface speaks in, other
+ * than file attributes (those are in src/windows/attributes.ts): the create
+ * options and dispositions WinFsp passes to Create/Open, access rights,
+ * Cleanup flags, SECURITY_INFORMATION bits, the reparse tags the reparse
+ * helpers look at, and EA flags. Values are from the Windows SDK (winnt.h,
+ * ntifs.h, wdm.h) and WinFsp's winfsp.h.
+ */
+
+/** NtCreateFile CreateOptions (the low 24 bits of WinFsp's CreateOptions). */
+export const CreateOption = {
+  FILE_DIRECTORY_FILE: 0x00000001,
+  FILE_WRITE_THROUGH: 0x00000002,
+  FILE_SEQUENTIAL_ONLY: 0x00000004,
+  FILE_NO_INTERMEDIATE_BUFFERING: 0x00000008,
+  FILE_SYNCHRONOUS_IO_ALERT: 0x00000010,
+  FILE_SYNCHRONOUS_IO_NONALERT: 0x00000020,
+  FILE_NON_DIRECTORY_FILE: 0x00000040,
+  FILE_CREATE_TREE_CONNECTION: 0x00000080,
+  FILE_COMPLETE_IF_OPLOCKED: 0x00000100,
+  FILE_NO_EA_KNOWLEDGE: 0x00000200,
+  FILE_OPEN_REMOTE_INSTANCE: 0x00000400,
+  FILE_RANDOM_ACCESS: 0x00000800,
+  FILE_DELETE_ON_CLOSE: 0x00001000,
+  FILE_OPEN_BY_FILE_ID: 0x00002000,
+  FILE_OPEN_FOR_BACKUP_INTENT: 0x00004000,
+  FILE_NO_COMPRESSION: 0x00008000,
+  FILE_OPEN_REQUIRING_OPLOCK: 0x00010000,
+  FILE_RESERVE_OPFILTER: 0x00100000,
+  FILE_OPEN_REPARSE_POINT: 0x00200000,
+  FILE_OPEN_NO_RECALL: 0x00400000,
+  FILE_OPEN_FOR_FREE_SPACE_QUERY: 0x00800000,
+} as const;
+
+/**
+ * Create dispositions. WinFsp carries the disposition in the top 8 bits of
+ * CreateOptions (`CreateOptions >> 24`); see {@link createDisposition}.
+ */
+export const CreateDisposition = {
+  FILE_SUPERSEDE: 0,
+  FILE_OPEN: 1,
+  FILE_CREATE: 2,
+  FILE_OPEN_IF: 3,
+  FILE_OVERWRITE: 4,
+  FILE_OVERWRITE_IF: 5,
+} as const;
+
+/** The disposition carried in WinFsp's CreateOptions. */
+export function createDisposition(createOptions: number): number {
+  return (createOptions >>> 24) & 0xff;
+}
+
+/** Create results (IO_STATUS_BLOCK.Information after a create). */
+export const CreateResult = {
+  FILE_SUPERSEDED: 0,
+  FILE_OPENED: 1,
+  FILE_CREATED: 2,
+  FILE_OVERWRITTEN: 3,
+  FILE_EXISTS: 4,
+  FILE_DOES_NOT_EXIST: 5,
+} as const;
+
+/** File access rights (winnt.h), as in GrantedAccess. */
+export const FileAccess = {
+  FILE_READ_DATA: 0x0001,
+  FILE_LIST_DIRECTORY: 0x0001,
+  FILE_WRITE_DATA: 0x0002,
+  FILE_ADD_FILE: 0x0002,
+  FILE_APPEND_DATA: 0x0004,
+  FILE_ADD_SUBDIRECTORY: 0x0004,
+  FILE_READ_EA: 0x0008,
+  FILE_WRITE_EA: 0x0010,
+  FILE_EXECUTE: 0x0020,
+  FILE_TRAVERSE: 0x0020,
+  FILE_DELETE_CHILD: 0x0040,
+  FILE_READ_ATTRIBUTES: 0x0080,
+  FILE_WRITE_ATTRIBUTES: 0x0100,
+  DELETE: 0x00010000,
+  READ_CONTROL: 0x00020000,
+  WRITE_DAC: 0x00040000,
+  WRITE_OWNER: 0x00080000,
+  SYNCHRONIZE: 0x00100000,
+  ACCESS_SYSTEM_SECURITY: 0x01000000,
+  MAXIMUM_ALLOWED: 0x02000000,
+  GENERIC_ALL: 0x10000000,
+  GENERIC_EXECUTE: 0x20000000,
+  GENERIC_WRITE: 0x40000000,
+  GENERIC_READ: 0x80000000,
+  /** FILE_ALL_ACCESS = STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF. */
+  FILE_ALL_ACCESS: 0x001f01ff,
+} as const;
+
+/**
+ * Cleanup flags (winfsp.h `FspCleanup*`). Which the FSD sets, and when, is in
+ * the Cleanup member's comment in interface.ts.
+ */
+export const CleanupFlag = {
+  Delete: 0x01,
+  SetAllocationSize: 0x02,
+  SetArchiveBit: 0x10,
+  SetLastAccessTime: 0x20,
+  SetLastWriteTime: 0x40,
+  SetChangeTime: 0x80,
+} as const;
+
+/** SECURITY_INFORMATION bits (winnt.h) as passed to SetSecurity. */
+export const SecurityInformation = {
+  OWNER: 0x00000001,
+  GROUP: 0x00000002,
+  DACL: 0x00000004,
+  SACL: 0x00000008,
+  LABEL: 0x00000010,
+  ATTRIBUTE: 0x00000020,
+  SCOPE: 0x00000040,
+  PROCESS_TRUST_LABEL: 0x00000080,
+  BACKUP: 0x00010000,
+  PROTECTED_DACL: 0x80000000,
+  PROTECTED_SACL: 0x40000000,
+  UNPROTECTED_DACL: 0x20000000,
+  UNPROTECTED_SACL: 0x10000000,
+} as const;
+
+/** The reparse tags and sizes the reparse helpers need (ntifs.h). */
+export const ReparseTag = {
+  MOUNT_POINT: 0xa0000003,
+  SYMLINK: 0xa000000c,
+  NFS: 0x80000014,
+} as const;
+
+/** `IO_REPARSE`: the Information value that means "re-open with this name". */
+export const IO_REPARSE = 0;
+
+/** True when bit 31 of the tag is set (a Microsoft tag; no GUID in its buffer). */
+export function isReparseTagMicrosoft(tag: number): boolean {
+  return (tag & 0x80000000) !== 0;
+}
+
+/** REPARSE_DATA_BUFFER header: tag (4), ReparseDataLength (2), Reserved (2). */
+export const REPARSE_DATA_BUFFER_HEADER_SIZE = 8;
+/** REPARSE_GUID_DATA_BUFFER header: the 8 above plus a 16-byte GUID. */
+export const REPARSE_GUID_DATA_BUFFER_HEADER_SIZE = 24;
+/** SYMLINK_FLAG_RELATIVE in a symbolic-link reparse buffer's Flags. */
+export const SYMLINK_FLAG_RELATIVE = 1;
+
+/** FILE_FULL_EA_INFORMATION.Flags: the file cannot be used without this EA. */
+export const FILE_NEED_EA = 0x80;
