@@ -26,5 +26,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(process.execPath, ["--test", "--test-reporter=spec", "--test-concurrency=2", ...files], {
   stdio: "inherit",
+  // Tests that serve a mount and use it in one process hold pool threads in blocking waits.
+  env: { ...process.env, UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? "32" },
 });
 process.exit(result.status ?? 1);

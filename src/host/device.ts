@@ -221,6 +221,8 @@ export function serveConnection(fd: number, root: string, options: DeviceOptions
     flock: options.flock,
     announceSubmounts: options.announceSubmounts,
     killprivV2: options.killprivV2,
+    // A guest driver that restarts without a device reset (a Windows service restart) sends INIT again.
+    restartOnInit: true,
   });
   const device = new VirtioFsDevice(server, options.tag !== undefined ? { tag: options.tag } : {});
   const backend = new VhostUserBackend({
