@@ -816,7 +816,7 @@ export class FuseSession {
     if (capacity === 0) return { unique, errno: 0, body: bytes };
     const h = decodeOutHeader(bytes);
     if (h.unique !== unique) throw new ProtocolError(ProtocolErrorCode.VALUE, `reply unique ${h.unique} is not the request's ${unique}`);
-    return { unique, errno: -h.error, body: bytes.subarray(OUT) };
+    return { unique, errno: h.error === 0 ? 0 : -h.error, body: bytes.subarray(OUT) };
   }
 
   // ─── Internals ──────────────────────────────────────────────────────────
