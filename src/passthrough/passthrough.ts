@@ -31,7 +31,9 @@
  * SUID/SGID are cleared as the kernel would for an unprivileged writer: a
  * WRITE, a truncating SETATTR or an O_TRUNC OPEN clears S_ISUID, and S_ISGID
  * when the group may execute, when the request carries the KILL_SUIDGID flag
- * or comes from a uid other than 0; a chown clears them on the host by itself.
+ * or comes from a uid other than 0 (a page-cache writeback only when flagged:
+ * the client cleared them when the data entered its cache); a chown clears
+ * them on the host by itself.
  * The check costs nothing unless the mode last seen has one of the bits, so a
  * bit set on the host since then (not through this file system) can survive
  * one write.
@@ -481,10 +483,20 @@ export class PassthroughFs extends FileSystemBase {
         valid & FAttr.ATIME_NOW ? "now" : valid & FAttr.ATIME ? { sec: BigInt.asIntN(64, arg.atime), nsec: arg.atimensec } : "omit";
       const mtime: TimeArg =
         valid & FAttr.MTIME_NOW ? "now" : valid & FAttr.MTIME ? { sec: BigInt.asIntN(64, arg.mtime), nsec: arg.mtimensec } : "omit";
-      sys.utimensat(inode.fd, "", atime, mtime, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+      this.#utimens(inode, atime, mtime);
     }
     // FATTR_CTIME: the host sets ctime itself on every change; FATTR_LOCKOWNER: nothing to do.
     return this.#attrOut(this.#stat(inode));
+  }
+
+  /** utimensat of a node itself; kernels without AT_EMPTY_PATH there go through its /proc/self/fd link. */
+  #utimens(inode: Inode, atime: TimeArg, mtime: TimeArg): void {
+    try {
+      sys.utimensat(inode.fd, "", atime, mtime, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+    } catch (error) {
+      if (!isErrno(error, Errno.EINVAL) || inode.type === S_IFLNK) throw error;
+      sys.utimensat(sys.procSelfFd(), String(inode.fd), atime, mtime, 0);
+    }
   }
 
   /** chmod of a node through its /proc/self/fd link (works on any kernel); a symlink's mode is fixed (EOPNOTSUPP). */
@@ -712,7 +724,10 @@ export class PassthroughFs extends FileSystemBase {
   override async write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Promise<number> {
     const handle = this.#handles.get(arg.fh, nodeid, "write");
     const buffers = clip(source, arg.size);
-    if (killsPrivileges(ctx, (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0)) this.#killPrivileges(handle.node);
+    const flagged = (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0;
+    // A page-cache write is the client's writeback, not the caller's write: the client
+    // cleared the bits when the caller wrote into its cache, so only the flag counts.
+    if (arg.writeFlags & WriteFlag.CACHE ? flagged : killsPrivileges(ctx, flagged)) this.#killPrivileges(handle.node);
     if (buffers.length === 0) return 0;
     // A page-cache write carries its offset even to a file opened O_APPEND.
     const fd = handle.flags & O_APPEND && arg.writeFlags & WriteFlag.CACHE ? this.#positionedFd(handle) : handle.fd;
@@ -749,9 +764,10 @@ export class PassthroughFs extends FileSystemBase {
     await this.#handles.use(handle, (h) => (dataOnly ? sys.fdatasyncAsync(h.fd) : sys.fsyncAsync(h.fd)));
   }
 
-  override async fallocate(_ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void> {
+  override async fallocate(ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void> {
     const handle = this.#handles.get(arg.fh, nodeid, "fallocate");
     if (arg.offset > 0x7fff_ffff_ffff_ffffn || arg.length > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", "fallocate");
+    if (killsPrivileges(ctx, false)) this.#killPrivileges(handle.node);
     await this.#handles.use(handle, (h) => sys.fallocateAsync(h.fd, arg.mode, arg.offset, arg.length));
   }
 

@@ -7,8 +7,10 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FAttr, FOpen, FUSE_FSYNC_FDATASYNC, FUSE_OPEN_KILL_SUIDGID, OpenFlag, WriteFlag } from "../../src/fuse/abi.js";
+import { AttrFlag, FAttr, FOpen, FUSE_FSYNC_FDATASYNC, FUSE_OPEN_KILL_SUIDGID, OpenFlag, WriteFlag } from "../../src/fuse/abi.js";
 import {
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
   FALLOC_FL_KEEP_SIZE,
   S_IFCHR,
   S_IFIFO,
@@ -17,8 +19,11 @@ import {
   S_IFSOCK,
   SEEK_DATA,
   SEEK_HOLE,
+  STATX_BASIC_STATS,
   STATX_BTIME,
+  STATX_MNT_ID,
 } from "../../src/sys/constants.js";
+import * as sys from "../../src/sys/fs.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import {
   ALL_FLAGS,
@@ -157,6 +162,8 @@ test("SUID/SGID: cleared on write by a non-root caller or with KILL_SUIDGID, kep
     assert.equal(mode(), 0o2745, "SGID without group execute stays (mandatory-locking bit)");
 
     await setMode(0o6755);
+    await pfs.write(ctx({ uid: 1000 }), e.nodeid, writeIn(o.fh, 0n, 1, WriteFlag.CACHE), [Buffer.from("x")]);
+    assert.equal(mode(), 0o6755, "a page-cache writeback clears only when flagged");
     await pfs.write(ctx(), e.nodeid, writeIn(o.fh, 0n, 1, WriteFlag.KILL_SUIDGID), [Buffer.from("x")]);
     assert.equal(mode(), 0o755, "WRITE_KILL_SUIDGID clears them for root too");
 
@@ -410,5 +417,56 @@ test("DESTROY closes every fd of the session; INIT starts a new one", async () =
     assert.equal(openFdCount(), base);
   } finally {
     scratch.remove();
+  }
+});
+
+test("RELEASE during a READ in flight: the read finishes on its own fd, which closes afterwards", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("pinned");
+  try {
+    fs.writeFileSync(path.join(share, "f"), Buffer.alloc(1 << 20, 7));
+    const e = await pfs.lookup(ctx(), ROOT, n("f"));
+    const base = openFdCount();
+    const o = await pfs.open(ctx(), e.nodeid, OpenFlag.O_RDONLY, 0);
+    const buffer = Buffer.alloc(1 << 20);
+    const reading = pfs.read(ctx(), e.nodeid, readIn(o.fh, 0n, buffer.length), [buffer]);
+    await pfs.release(ctx(), e.nodeid, releaseIn(o.fh));
+    assert.equal(pfs.stats().handles, 0, "the handle is gone at once");
+    assert.equal(openFdCount(), base + 1, "but its fd stays open while the read runs");
+    // Another file opened now must not get the read's fd number.
+    const other = await pfs.create(ctx(), ROOT, n("other"), RW, 0o644, 0, 0);
+    assert.equal(await reading, 1 << 20);
+    assert.ok(buffer.every((b) => b === 7));
+    await pfs.release(ctx(), other.entry.nodeid, releaseIn(other.open.fh));
+    pfs.forget(other.entry.nodeid, 1n);
+    assert.equal(openFdCount(), base);
+  } finally {
+    await cleanup();
+  }
+});
+
+test("announceSubmounts marks directories on another device or mount, and only then", async () => {
+  const root = "/";
+  const children = fs.readdirSync(root).filter((name) => {
+    const st = fs.lstatSync(path.join(root, name));
+    return st.isDirectory();
+  });
+  const rootSt = sys.statx(AT_FDCWD, root, 0, STATX_BASIC_STATS | STATX_MNT_ID);
+  for (const announce of [true, false]) {
+    const pfs = new PassthroughFs({ ...defaults, root, announceSubmounts: announce });
+    try {
+      await pfs.init({ minor: 38, clientFlags: ALL_FLAGS });
+      let marked = 0;
+      for (const name of children) {
+        const st = sys.statx(AT_FDCWD, path.join(root, name), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_MNT_ID);
+        const other = st.devMajor !== rootSt.devMajor || st.devMinor !== rootSt.devMinor || st.mntId !== rootSt.mntId;
+        const e = await pfs.lookup(ctx(), ROOT, n(name));
+        assert.equal(e.attr.flags, announce && other ? AttrFlag.SUBMOUNT : 0, name);
+        if (e.attr.flags) marked++;
+        pfs.forget(e.nodeid, 1n);
+      }
+      if (announce) assert.ok(marked > 0, "/proc at least is another mount");
+    } finally {
+      await pfs.destroy();
+    }
   }
 });
