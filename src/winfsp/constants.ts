@@ -1,9 +1,9 @@
 /**
- * The Windows and WinFsp constants the file-system interface speaks in, other
- * than file attributes (those are in src/windows/attributes.ts): the create
- * options and dispositions WinFsp passes to Create/Open, access rights,
- * Cleanup flags, SECURITY_INFORMATION bits, the reparse tags the reparse
- * helpers look at, and EA flags. Values are from the Windows SDK (winnt.h,
+ * The Windows and WinFsp constants the file-system interface speaks in that
+ * src/windows does not already hold (file attributes are in attributes.ts,
+ * access masks and SECURITY_INFORMATION in security.ts): the create options
+ * and dispositions WinFsp passes to Create/Open, Cleanup flags, the reparse
+ * tags the reparse helpers look at, and EA flags. Values are from the Windows SDK (winnt.h,
  * ntifs.h, wdm.h) and WinFsp's winfsp.h.
  */
 
@@ -60,36 +60,6 @@ export const CreateResult = {
   FILE_DOES_NOT_EXIST: 5,
 } as const;
 
-/** File access rights (winnt.h), as in GrantedAccess. */
-export const FileAccess = {
-  FILE_READ_DATA: 0x0001,
-  FILE_LIST_DIRECTORY: 0x0001,
-  FILE_WRITE_DATA: 0x0002,
-  FILE_ADD_FILE: 0x0002,
-  FILE_APPEND_DATA: 0x0004,
-  FILE_ADD_SUBDIRECTORY: 0x0004,
-  FILE_READ_EA: 0x0008,
-  FILE_WRITE_EA: 0x0010,
-  FILE_EXECUTE: 0x0020,
-  FILE_TRAVERSE: 0x0020,
-  FILE_DELETE_CHILD: 0x0040,
-  FILE_READ_ATTRIBUTES: 0x0080,
-  FILE_WRITE_ATTRIBUTES: 0x0100,
-  DELETE: 0x00010000,
-  READ_CONTROL: 0x00020000,
-  WRITE_DAC: 0x00040000,
-  WRITE_OWNER: 0x00080000,
-  SYNCHRONIZE: 0x00100000,
-  ACCESS_SYSTEM_SECURITY: 0x01000000,
-  MAXIMUM_ALLOWED: 0x02000000,
-  GENERIC_ALL: 0x10000000,
-  GENERIC_EXECUTE: 0x20000000,
-  GENERIC_WRITE: 0x40000000,
-  GENERIC_READ: 0x80000000,
-  /** FILE_ALL_ACCESS = STANDARD_RIGHTS_REQUIRED | SYNCHRONIZE | 0x1FF. */
-  FILE_ALL_ACCESS: 0x001f01ff,
-} as const;
-
 /**
  * Cleanup flags (winfsp.h `FspCleanup*`). Which the FSD sets, and when, is in
  * the Cleanup member's comment in interface.ts.
@@ -101,23 +71,6 @@ export const CleanupFlag = {
   SetLastAccessTime: 0x20,
   SetLastWriteTime: 0x40,
   SetChangeTime: 0x80,
-} as const;
-
-/** SECURITY_INFORMATION bits (winnt.h) as passed to SetSecurity. */
-export const SecurityInformation = {
-  OWNER: 0x00000001,
-  GROUP: 0x00000002,
-  DACL: 0x00000004,
-  SACL: 0x00000008,
-  LABEL: 0x00000010,
-  ATTRIBUTE: 0x00000020,
-  SCOPE: 0x00000040,
-  PROCESS_TRUST_LABEL: 0x00000080,
-  BACKUP: 0x00010000,
-  PROTECTED_DACL: 0x80000000,
-  PROTECTED_SACL: 0x40000000,
-  UNPROTECTED_DACL: 0x20000000,
-  UNPROTECTED_SACL: 0x10000000,
 } as const;
 
 /** The reparse tags and sizes the reparse helpers need (ntifs.h). */
