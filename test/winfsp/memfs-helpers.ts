@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { ntStatusName } from "../../src/windows/ntstatus.js";
 import { CreateOption } from "../../src/winfsp/constants.js";
-import type { FullEa, NtResult, OpenResult } from "../../src/winfsp/interface.js";
+import type { DirectoryChunk, FullEa, NtResult, OpenResult } from "../../src/winfsp/interface.js";
 import { MemoryFileSystem, type MemfsFileContext, type MemoryFileSystemOptions } from "../../src/winfsp/memfs.js";
 
 /** The value of a successful answer; fails the test with the status name otherwise. */
@@ -113,7 +113,7 @@ export async function listAll(
   const names: string[] = [];
   let marker: string | null = null;
   for (let calls = 0; calls < 10_000; calls++) {
-    const chunk = ok(await fs.readDirectory(dir, pattern, marker, length));
+    const chunk: DirectoryChunk = ok(await fs.readDirectory(dir, pattern, marker, length));
     for (const e of chunk.entries) names.push(e.fileName);
     if (chunk.endOfDirectory) return names;
     assert.ok(chunk.entries.length > 0, "a non-final chunk must make progress");
