@@ -2,6 +2,7 @@
  * `viofs`: the command line. One file per command under src/cli/; this file
  * only picks the command and turns expected errors into one clear line.
  */
+import { serveCommand } from "./serve.js";
 import { UsageError } from "./usage.js";
 
 interface Command {
@@ -9,7 +10,9 @@ interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = {};
+const commands: Record<string, Command> = {
+  serve: serveCommand,
+};
 
 export const usage = `viofs: VirtIO-FS for Windows guests
 

@@ -1,0 +1,254 @@
+/**
+ * `viofs serve`: the host device, in the role of virtiofsd. Serves one host
+ * directory to one VM as a vhost-user-fs backend.
+ *
+ * As virtiofsd: listen (a socket path, or an fd from libvirt), set the
+ * open-file limit, enter the sandbox, take ONE connection and serve it; when
+ * the VMM disconnects, exit 0. SIGTERM, SIGINT and SIGHUP close the
+ * connection, remove the socket file this process created and exit 0.
+ */
+import { closeSync, readlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { log, type Level } from "../common/log.js";
+import { ErrnoError } from "../common/errors.js";
+import { Errno } from "../common/errno.js";
+import { serveConnection, type DeviceOptions } from "../host/device.js";
+import { Listener } from "../host/listener.js";
+import {
+  SANDBOX_PROBE_ENV,
+  dropSupplementaryGroups,
+  enterChroot,
+  enterNamespaceRoot,
+  restrictPrivileges,
+  runInNamespaces,
+  sandboxChild,
+  sandboxView,
+  setupFileLimit,
+  type SandboxChild,
+} from "../host/sandbox.js";
+import { SOCK_DGRAM, SOCK_STREAM } from "../sys/constants.js";
+import { connect, sendmsg, socket } from "../sys/index.js";
+import { parseServeArgs, serveHelp, type ServeOptions } from "./serve-options.js";
+import { UsageError } from "./usage.js";
+
+/**
+ * What `--print-capabilities` prints: the vhost-user.json schema libvirt
+ * reads (`type` and `features`). "separate-options" tells libvirt to pass
+ * `--shared-dir`, `--cache`, `--sandbox`, `--xattr` rather than `-o` lists.
+ * "migrate-precopy" is not claimed: the device does not migrate its state.
+ */
+export const CAPABILITIES = { type: "fs", features: ["separate-options"] } as const;
+
+const STOP_SIGNALS: NodeJS.Signals[] = ["SIGTERM", "SIGINT", "SIGHUP"];
+
+export const serveCommand = {
+  summary: "Serve a host directory to a VM (vhost-user-fs device, as virtiofsd)",
+  run: runServe,
+};
+
+export async function runServe(argv: string[]): Promise<number> {
+  const request = parseServeArgs(argv);
+  if (request.kind === "help") {
+    process.stdout.write(serveHelp);
+    return 0;
+  }
+  if (request.kind === "capabilities") {
+    process.stdout.write(`${JSON.stringify(CAPABILITIES, null, 2)}\n`);
+    return 0;
+  }
+  const { options } = request;
+  if (options.fuseMount !== undefined) {
+    throw new UsageError("--fuse-mount is not available in this build; serve through --socket-path or --fd", 1);
+  }
+  if (options.socketGroup !== undefined && options.listen.kind === "fd") {
+    throw new UsageError("--socket-group applies to --socket-path only (an fd's socket belongs to whoever made it)");
+  }
+  let code: number;
+  try {
+    code = await serve(options);
+  } catch (error) {
+    // A failing system call is the environment's doing: one line, no stack.
+    if (ErrnoError.is(error)) throw new UsageError(error.message, 1);
+    throw error;
+  }
+  // virtiofsd exits when its client goes; do so even if a handle lingers.
+  setTimeout(() => process.exit(code), 1000).unref();
+  return code;
+}
+
+async function serve(options: ServeOptions): Promise<number> {
+  const child = sandboxChild();
+  configureLogging(options);
+  if (options.sandbox === "namespace" && child === null) return launchSandboxed(options);
+  return serveHere(options, child);
+}
+
+/** The launcher of the namespace sandbox: makes the socket here, runs the server inside, waits. */
+async function launchSandboxed(options: ServeOptions): Promise<number> {
+  const listener = openListener(options);
+  try {
+    return await runInNamespaces({
+      listenFd: listener.fd,
+      command: [process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+      spawned: () => listener.stopListening(),
+    });
+  } finally {
+    listener.close();
+  }
+}
+
+/** Serves from this process: `--sandbox=none` or `chroot`, or inside the namespaces. */
+async function serveHere(options: ServeOptions, child: SandboxChild | null): Promise<number> {
+  const stop = new AbortController();
+  let listener: Listener | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stop.signal.aborted) {
+      // A second request: stop now.
+      listener?.close();
+      process.exit(1);
+    }
+    log.info(`${signal}: shutting down`);
+    stop.abort();
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  try {
+    child?.reportPid();
+    listener = child ? Listener.adopt(child.listenFd) : openListener(options);
+    const { fdBudget } = setupFileLimit(options.rlimitNofile, options.threadPoolSize);
+    dropSupplementaryGroups();
+    let root = resolve(options.sharedDir);
+    if (child) {
+      enterNamespaceRoot(options.sharedDir);
+      root = "/";
+    } else if (options.sandbox === "chroot") {
+      enterChroot(options.sharedDir);
+      root = "/";
+    }
+    restrictPrivileges(child ? { parentDeathSignal: "SIGTERM" } : {});
+    child?.reportReady();
+    if (process.env[SANDBOX_PROBE_ENV] === "1") {
+      process.stdout.write(`${JSON.stringify(sandboxView())}\n`);
+      return 0;
+    }
+    return await serveOne(listener, root, deviceOptions(options, fdBudget), stop.signal);
+  } finally {
+    listener?.close();
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+}
+
+/** Takes one connection and serves it until it closes (0), fails (1) or `stop` ends it (0). */
+async function serveOne(listener: Listener, root: string, deviceOptions: DeviceOptions, stop: AbortSignal): Promise<number> {
+  const onStop = (): void => listener.stopListening();
+  stop.addEventListener("abort", onStop, { once: true });
+  let fd: number;
+  try {
+    log.info("waiting for a vhost-user connection");
+    fd = await listener.accept();
+  } catch (error) {
+    if (stop.aborted && ErrnoError.is(error) && error.errno === Errno.ECANCELED) return 0;
+    throw error;
+  } finally {
+    stop.removeEventListener("abort", onStop);
+  }
+  // One VMM per server, as virtiofsd: a second connection is refused, not left waiting.
+  listener.stopListening();
+  log.info("client connected, serving requests");
+  const connection = serveConnection(fd, root, deviceOptions);
+  const onStopConnection = (): void => connection.close();
+  stop.addEventListener("abort", onStopConnection, { once: true });
+  if (stop.aborted) connection.close();
+  const { error } = await connection.closed;
+  stop.removeEventListener("abort", onStopConnection);
+  if (stop.aborted) return 0;
+  if (error) {
+    log.error(`the connection failed: ${error.message}`);
+    return 1;
+  }
+  log.info("client disconnected, shutting down");
+  return 0;
+}
+
+function openListener(options: ServeOptions): Listener {
+  if (options.listen.kind === "fd") return Listener.adopt(options.listen.fd);
+  const listener = Listener.bind(options.listen.path, options.socketGroup !== undefined ? { group: options.socketGroup } : {});
+  log.info(`listening on ${listener.socketPath}`);
+  return listener;
+}
+
+/** The device's part of the options; READDIRPLUS is off with cache=never, as in virtiofsd. */
+function deviceOptions(options: ServeOptions, fdBudget: number): DeviceOptions {
+  const result: DeviceOptions = {
+    cache: options.cache,
+    xattr: options.xattr,
+    readdirplus: options.readdirplus && options.cache !== "never",
+    writeback: options.writeback,
+    posixLock: options.posixLock,
+    flock: options.flock,
+    readonly: options.readonly,
+    announceSubmounts: options.announceSubmounts,
+    killprivV2: options.killprivV2,
+    threadPoolSize: options.threadPoolSize,
+    fdBudget,
+  };
+  if (options.tag !== undefined) result.tag = options.tag;
+  return result;
+}
+
+// ---- logging ----
+
+function configureLogging(options: ServeOptions): void {
+  log.setLevel(options.logLevel);
+  if (!options.syslog) return;
+  const sink = openSyslog();
+  if (typeof sink === "string") log.warn(`can't log to syslog (${sink}); logging to stderr`);
+  else log.setSink(sink);
+}
+
+/** syslog(3) severities of our levels (LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG). */
+const SEVERITY: Record<Exclude<Level, "off">, number> = { error: 3, warn: 4, info: 6, debug: 7, trace: 7 };
+const LOG_USER = 1 << 3;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/**
+ * A sink writing to the local syslog daemon through /dev/log, as glibc's
+ * syslog(3) does (`<PRI>Mmm dd hh:mm:ss viofs[PID]: message`). The socket is
+ * connected now, so it keeps working once the sandbox hides /dev/log.
+ * Returns the reason when there is no syslog daemon.
+ */
+function openSyslog(): ((level: Exclude<Level, "off">, line: string) => void) | string {
+  let fd = -1;
+  let stream = false;
+  for (const type of [SOCK_DGRAM, SOCK_STREAM]) {
+    const candidate = socket(type);
+    try {
+      connect(candidate, "/dev/log");
+      fd = candidate;
+      stream = type === SOCK_STREAM;
+      break;
+    } catch (error) {
+      closeSync(candidate);
+      if (ErrnoError.is(error) && error.errno === Errno.EPROTOTYPE) continue;
+      return ErrnoError.is(error) ? `/dev/log: ${error.errnoName}` : String(error);
+    }
+  }
+  if (fd < 0) return "/dev/log: no usable socket";
+  let pid = process.pid;
+  try {
+    // Inside a pid namespace, the pid the host knows us by.
+    pid = Number(readlinkSync("/proc/self"));
+  } catch {
+    // Keep process.pid.
+  }
+  return (level, line) => {
+    const now = new Date();
+    const pad = (n: number): string => String(n).padStart(2, "0");
+    const stamp = `${MONTHS[now.getMonth()]} ${String(now.getDate()).padStart(2, " ")} ${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
+    const message = `<${LOG_USER | SEVERITY[level]}>${stamp} viofs[${pid}]: ${line.replace(/^viofs: /, "")}${stream ? "\0" : ""}`;
+    try {
+      sendmsg(fd, Buffer.from(message, "utf8"));
+    } catch {
+      // The daemon went away: a lost line is better than a failing server.
+    }
+  };
+}
