@@ -1,9 +1,9 @@
 /**
  * The Windows and WinFsp constants the file-system interface speaks in that
  * src/windows does not already hold (file attributes are in attributes.ts,
- * access masks and SECURITY_INFORMATION in security.ts): the create options
- * and dispositions WinFsp passes to Create/Open, Cleanup flags, the reparse
- * tags the reparse helpers look at, and EA flags. Values are from the Windows SDK (winnt.h,
+ * access masks and SECURITY_INFORMATION in security.ts, reparse tags in
+ * reparse.ts, EA flags in ea.ts): the create options and dispositions WinFsp
+ * passes to Create/Open, the create results, and the Cleanup flags. Values are from the Windows SDK (winnt.h,
  * ntifs.h, wdm.h) and WinFsp's winfsp.h.
  */
 
@@ -73,27 +73,5 @@ export const CleanupFlag = {
   SetChangeTime: 0x80,
 } as const;
 
-/** The reparse tags and sizes the reparse helpers need (ntifs.h). */
-export const ReparseTag = {
-  MOUNT_POINT: 0xa0000003,
-  SYMLINK: 0xa000000c,
-  NFS: 0x80000014,
-} as const;
-
 /** `IO_REPARSE`: the Information value that means "re-open with this name". */
 export const IO_REPARSE = 0;
-
-/** True when bit 31 of the tag is set (a Microsoft tag; no GUID in its buffer). */
-export function isReparseTagMicrosoft(tag: number): boolean {
-  return (tag & 0x80000000) !== 0;
-}
-
-/** REPARSE_DATA_BUFFER header: tag (4), ReparseDataLength (2), Reserved (2). */
-export const REPARSE_DATA_BUFFER_HEADER_SIZE = 8;
-/** REPARSE_GUID_DATA_BUFFER header: the 8 above plus a 16-byte GUID. */
-export const REPARSE_GUID_DATA_BUFFER_HEADER_SIZE = 24;
-/** SYMLINK_FLAG_RELATIVE in a symbolic-link reparse buffer's Flags. */
-export const SYMLINK_FLAG_RELATIVE = 1;
-
-/** FILE_FULL_EA_INFORMATION.Flags: the file cannot be used without this EA. */
-export const FILE_NEED_EA = 0x80;

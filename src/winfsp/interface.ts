@@ -42,7 +42,11 @@
  * - FILETIMEs are `bigint`s: 100 ns intervals since 1601-01-01 UTC. 64-bit
  *   sizes and offsets are `bigint` too.
  */
+import type { FullEa } from "../windows/ea.js";
 import { NtStatus } from "../windows/ntstatus.js";
+
+/** One FILE_FULL_EA_INFORMATION entry (flags, 8-bit name, value), as src/windows/ea.ts decodes it. */
+export type { FullEa };
 
 /** An NTSTATUS value (a 32-bit unsigned number, e.g. 0xC0000034). */
 export type NtStatusCode = number;
@@ -128,24 +132,6 @@ export interface StreamInfo {
   readonly streamName: string;
   readonly streamSize: bigint;
   readonly streamAllocationSize: bigint;
-}
-
-/**
- * One FILE_FULL_EA_INFORMATION entry. Names are 8-bit (OEM) strings, one
- * char per byte, as they travel in the buffer; the caller validated them.
- */
-export interface FullEa {
-  /** 0 or FILE_NEED_EA (0x80). */
-  readonly flags: number;
-  /** 1 to 255 chars, each 0x00-0xFF. */
-  readonly name: string;
-  /** The value; an empty value means "delete this EA" when setting. */
-  readonly value: Uint8Array;
-}
-
-/** The packed size of one EA as NTFS counts it in FileInfo.eaSize (`FspFileSystemGetEaPackedSize`). */
-export function eaPackedSize(ea: FullEa): number {
-  return 5 + ea.name.length + ea.value.length;
 }
 
 /** What Create/CreateEx/Open answer: FSP_FSCTL_OPEN_FILE_INFO and the new context. */

@@ -32,11 +32,12 @@
 import { NtStatus } from "../windows/ntstatus.js";
 import { dateToFiletime } from "../windows/filetime.js";
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
-import { CleanupFlag, CreateOption, FILE_NEED_EA } from "./constants.js";
+import { FILE_NEED_EA, eaPackedSize } from "../windows/ea.js";
+import { canReplaceReparsePoint } from "../windows/reparse.js";
+import { CleanupFlag, CreateOption } from "./constants.js";
 import { DirInfoPacker } from "./fsctl.js";
 import {
   NT_OK,
-  eaPackedSize,
   ntFail,
   ntOk,
   type BasicInfoIn,
@@ -60,7 +61,7 @@ import {
   type WriteOut,
   VOLUME_LABEL_MAX,
 } from "./interface.js";
-import { canReplaceReparsePoint, findReparsePoint, resolveReparsePoints, reparseTagOf } from "./reparse-resolve.js";
+import { findReparsePoint, resolveReparsePoints, reparseTagOf } from "./reparse-resolve.js";
 import { applySecurityDescriptor, defaultRootSecurityDescriptor } from "./security-merge.js";
 import { isNameInExpression, upcase } from "./wildcard.js";
 

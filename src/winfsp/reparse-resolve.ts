@@ -1,22 +1,24 @@
 /**
  * The reparse-point helpers WinFsp's DLL offers file systems (src/dll/fsop.c),
- * rewritten over strings: {@link findReparsePoint} (for GetSecurityByName),
- * {@link resolveReparsePoints} (for ResolveReparsePoints) and
- * {@link canReplaceReparsePoint} (for Set/DeleteReparsePoint). A file system
+ * rewritten over strings: {@link findReparsePoint} (for GetSecurityByName)
+ * and {@link resolveReparsePoints} (for ResolveReparsePoints); the buffer
+ * codecs and FspFileSystemCanReplaceReparsePoint are in
+ * src/windows/reparse.ts. A file system
  * supplies one callback, "the reparse data of this name", and gets WinFsp's
  * symbolic-link resolution: at most 32 links, `.` and `..` folded as they
  * are met, links inside the volume followed, absolute NT targets handed back
  * to the I/O manager, and any other tag handed back as data.
  */
+import { ProtocolError } from "../common/errors.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import {
   REPARSE_DATA_BUFFER_HEADER_SIZE,
-  REPARSE_GUID_DATA_BUFFER_HEADER_SIZE,
   ReparseTag,
   SYMLINK_FLAG_RELATIVE,
-  isReparseTagMicrosoft,
-} from "./constants.js";
-import { ntFail, ntOk, type NtResult, type NtStatusCode, type ReparseResolution } from "./interface.js";
+  decodeReparseBuffer,
+  encodeReparseBuffer,
+} from "../windows/reparse.js";
+import { ntFail, ntOk, type NtResult, type ReparseResolution } from "./interface.js";
 
 /**
  * WinFsp's GetReparsePointByName callback: the reparse buffer of the main
@@ -31,13 +33,11 @@ export type GetReparsePointByName = (fileName: string, isDirectory: boolean) => 
 export const MAX_REPARSE_HOPS = 32;
 
 /**
- * The largest resolved name, in UTF-16 units, that fits the DLL's 16 KiB
- * response buffer after the 20-byte symbolic-link header.
+ * The longest resolved name, in UTF-16 units: the answer carries it twice
+ * (substitute and print name) after a 20-byte header, within the DLL's
+ * 16 KiB response buffer.
  */
-export const MAX_RESOLVED_NAME = (16 * 1024 - 20 - 64) / 2;
-
-/** Offset of PathBuffer in a symbolic-link REPARSE_DATA_BUFFER. */
-const SYMLINK_PATH_BUFFER = 20;
+export const MAX_RESOLVED_NAME = 4000;
 
 /** The tag (first 4 bytes, little-endian) of a reparse buffer, or `null` if it is shorter. */
 export function reparseTagOf(buffer: Uint8Array): number | null {
@@ -144,10 +144,10 @@ export function resolveReparsePoints(
       }
       const data = r.value;
       const tag = reparseTagOf(data);
-      if (tag !== ReparseTag.SYMLINK) {
+      if (tag !== ReparseTag.IO_REPARSE_TAG_SYMLINK) {
         if (tag === null) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
         const buffer = data.slice();
-        if (tag === ReparseTag.MOUNT_POINT && buffer.length >= REPARSE_DATA_BUFFER_HEADER_SIZE) {
+        if (tag === ReparseTag.IO_REPARSE_TAG_MOUNT_POINT && buffer.length >= REPARSE_DATA_BUFFER_HEADER_SIZE) {
           const rest = 2 * (path.length - i);
           buffer[6] = rest & 0xff;
           buffer[7] = (rest >>> 8) & 0xff;
@@ -173,56 +173,29 @@ export function resolveReparsePoints(
 
   if (path.length > MAX_RESOLVED_NAME) return ntFail(NtStatus.STATUS_REPARSE_POINT_NOT_RESOLVED);
   return ntOk(
-    { information: ReparseTag.SYMLINK, buffer: encodeSymlinkBuffer(path, relative) },
+    { information: ReparseTag.IO_REPARSE_TAG_SYMLINK, buffer: encodeSymlinkBuffer(path, relative) },
     NtStatus.STATUS_REPARSE,
   );
 }
 
-/**
- * FspFileSystemCanReplaceReparsePoint: may `replacement` replace (or, as a
- * header-only buffer, delete) `current`? The tags must be equal
- * (STATUS_IO_REPARSE_TAG_MISMATCH), and for non-Microsoft tags so must the
- * GUIDs (STATUS_REPARSE_ATTRIBUTE_CONFLICT). Answers STATUS_SUCCESS or the error.
- */
-export function canReplaceReparsePoint(current: Uint8Array, replacement: Uint8Array): NtStatusCode {
-  const a = reparseTagOf(current);
-  const b = reparseTagOf(replacement);
-  if (a === null || b === null) return NtStatus.STATUS_IO_REPARSE_DATA_INVALID;
-  if (a !== b) return NtStatus.STATUS_IO_REPARSE_TAG_MISMATCH;
-  if (!isReparseTagMicrosoft(a)) {
-    if (current.length < REPARSE_GUID_DATA_BUFFER_HEADER_SIZE || replacement.length < REPARSE_GUID_DATA_BUFFER_HEADER_SIZE)
-      return NtStatus.STATUS_REPARSE_ATTRIBUTE_CONFLICT;
-    for (let k = 8; k < REPARSE_GUID_DATA_BUFFER_HEADER_SIZE; k++)
-      if (current[k] !== replacement[k]) return NtStatus.STATUS_REPARSE_ATTRIBUTE_CONFLICT;
-  }
-  return NtStatus.STATUS_SUCCESS;
-}
-
 /** A symbolic-link REPARSE_DATA_BUFFER whose substitute and print names are both `path`. */
 export function encodeSymlinkBuffer(path: string, relative: boolean): Uint8Array {
-  const nameBytes = 2 * path.length;
-  const out = new Uint8Array(SYMLINK_PATH_BUFFER + nameBytes);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, ReparseTag.SYMLINK, true);
-  view.setUint16(4, SYMLINK_PATH_BUFFER - REPARSE_DATA_BUFFER_HEADER_SIZE + nameBytes, true);
-  view.setUint16(8, 0, true); // SubstituteNameOffset
-  view.setUint16(10, nameBytes, true);
-  view.setUint16(12, 0, true); // PrintNameOffset
-  view.setUint16(14, nameBytes, true);
-  view.setUint32(16, relative ? SYMLINK_FLAG_RELATIVE : 0, true);
-  for (let k = 0; k < path.length; k++) view.setUint16(SYMLINK_PATH_BUFFER + 2 * k, path.charCodeAt(k), true);
-  return out;
+  return encodeReparseBuffer({
+    kind: "symlink",
+    substituteName: path,
+    printName: path,
+    flags: relative ? SYMLINK_FLAG_RELATIVE : 0,
+  });
 }
 
-/** The substitute name and relative flag of a symbolic-link buffer; `null` if a field points outside it. */
-export function decodeSymlinkTarget(buffer: Uint8Array): { substituteName: string; relative: boolean } | null {
-  if (buffer.length < SYMLINK_PATH_BUFFER) return null;
-  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  const offset = view.getUint16(8, true);
-  const length = view.getUint16(10, true);
-  const flags = view.getUint32(16, true);
-  if (offset % 2 !== 0 || length % 2 !== 0 || SYMLINK_PATH_BUFFER + offset + length > buffer.length) return null;
-  let name = "";
-  for (let k = 0; k < length; k += 2) name += String.fromCharCode(view.getUint16(SYMLINK_PATH_BUFFER + offset + k, true));
-  return { substituteName: name, relative: (flags & SYMLINK_FLAG_RELATIVE) !== 0 };
+/** The substitute name and relative flag of a symbolic-link buffer; `null` if it does not decode. */
+function decodeSymlinkTarget(buffer: Uint8Array): { substituteName: string; relative: boolean } | null {
+  try {
+    const p = decodeReparseBuffer(buffer);
+    if (p.kind !== "symlink") return null;
+    return { substituteName: p.substituteName, relative: (p.flags & SYMLINK_FLAG_RELATIVE) !== 0 };
+  } catch (e) {
+    if (ProtocolError.is(e)) return null;
+    throw e;
+  }
 }

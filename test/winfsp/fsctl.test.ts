@@ -114,5 +114,7 @@ test("a packed listing decodes back, and hostile sizes are ProtocolErrors", () =
   const odd = bytes.slice();
   new DataView(odd.buffer).setUint16(0, 105, true);
   assert.throws(() => decodeDirectoryBuffer(odd), ProtocolError);
-  assert.equal(decodeDirectoryBuffer(bytes.slice(0, 104)).endOfDirectory, false);
+  const cut = decodeDirectoryBuffer(bytes.slice(0, 112));
+  assert.equal(cut.endOfDirectory, false, "no terminator: the listing goes on");
+  assert.equal(cut.entries.length, 1);
 });
