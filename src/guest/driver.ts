@@ -34,7 +34,8 @@ import { DriverQueue } from "../virtio/driver-queue.js";
 import { featureMask, hasFeature } from "../virtio/ring.js";
 import type { FrontendDevice, FrontendQueue, VhostUserFrontend } from "../vhost-user/frontend.js";
 import { DEFAULT_FRONTEND_FEATURES } from "../vhost-user/frontend.js";
-import { connectFrontend } from "../vhost-user/system.js";
+import { connectFrontend, type HostSystem } from "../vhost-user/system.js";
+import { LoopNotifySystem } from "./notify.js";
 import type { FuseTransport, QueueKind } from "./transport.js";
 
 export interface DriverOptions {
@@ -57,6 +58,12 @@ export interface DriverOptions {
   readonly eventIdx?: boolean;
   /** The poller that watches the call eventfds and the socket (default: the shared one). */
   readonly poller?: FdPoller;
+  /**
+   * The system services of the vhost-user frontend. Default: a
+   * {@link LoopNotifySystem} on `poller`, whose completion notifications wake
+   * the main loop directly; a plain HostSystem waits for them through epoll.
+   */
+  readonly system?: HostSystem;
   /**
    * Microseconds to keep polling the used rings (between event-loop turns)
    * after the last submission or completion while requests are in flight,
@@ -290,6 +297,7 @@ export class VirtioFsDriver implements FuseTransport {
       },
       {
         ...(options.poller ? { poller: options.poller } : {}),
+        system: options.system ?? new LoopNotifySystem(options.poller),
         onDisconnected: (error) => {
           if (driver) driver.fail(error);
           else early = error;
