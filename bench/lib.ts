@@ -1,0 +1,315 @@
+/**
+ * Shared pieces of the benchmarks (`npm run bench`, entry bench/run.ts):
+ * timing, medians, result records and ratio rows, the JSON report and the
+ * stdout table, what machine and versions a run used, scratch directories,
+ * and the two vhost-user-fs backends (started through test/vm/backends.ts,
+ * so the flags are the ones the VM tests use).
+ *
+ * Every figure is measured side by side with its peer in the same run:
+ * a group measures `viofs` and `virtiofsd` (and, where it makes sense, the
+ * host directory through node:fs, `native`) and states each comparison as a
+ * {@link RatioRow}. Higher is better for every unit used here (MiB/s, ops/s).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync, renameSync } from "node:fs";
+import { cpus, loadavg, release, totalmem } from "node:os";
+import { join } from "node:path";
+import { BACKENDS, VIRTIOFSD, type BackendHandle, type BackendName } from "../test/vm/backends.js";
+import { repoRoot } from "../test/vm/image.js";
+import { QEMU } from "../test/vm/qemu.js";
+
+export type { BackendHandle, BackendName };
+
+/** Who served a figure: one of the two vhost-user-fs backends, or node:fs on the host directory. */
+export type Subject = BackendName | "native";
+
+export const MiB = 1 << 20;
+
+// ─── Timing ─────────────────────────────────────────────────────────────────
+
+/** A monotonic clock in nanoseconds (process.hrtime). */
+export function nowNs(): bigint {
+  return process.hrtime.bigint();
+}
+
+/** Seconds between two {@link nowNs} readings. */
+export function secondsBetween(startNs: bigint, endNs: bigint): number {
+  return Number(endNs - startNs) / 1e9;
+}
+
+/** Runs `fn` once and resolves with its wall time in seconds. */
+export async function timeSeconds(fn: () => Promise<void>): Promise<number> {
+  const start = nowNs();
+  await fn();
+  return secondsBetween(start, nowNs());
+}
+
+/** The median of a non-empty list (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) throw new RangeError("median of no values");
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+// ─── Records ────────────────────────────────────────────────────────────────
+
+/** One figure: the median of `samples`, each a throughput in `unit` (higher is better). */
+export interface ResultRecord {
+  group: string;
+  workload: string;
+  unit: string;
+  backend: Subject;
+  value: number;
+  samples: number[];
+}
+
+/** One comparison: `ours` against `peer` on one workload, and whether it meets `goal`. */
+export interface RatioRow {
+  group: string;
+  workload: string;
+  unit: string;
+  /** Who `ours` and `peer` are (e.g. "viofs" against "virtiofsd"). */
+  oursName: Subject;
+  peerName: Subject;
+  /** Null when that side was not measured (e.g. `viofs serve` not built yet). */
+  ours: number | null;
+  peer: number | null;
+  /** ours / peer; null when either side is missing. */
+  ratio: number | null;
+  /** The bar `ratio` must reach; null for a figure kept for information only. */
+  goal: number | null;
+  /** ratio ≥ goal; null when there is no goal or no ratio. */
+  met: boolean | null;
+}
+
+/** Collects the samples of one group and turns them into records and ratio rows. */
+export class Results {
+  private readonly samples = new Map<string, { workload: string; unit: string; backend: Subject; values: number[] }>();
+  private readonly order: string[] = [];
+
+  constructor(readonly group: string) {}
+
+  /** Adds one sample of `workload` served by `backend`. */
+  add(workload: string, unit: string, backend: Subject, value: number): void {
+    const key = `${workload}\0${backend}`;
+    let entry = this.samples.get(key);
+    if (!entry) {
+      entry = { workload, unit, backend, values: [] };
+      this.samples.set(key, entry);
+      this.order.push(key);
+    }
+    entry.values.push(value);
+  }
+
+  /** The median of the samples so far, or undefined. */
+  value(workload: string, backend: Subject): number | undefined {
+    const entry = this.samples.get(`${workload}\0${backend}`);
+    return entry && entry.values.length > 0 ? median(entry.values) : undefined;
+  }
+
+  records(): ResultRecord[] {
+    return this.order.map((key) => {
+      const e = this.samples.get(key)!;
+      return { group: this.group, workload: e.workload, unit: e.unit, backend: e.backend, value: median(e.values), samples: [...e.values] };
+    });
+  }
+
+  /** A ratio row for `workload`: `ours` / `peer`, against `goal` (null: for information). */
+  ratio(workload: string, unit: string, ours: Subject, peer: Subject, goal: number | null): RatioRow {
+    const o = this.value(workload, ours) ?? null;
+    const p = this.value(workload, peer) ?? null;
+    const ratio = o !== null && p !== null && p > 0 ? o / p : null;
+    return {
+      group: this.group,
+      workload,
+      unit,
+      oursName: ours,
+      peerName: peer,
+      ours: o,
+      peer: p,
+      ratio,
+      goal,
+      met: goal === null || ratio === null ? null : ratio >= goal,
+    };
+  }
+}
+
+/** What a group hands back to bench/run.ts. */
+export interface GroupResult {
+  records: ResultRecord[];
+  ratios: RatioRow[];
+  /** Sizes, counts, repetitions, flags: everything needed to repeat the run. */
+  settings: Record<string, unknown>;
+  /** Caveats worth reading next to the figures. */
+  notes: string[];
+}
+
+/** What bench/run.ts gives each group. */
+export interface BenchContext {
+  readonly quick: boolean;
+  /** Backends to measure; "viofs" is dropped when `viofs serve` is not available. */
+  readonly backends: readonly BackendName[];
+  /** Where scratch directories go (a local file system). */
+  readonly tmpRoot: string;
+  /** One line of progress to stderr. */
+  progress(line: string): void;
+}
+
+export interface BenchGroup {
+  readonly name: string;
+  readonly description: string;
+  run(ctx: BenchContext): Promise<GroupResult>;
+}
+
+// ─── Machine and versions ───────────────────────────────────────────────────
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  ramBytes: number;
+  kernel: string;
+  /** The file system type of the scratch directory (statfs f_type, hex) and its name when known. */
+  scratchFs: string;
+  /** 1-, 5- and 15-minute load averages when the run started (other work on the machine skews figures). */
+  loadAverage: number[];
+}
+
+const FS_NAMES: Record<number, string> = { 0xef53: "ext4", 0x01021994: "tmpfs", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x794c7630: "overlayfs" };
+
+export function machineInfo(scratch: string): MachineInfo {
+  const cpu = cpus();
+  const type = statfsSync(scratch).type;
+  return {
+    cpuModel: cpu[0]?.model.trim() ?? "unknown",
+    cores: cpu.length,
+    ramBytes: totalmem(),
+    kernel: release(),
+    scratchFs: `${FS_NAMES[type] ?? "unknown"} (0x${type.toString(16)})`,
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+export interface VersionInfo {
+  node: string;
+  qemu: string;
+  virtiofsd: string;
+  viofs: { commit: string; describe: string; dirtyFiles: number };
+}
+
+export function versionInfo(): VersionInfo {
+  const firstLine = (program: string, args: string[]): string => {
+    const r = spawnSync(program, args, { encoding: "utf8" });
+    if (r.error) return `unavailable (${r.error.message})`;
+    return `${r.stdout}${r.stderr}`.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown";
+  };
+  const git = (args: string[]): string => {
+    try {
+      return execFileSync("git", args, { cwd: repoRoot(), encoding: "utf8" }).trim();
+    } catch {
+      return "unknown";
+    }
+  };
+  const status = git(["status", "--porcelain", "--", "src", "bin", "bench"]);
+  return {
+    node: process.version,
+    qemu: firstLine(QEMU, ["--version"]),
+    virtiofsd: firstLine(VIRTIOFSD, ["--version"]),
+    viofs: {
+      commit: git(["rev-parse", "HEAD"]),
+      describe: git(["describe", "--always", "--dirty"]),
+      dirtyFiles: status === "" || status === "unknown" ? 0 : status.split("\n").length,
+    },
+  };
+}
+
+// ─── Scratch directories and backends ───────────────────────────────────────
+
+/** A fresh directory under `root`, removed by `cleanup`. */
+export function scratchDir(root: string, prefix: string): { path: string; cleanup(): void } {
+  mkdirSync(root, { recursive: true });
+  const path = mkdtempSync(join(root, `viofs-bench-${prefix}-`));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Starts `name` serving `sharedDir` on `socketPath` with the VM tests' flags (test/vm/backends.ts). */
+export function startBackend(name: BackendName, sharedDir: string, socketPath: string): Promise<BackendHandle> {
+  return BACKENDS[name].start(sharedDir, socketPath);
+}
+
+/**
+ * Whether `viofs serve` can run: the compiled CLI answers `serve --help`.
+ * Returns null when it can, or why not.
+ */
+export function viofsServeUnavailable(): string | null {
+  const bin = join(repoRoot(), "bin", "viofs.js");
+  const r = spawnSync(process.execPath, [bin, "serve", "--help"], { encoding: "utf8", timeout: 30_000 });
+  if (r.error) return r.error.message;
+  if (r.status === 0) return null;
+  const text = `${r.stderr}${r.stdout}`.trim().split("\n")[0] ?? "";
+  return `'viofs serve --help' exited ${r.status ?? r.signal}: ${text}`;
+}
+
+// ─── Report ─────────────────────────────────────────────────────────────────
+
+export interface BenchReport {
+  schema: "viofs-bench/1";
+  startedAt: string;
+  finishedAt: string;
+  mode: "quick" | "full";
+  argv: string[];
+  machine: MachineInfo;
+  /** Load averages when the run ended. */
+  loadAverageAtEnd: number[];
+  versions: VersionInfo;
+  /** Per group: its settings. */
+  settings: Record<string, unknown>;
+  results: ResultRecord[];
+  ratios: RatioRow[];
+  notes: string[];
+  /** Groups that failed, with why. */
+  errors: Array<{ group: string; message: string }>;
+}
+
+/**
+ * Writes the report as `<dir>/<timestamp>.json` and `<dir>/latest.json`
+ * (each written whole, then renamed into place); returns the first path.
+ */
+export function writeReport(report: BenchReport, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, "-");
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const path = join(dir, `${stamp}.json`);
+  for (const target of [path, join(dir, "latest.json")]) {
+    const tmp = `${target}.${process.pid}.tmp`;
+    writeFileSync(tmp, text);
+    renameSync(tmp, target);
+  }
+  return path;
+}
+
+/** A figure with three significant digits (at least), no exponent. */
+export function formatValue(value: number | null): string {
+  if (value === null) return "—";
+  if (value >= 100) return value.toFixed(0);
+  if (value >= 10) return value.toFixed(1);
+  return value.toFixed(2);
+}
+
+/** The ratio rows as a fixed-width table (one line each), ready for stdout. */
+export function formatTable(rows: readonly RatioRow[]): string {
+  const header = ["group", "workload", "unit", "ours", "peer", "ours/peer", "goal", "met"];
+  const body = rows.map((r) => [
+    r.group,
+    r.workload,
+    r.unit,
+    `${r.oursName} ${formatValue(r.ours)}`,
+    `${r.peerName} ${formatValue(r.peer)}`,
+    r.ratio === null ? "—" : `${r.ratio.toFixed(2)}×`,
+    r.goal === null ? "info" : `≥ ${r.goal.toFixed(1)}×`,
+    r.met === null ? "" : r.met ? "yes" : "NO",
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
+}

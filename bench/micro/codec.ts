@@ -1,0 +1,266 @@
+/**
+ * Micro-benchmark of the FUSE codec and of the server's request path, in
+ * nanoseconds per operation. Not a test and not part of `npm run bench`:
+ *
+ *     npx tsx bench/micro/codec.ts [--json] [--filter WORD]
+ *
+ * Each case runs for a fixed time after a warm-up, in seven rounds; the
+ * best round is printed, as CPU time and as wall time per operation. The
+ * machine may be shared: CPU time leaves out the time the process waited for
+ * a core, and slower rounds measure the neighbours, not the code. The messages are the ones the Linux client sends on
+ * metadata and I/O paths (LOOKUP with a short name, GETATTR, READ and WRITE
+ * headers), the replies the ones a passthrough file system gives.
+ * `handle` cases run `FuseServer.handle` end to end over a file system that
+ * answers from constants, with a reply target that drops the bytes.
+ */
+import { Opcode } from "../../src/fuse/abi.js";
+import {
+  decodeRequest,
+  encodeErrorReply,
+  encodeReply,
+  encodeRequestBytes,
+  type Request,
+  type RequestHeader,
+} from "../../src/fuse/messages.js";
+import type { AttrOut, EntryOut, OpenOut, WriteOut } from "../../src/fuse/structs.js";
+import { log } from "../../src/common/log.js";
+import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
+import type { ReplyTarget } from "../../src/server/reply.js";
+import { FuseServer } from "../../src/server/server.js";
+
+// ─── Harness ───────────────────────────────────────────────────────────────
+
+/** Keeps results alive so the optimiser cannot drop the work. */
+let sink: unknown = null;
+
+interface Case {
+  name: string;
+  /** Runs the operation `n` times. */
+  run(n: number): void | Promise<void>;
+}
+
+const ROUNDS = 7;
+const ROUND_MS = 200;
+const WARMUP_MS = 300;
+
+/** ns/op of one case: CPU time (this process, all threads) and wall time, each the best of the rounds. */
+interface Figure {
+  cpu: number;
+  wall: number;
+}
+
+/** Times `c`: a batch size found in the warm-up, then timed rounds. */
+async function measure(c: Case): Promise<Figure> {
+  let n = 64;
+  // Warm-up, growing the batch until one batch takes ~1/20 of a round.
+  const warmEnd = performance.now() + WARMUP_MS;
+  for (;;) {
+    const t0 = performance.now();
+    await c.run(n);
+    const dt = performance.now() - t0;
+    if (dt < ROUND_MS / 20) n *= 2;
+    if (performance.now() > warmEnd && dt >= ROUND_MS / 20) break;
+  }
+  let cpu = Infinity;
+  let wall = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    let ops = 0;
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const end = performance.now() + ROUND_MS;
+    while (performance.now() < end) {
+      await c.run(n);
+      ops += n;
+    }
+    const w = Number(process.hrtime.bigint() - t0) / ops;
+    const used = process.cpuUsage(c0);
+    cpu = Math.min(cpu, ((used.user + used.system) * 1000) / ops);
+    wall = Math.min(wall, w);
+  }
+  return { cpu, wall };
+}
+
+// ─── Messages ──────────────────────────────────────────────────────────────
+
+const header = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 1000, gid: 1000, pid: 4242 });
+
+const lookupReq = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(1n), name: Buffer.from("file-0042.txt") });
+const getattrReq = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(7n), arg: { getattrFlags: 0, fh: 0n } });
+const readReq = encodeRequestBytes({
+  opcode: Opcode.READ,
+  header: header(7n),
+  arg: { fh: 3n, offset: 1n << 20n, size: 128 << 10, readFlags: 0, lockOwner: 0n, flags: 0o100002 },
+});
+/** WRITE header and `fuse_write_in` only, its data left in place (as `handleChain` passes it). */
+const writeData = new Uint8Array(4096);
+const writeReqWhole = encodeRequestBytes({
+  opcode: Opcode.WRITE,
+  header: header(7n),
+  arg: { fh: 3n, offset: 0n, size: writeData.byteLength, writeFlags: 0, lockOwner: 0n, flags: 0o100002 },
+  data: writeData,
+});
+
+const attr = {
+  ino: 0x1_0000_0042n,
+  size: 12345n,
+  blocks: 24n,
+  atime: 1_700_000_000n,
+  mtime: 1_700_000_001n,
+  ctime: 1_700_000_002n,
+  atimensec: 123_456_789,
+  mtimensec: 223_456_789,
+  ctimensec: 323_456_789,
+  mode: 0o100644,
+  nlink: 1,
+  uid: 1000,
+  gid: 1000,
+  rdev: 0,
+  blksize: 4096,
+  flags: 0,
+};
+const entryOut: EntryOut = {
+  nodeid: 42n,
+  generation: 0n,
+  entryValid: 1n,
+  attrValid: 1n,
+  entryValidNsec: 0,
+  attrValidNsec: 0,
+  attr,
+};
+const attrOut: AttrOut = { attrValid: 1n, attrValidNsec: 0, attr };
+const openOut: OpenOut = { fh: 3n, openFlags: 0, backingId: 0 };
+const writeOut: WriteOut = { size: 4096 };
+
+// ─── Server ────────────────────────────────────────────────────────────────
+
+/** Answers LOOKUP and GETATTR from constants. */
+class ConstFs extends FileSystemBase {
+  override lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<EntryOut> {
+    return Promise.resolve(entryOut);
+  }
+  override getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
+    return Promise.resolve(attrOut);
+  }
+}
+
+/** Drops every reply (keeping the last, so it is not optimised away). */
+const discard: ReplyTarget = {
+  send(chunks) {
+    sink = chunks;
+  },
+  dataBuffers() {
+    return [];
+  },
+  sendData(h) {
+    sink = h;
+  },
+};
+
+async function readyServer(): Promise<FuseServer> {
+  const server = new FuseServer(new ConstFs());
+  const init: Request = {
+    opcode: Opcode.INIT,
+    header: header(0n),
+    arg: { major: 7, minor: 38, maxReadahead: 1 << 17, flags: 0xffff_ffff, flags2: 0xffff_ffff },
+  };
+  await server.handle(encodeRequestBytes(init), discard);
+  if (server.negotiated === null) throw new Error("INIT failed");
+  return server;
+}
+
+// ─── Cases ─────────────────────────────────────────────────────────────────
+
+function decodeCase(name: string, bytes: Uint8Array): Case {
+  return {
+    name: `decodeRequest ${name} (${bytes.byteLength} B)`,
+    run(n) {
+      let r: Request | null = null;
+      for (let i = 0; i < n; i++) r = decodeRequest(bytes);
+      sink = r;
+    },
+  };
+}
+
+async function cases(): Promise<Case[]> {
+  const server = await readyServer();
+  return [
+    decodeCase("LOOKUP", lookupReq),
+    decodeCase("GETATTR", getattrReq),
+    decodeCase("READ", readReq),
+    decodeCase("WRITE header+4K", writeReqWhole),
+    {
+      name: "encodeReply LOOKUP (EntryOut)",
+      run(n) {
+        let r: Uint8Array[] | null = null;
+        for (let i = 0; i < n; i++) r = encodeReply(0x1234n, Opcode.LOOKUP, entryOut);
+        sink = r;
+      },
+    },
+    {
+      name: "encodeReply GETATTR (AttrOut)",
+      run(n) {
+        let r: Uint8Array[] | null = null;
+        for (let i = 0; i < n; i++) r = encodeReply(0x1234n, Opcode.GETATTR, attrOut);
+        sink = r;
+      },
+    },
+    {
+      name: "encodeReply OPEN (OpenOut)",
+      run(n) {
+        let r: Uint8Array[] | null = null;
+        for (let i = 0; i < n; i++) r = encodeReply(0x1234n, Opcode.OPEN, openOut);
+        sink = r;
+      },
+    },
+    {
+      name: "encodeReply WRITE (WriteOut)",
+      run(n) {
+        let r: Uint8Array[] | null = null;
+        for (let i = 0; i < n; i++) r = encodeReply(0x1234n, Opcode.WRITE, writeOut);
+        sink = r;
+      },
+    },
+    {
+      name: "encodeErrorReply ENOENT",
+      run(n) {
+        let r: Uint8Array | null = null;
+        for (let i = 0; i < n; i++) r = encodeErrorReply(0x1234n, 2);
+        sink = r;
+      },
+    },
+    {
+      name: "handle GETATTR end to end",
+      async run(n) {
+        for (let i = 0; i < n; i++) await server.handle(getattrReq, discard);
+      },
+    },
+    {
+      name: "handle LOOKUP end to end",
+      async run(n) {
+        for (let i = 0; i < n; i++) await server.handle(lookupReq, discard);
+      },
+    },
+  ];
+}
+
+// ─── Main ──────────────────────────────────────────────────────────────────
+
+async function main(): Promise<void> {
+  log.setLevel("warn");
+  const args = process.argv.slice(2);
+  const json = args.includes("--json");
+  const at = args.indexOf("--filter");
+  const filter = at >= 0 ? (args[at + 1] ?? "") : "";
+  const results: ({ name: string } & Figure)[] = [];
+  if (!json) console.log(`${"case".padEnd(40)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
+  for (const c of await cases()) {
+    if (filter && !c.name.toLowerCase().includes(filter.toLowerCase())) continue;
+    const f = await measure(c);
+    results.push({ name: c.name, ...f });
+    if (!json) console.log(`${c.name.padEnd(40)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
+  }
+  if (json) console.log(JSON.stringify({ node: process.version, unit: "ns/op", results }, null, 2));
+  if (sink === undefined) console.log("");
+}
+
+await main();
