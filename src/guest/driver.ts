@@ -148,6 +148,11 @@ class Queue {
   /** The used ring's `flags` and `idx`, for polling without taking. */
   readonly usedHeader: Uint16Array;
   kickScheduled = false;
+  /** Counters for {@link VirtioFsDriver.queueStats}. */
+  submitted = 0;
+  completed = 0;
+  kicks = 0;
+  waited = 0;
   unwatch: (() => void) | null = null;
   unwatchErr: (() => void) | null = null;
 
@@ -330,6 +335,24 @@ export class VirtioFsDriver implements FuseTransport {
     return { inFlight, waiting };
   }
 
+  /**
+   * Per queue (hiprio first): its size, requests added to the ring and
+   * completed, kicks sent, requests that had to wait for room, and what is
+   * in flight or waiting now.
+   */
+  queueStats(): { name: string; size: number; submitted: number; completed: number; kicks: number; waited: number; inFlight: number; waiting: number }[] {
+    return this.queues.map((q) => ({
+      name: q.name,
+      size: q.ring.size,
+      submitted: q.submitted,
+      completed: q.completed,
+      kicks: q.kicks,
+      waited: q.waited,
+      inFlight: this.reason === null ? q.ring.inFlightRequests : 0,
+      waiting: q.waiting.length,
+    }));
+  }
+
   submit(request: readonly Uint8Array[], replyCapacity: number, queue: QueueKind = "request"): Promise<Uint8Array> {
     return new Promise<Uint8Array>((resolve, reject) => {
       this.enqueue(request, replyCapacity, null, null, queue, resolve as (v: Uint8Array | number) => void, reject);
@@ -375,7 +398,10 @@ export class VirtioFsDriver implements FuseTransport {
     }
     const p = new Pending(chunks, length, capacity, head, sink, resolve, reject);
     const q = kind === "hiprio" ? this.hiprio : this.pickRequestQueue();
-    if (q.waiting.length > 0 || !this.start(q, p)) q.waiting.push(p);
+    if (q.waiting.length > 0 || !this.start(q, p)) {
+      q.waited++;
+      q.waiting.push(p);
+    }
   }
 
   private pickRequestQueue(): Queue {
@@ -420,6 +446,7 @@ export class VirtioFsDriver implements FuseTransport {
     }
     p.head = headIndex;
     q.inFlight[headIndex] = p;
+    q.submitted++;
     this.scheduleKick(q);
     this.startPolling();
     return true;
@@ -471,7 +498,10 @@ export class VirtioFsDriver implements FuseTransport {
     q.kickScheduled = true;
     queueMicrotask(() => {
       q.kickScheduled = false;
-      if (this.reason === null && q.ring.kickNeeded()) q.device.kick();
+      if (this.reason === null && q.ring.kickNeeded()) {
+        q.kicks++;
+        q.device.kick();
+      }
     });
   }
 
@@ -523,6 +553,7 @@ export class VirtioFsDriver implements FuseTransport {
       for (let i = 0; i < done.length; i++) {
         const { token: p, len } = done[i]!;
         q.inFlight[p.head] = undefined;
+        q.completed++;
         this.complete(p, len);
         freed = true;
       }

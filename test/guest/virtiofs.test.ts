@@ -272,6 +272,25 @@ for (const factory of BACKENDS) {
       await s.release(file.entry.nodeid, file.open.fh);
     });
 
+    test("more requests than the ring and the buffer memory hold wait their turn, and all complete", async (t) => {
+      const { session: s, backend, driver } = await connect(t, factory, { driver: { queueSize: 16, memorySize: 8 << 20 } });
+      const content = randomBytes(1 << 20);
+      writeFileSync(join(backend.dir, "big"), content);
+      const big = await s.lookup(ROOT, "big");
+      const fh = (await s.open(big.nodeid, OpenFlag.O_RDONLY)).fh;
+      const targets = Array.from({ length: 24 }, () => new Uint8Array(1 << 20));
+      const reads = targets.map((target) => s.readInto(big.nodeid, fh, 0, target));
+      const stats = Array.from({ length: 100 }, () => s.getattr(big.nodeid));
+      const { inFlight, waiting } = driver.pending;
+      assert.ok(inFlight <= 16, `${inFlight} in a 16-entry ring`);
+      assert.ok(waiting >= 124 - 16, `${waiting} requests wait for room`);
+      assert.deepEqual(await Promise.all(reads), targets.map(() => 1 << 20));
+      for (const target of targets) assert.ok(Buffer.from(target).equals(content));
+      for (const a of await Promise.all(stats)) assert.equal(a.attr.size, 1n << 20n);
+      assert.deepEqual(driver.pending, { inFlight: 0, waiting: 0 });
+      await s.release(big.nodeid, fh);
+    });
+
     test("without indirect descriptors, a chain longer than the ring is refused with E2BIG, not hung", async (t) => {
       const { session: s, driver } = await connect(t, factory, { driver: { queueSize: 128, maxSegment: 4096, indirect: false } });
       assert.equal(driver.device.features & (1n << 28n), 0n);

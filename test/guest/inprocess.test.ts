@@ -1,0 +1,109 @@
+/**
+ * The guest driver against this project's own virtio-fs device run in the
+ * same process (passthrough file system, FUSE server, vhost-user backend on
+ * a real socket): what QEMU's virtiofsd cannot show, several request queues
+ * and a tag in the config space, and a server that survives INTERRUPT and
+ * answers requests in parallel.
+ */
+import { test, type TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync, constants as fsc } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ErrnoError } from "../../src/common/errors.js";
+import { Errno } from "../../src/common/errno.js";
+import { FUSE_ROOT_ID, LockType, OpenFlag } from "../../src/fuse/abi.js";
+import { VirtioFsDriver, type DriverOptions } from "../../src/guest/driver.js";
+import { FuseSession, type SessionOptions } from "../../src/guest/session.js";
+import { VirtioFsDevice } from "../../src/host/device.js";
+import { createPassthrough } from "../../src/passthrough/index.js";
+import { FuseServer } from "../../src/server/server.js";
+import { LOCK_EX, LOCK_UN, flock } from "../../src/sys/index.js";
+import { VhostUserBackend } from "../../src/vhost-user/backend.js";
+import { HostSystem, VhostUserListener } from "../../src/vhost-user/system.js";
+import { settle } from "./helpers.js";
+
+const ROOT = FUSE_ROOT_ID;
+
+async function serve(t: TestContext, requestQueues: number, driverOptions: DriverOptions = {}, sessionOptions: SessionOptions = {}) {
+  const dir = mkdtempSync(join(tmpdir(), "viofs-guest-inproc-"));
+  const share = join(dir, "share");
+  mkdirSync(share);
+  const socketPath = join(dir, "vhost.sock");
+  const listener = new VhostUserListener(socketPath);
+  const accepted = listener.accept();
+  const connecting = VirtioFsDriver.connect(socketPath, { ...driverOptions, requestQueues });
+  const fs = createPassthrough({ root: share, cache: "auto", xattr: true, readonly: false, posixLocks: true, flock: true, announceSubmounts: false, writeback: false });
+  const server = new FuseServer(fs, { posixLocks: true, flock: true });
+  const device = new VirtioFsDevice(server, { requestQueues, tag: "in-process" });
+  const backend = new VhostUserBackend({ device, transport: await accepted, system: new HostSystem(), peer: "guest driver" });
+  backend.start();
+  listener.close();
+  const driver = await connecting;
+  t.after(async () => {
+    driver.close();
+    await backend.closed;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const session = await FuseSession.init(driver, sessionOptions);
+  return { share, driver, session, backend };
+}
+
+test("two request queues share the load; the tag comes from the config space", async (t) => {
+  const { share, driver, session: s } = await serve(t, 2);
+  assert.equal(driver.tag, "in-process");
+  assert.equal(driver.deviceRequestQueues, 2);
+  const names = Array.from({ length: 50 }, (_, i) => `f${i}`);
+  names.forEach((n, i) => writeFileSync(join(share, n), "x".repeat(i)));
+  const entries = await Promise.all(names.map((n) => s.lookup(ROOT, n)));
+  const attrs = await Promise.all([...entries, ...entries, ...entries].map((e) => s.getattr(e.nodeid)));
+  attrs.forEach((a, i) => assert.equal(a.attr.size, BigInt(i % 50)));
+  const stats = driver.queueStats();
+  assert.deepEqual(stats.map((q) => q.name), ["hiprio", "request0", "request1"]);
+  for (const q of stats.slice(1)) assert.ok(q.completed >= 50, `${q.name} completed ${q.completed} of 200`);
+  assert.equal(stats[1]!.completed + stats[2]!.completed, 201, "INIT, 50 lookups and 150 getattrs");
+  for (const e of entries) s.forget(e.nodeid);
+  await s.flushForgets();
+  assert.equal(driver.queueStats()[0]!.completed, 1, "one BATCH_FORGET on hiprio");
+});
+
+test("INTERRUPT reaches the server, which survives it; other requests go on while a lock is waited for", async (t) => {
+  const { share, session: s } = await serve(t, 1, {}, { interrupts: true });
+  writeFileSync(join(share, "locked"), "x");
+  const node = (await s.lookup(ROOT, "locked")).nodeid;
+  const fh = (await s.open(node, OpenFlag.O_RDWR)).fh;
+  const hostFd = openSync(join(share, "locked"), fsc.O_RDWR);
+  t.after(() => closeSync(hostFd));
+  flock(hostFd, LOCK_EX);
+
+  const waiting = settle(s.setlkw(node, fh, 1n, { start: 0n, end: 0n, type: LockType.F_WRLCK, pid: 0 }, true, { timeoutMs: 300 }));
+  // A server that answers in parallel serves these while the SETLKW waits.
+  const started = Date.now();
+  assert.equal((await s.getattr(node)).attr.size, 1n);
+  assert.ok(Date.now() - started < 250, "GETATTR was not held up by the waiting SETLKW");
+  const r = await waiting;
+  assert.ok(!r.ok && ErrnoError.is(r.error) && r.error.errno === Errno.ETIMEDOUT, String(!r.ok && r.error));
+  assert.equal(s.stats.interrupts, 1);
+  flock(hostFd, LOCK_UN);
+  await new Promise((res) => setTimeout(res, 50));
+  assert.equal((await s.getattr(ROOT)).attr.nlink >= 2, true, "the connection lives on after the INTERRUPT");
+  await s.release(node, fh);
+});
+
+test("the backend closing the connection fails every pending request with ENOTCONN", async (t) => {
+  const { share, driver, session: s, backend } = await serve(t, 1);
+  writeFileSync(join(share, "locked"), "x");
+  const node = (await s.lookup(ROOT, "locked")).nodeid;
+  const fh = (await s.open(node, OpenFlag.O_RDWR)).fh;
+  const hostFd = openSync(join(share, "locked"), fsc.O_RDWR);
+  t.after(() => closeSync(hostFd));
+  flock(hostFd, LOCK_EX);
+  const pending = settle(s.setlkw(node, fh, 1n, { start: 0n, end: 0n, type: LockType.F_WRLCK, pid: 0 }, true));
+  await new Promise((res) => setTimeout(res, 50));
+  backend.close();
+  const reason = await driver.closed;
+  assert.ok(ErrnoError.is(reason) && reason.errno === Errno.ENOTCONN);
+  const r = await pending;
+  assert.ok(!r.ok && ErrnoError.is(r.error) && r.error.errno === Errno.ENOTCONN, String(!r.ok && r.error));
+  flock(hostFd, LOCK_UN);
+});
