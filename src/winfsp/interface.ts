@@ -553,7 +553,7 @@ export interface FileSystemInterface<C = unknown> {
    * ReadDirectory: the entries whose names come strictly after `marker` in
    * the file system's own, stable order (from the start when `marker` is
    * `null`), as many as fit in `length` bytes packed as FSP_FSCTL_DIR_INFO
-   * (see DirInfoPacker in dir-info.ts). Non-root directories list `.` and
+   * (see DirInfoPacker in fsctl.ts). Non-root directories list `.` and
    * `..` first. `pattern` (`null` unless VolumeParams.passQueryDirectoryPattern)
    * may be used to filter; the FSD filters again anyway.
    */
