@@ -152,6 +152,8 @@ const SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 const GUEST_OPEN_FLAGS = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE;
 /** Offsets node:fs takes as numbers; beyond, reads and writes go one buffer at a time with bigint positions. */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+/** The largest off_t. */
+const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
 /** The most bytes one COPY_FILE_RANGE moves (its reply carries a u32). */
 const COPY_MAX = 1 << 30;
 
@@ -183,28 +185,30 @@ function clip(list: readonly Uint8Array[], size: number): Uint8Array[] {
   return out;
 }
 
-function preadOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
+/** A node:fs call with a callback as a promise; a synchronous throw (argument validation) rejects too. */
+function nodeCall(call: string, start: (done: (error: unknown, n: number) => void) => void): Promise<number> {
   return new Promise((resolve, reject) => {
-    nodefs.read(fd, buffer, 0, buffer.byteLength, position, (error, n) => (error ? reject(fromNode(error, "pread")) : resolve(n)));
+    try {
+      start((error, n) => (error ? reject(fromNode(error, call)) : resolve(n)));
+    } catch (error) {
+      reject(fromNode(error, call));
+    }
   });
 }
 
-function pwriteOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
-  return new Promise((resolve, reject) => {
-    // node:fs takes a number position for writes only; the caller keeps bigint ones off this path.
-    nodefs.write(fd, buffer, 0, buffer.byteLength, Number(position), (error, n) =>
-      error ? reject(fromNode(error, "pwrite")) : resolve(n),
-    );
-  });
+function preadOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
+  return nodeCall("pread", (done) => nodefs.read(fd, buffer, 0, buffer.byteLength, position, done));
+}
+
+function pwriteOne(fd: number, buffer: Uint8Array, position: number): Promise<number> {
+  return nodeCall("pwrite", (done) => nodefs.write(fd, buffer, 0, buffer.byteLength, position, done));
 }
 
 /** preadv into `buffers` from `offset`: one system call for offsets node:fs takes as numbers. */
 async function preadInto(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
   if (buffers.length === 1) return preadOne(fd, buffers[0]!, offset <= MAX_SAFE ? Number(offset) : offset);
   if (offset + BigInt(buffers.reduce((n, b) => n + b.byteLength, 0)) <= MAX_SAFE) {
-    return new Promise((resolve, reject) => {
-      nodefs.readv(fd, buffers, Number(offset), (error, n) => (error ? reject(fromNode(error, "preadv")) : resolve(n)));
-    });
+    return nodeCall("preadv", (done) => nodefs.readv(fd, buffers, Number(offset), done));
   }
   let total = 0;
   for (const buffer of buffers) {
@@ -215,14 +219,16 @@ async function preadInto(fd: number, buffers: Uint8Array[], offset: bigint): Pro
   return total;
 }
 
-/** pwritev of `buffers` at `offset` (a file opened O_APPEND appends, as Linux pwrite does). */
+/**
+ * pwritev of `buffers` at `offset` (a file opened O_APPEND appends, as Linux
+ * pwrite does). Past 2^53 bytes (8 PiB: beyond ext4's 16 TiB, and beyond the
+ * number positions node:fs takes) it is EFBIG.
+ */
 function pwriteFrom(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
   const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-  if (offset + BigInt(total) > MAX_SAFE) throw errno("EFBIG", "pwrite");
-  if (buffers.length === 1) return pwriteOne(fd, buffers[0]!, offset);
-  return new Promise((resolve, reject) => {
-    nodefs.writev(fd, buffers, Number(offset), (error, n) => (error ? reject(fromNode(error, "pwritev")) : resolve(n)));
-  });
+  if (offset + BigInt(total) > MAX_SAFE) return Promise.reject(errno("EFBIG", "pwrite"));
+  if (buffers.length === 1) return pwriteOne(fd, buffers[0]!, Number(offset));
+  return nodeCall("pwritev", (done) => nodefs.writev(fd, buffers, Number(offset), done));
 }
 
 /** Whether a request's caller loses SUID/SGID on what it writes: flagged so, or not root. */
@@ -463,7 +469,7 @@ export class PassthroughFs extends FileSystemBase {
     }
 
     if (valid & FAttr.SIZE) {
-      if (arg.size > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", op);
+      if (arg.size > INT64_MAX) throw errno("EINVAL", op);
       if (handle !== undefined && !handle.isDir) {
         sys.ftruncate(handle.fd, arg.size);
       } else {
@@ -716,6 +722,7 @@ export class PassthroughFs extends FileSystemBase {
 
   override async read(_ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number> {
     const handle = this.#handles.get(arg.fh, nodeid, "read");
+    if (arg.offset > INT64_MAX) throw errno("EINVAL", "read"); // a negative off_t
     const buffers = clip(target, arg.size);
     if (buffers.length === 0) return 0;
     return this.#handles.use(handle, (h) => preadInto(h.fd, buffers, arg.offset));
@@ -766,7 +773,7 @@ export class PassthroughFs extends FileSystemBase {
 
   override async fallocate(ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void> {
     const handle = this.#handles.get(arg.fh, nodeid, "fallocate");
-    if (arg.offset > 0x7fff_ffff_ffff_ffffn || arg.length > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", "fallocate");
+    if (arg.offset > INT64_MAX || arg.length > INT64_MAX) throw errno("EINVAL", "fallocate");
     if (killsPrivileges(ctx, false)) this.#killPrivileges(handle.node);
     await this.#handles.use(handle, (h) => sys.fallocateAsync(h.fd, arg.mode, arg.offset, arg.length));
   }
@@ -784,7 +791,7 @@ export class PassthroughFs extends FileSystemBase {
     const from = this.#handles.get(arg.fhIn, nodeid, op);
     const to = this.#handles.get(arg.fhOut, arg.nodeidOut, op);
     if (arg.flags !== 0n) throw errno("EINVAL", op);
-    if (arg.offIn > 0x7fff_ffff_ffff_ffffn || arg.offOut > 0x7fff_ffff_ffff_ffffn) throw errno("EINVAL", op);
+    if (arg.offIn > INT64_MAX || arg.offOut > INT64_MAX) throw errno("EINVAL", op);
     if (killsPrivileges(ctx, false)) this.#killPrivileges(to.node);
     const length = Number(arg.len < BigInt(COPY_MAX) ? arg.len : BigInt(COPY_MAX));
     return this.#handles.use(from, () =>
