@@ -114,7 +114,8 @@ export class ByteReader {
   /** A copy of the next `n` bytes. */
   bytesCopy(n: number, field = "bytes"): Uint8Array {
     this.need(n, field);
-    const out = this.bytes.slice(this.pos, this.pos + n);
+    // A real copy (Buffer#slice would alias), and a plain Uint8Array.
+    const out = new Uint8Array(this.bytes.subarray(this.pos, this.pos + n));
     this.pos += n;
     return out;
   }
@@ -123,7 +124,7 @@ export class ByteReader {
   cstring(field = "string"): Uint8Array {
     const end = this.bytes.indexOf(0, this.pos);
     if (end < 0) malformed(ProtocolErrorCode.STRING, this.what, `${field} at offset ${this.pos} has no NUL`);
-    const out = this.bytes.slice(this.pos, end);
+    const out = new Uint8Array(this.bytes.subarray(this.pos, end));
     this.pos = end + 1;
     return out;
   }

@@ -221,19 +221,25 @@ function parseSidToken(token: string, options: SddlOptions, c: Cursor): Sid {
   return c.fail(`unknown SID ${JSON.stringify(token)}`);
 }
 
-/** Reads the SID after `O:` or `G:`: an `S-…` string or a two-letter alias. */
+/**
+ * Reads the SID after `O:` or `G:`. Like advapi32, the value runs up to the
+ * letter before the next `:` (or the end), so a hex authority such as
+ * `S-1-0x000100000000` followed by `D:` is not misread.
+ */
 function readOwnerSid(c: Cursor, options: SddlOptions): Sid {
   c.skipSpace();
-  let token: string;
-  if (/^[sS]-/.test(c.peek(2))) {
-    const m = /^[sS]-1-(?:0[xX][0-9a-fA-F]+|\d+)(?:-\d+)*/.exec(c.text.slice(c.pos));
-    if (!m) c.fail("malformed SID");
-    token = m[0];
-  } else {
-    token = c.peek(2);
+  const colon = c.text.indexOf(":", c.pos);
+  const end = colon < 0 ? c.text.length : colon - 1;
+  if (end <= c.pos) c.fail("missing SID");
+  const token = c.text.slice(c.pos, end).trim();
+  const at = c.pos;
+  c.pos = end;
+  try {
+    return parseSidToken(token, options, c);
+  } catch (e) {
+    c.pos = at;
+    throw e;
   }
-  c.pos += token.length;
-  return parseSidToken(token, options, c);
 }
 
 function parseRights(token: string, isLabel: boolean, c: Cursor): number {

@@ -356,7 +356,15 @@ function readAce(r: ByteReader, aclEnd: number, index: number): AnyAce {
     }
     const aceSid = readSid(sub, `${field} SID`);
     const applicationData = sub.remaining > 0 ? sub.bytesCopy(sub.remaining) : undefined;
-    ace = { type, flags, mask: mask >>> 0, sid: aceSid, objectType, inheritedObjectType, applicationData };
+    ace = {
+      type,
+      flags,
+      mask: mask >>> 0,
+      sid: aceSid,
+      ...(objectType !== undefined ? { objectType } : {}),
+      ...(inheritedObjectType !== undefined ? { inheritedObjectType } : {}),
+      ...(applicationData !== undefined ? { applicationData } : {}),
+    };
   } else {
     ace = { type, flags, body: sub.bytesCopy(sub.remaining, field) };
   }

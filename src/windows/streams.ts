@@ -127,7 +127,7 @@ export function encodeStreamValue(data: Uint8Array): Uint8Array {
  * value (which Samba never writes) reads as an empty stream.
  */
 export function decodeStreamValue(value: Uint8Array): Uint8Array {
-  return value.byteLength === 0 ? new Uint8Array(0) : value.slice(0, value.byteLength - 1);
+  return new Uint8Array(value.subarray(0, Math.max(0, value.byteLength - 1)));
 }
 
 /** The stream size a value of `valueLength` bytes stands for. */
