@@ -101,13 +101,16 @@ async function launchSandboxed(options: ServeOptions): Promise<number> {
 async function serveHere(options: ServeOptions, child: SandboxChild | null): Promise<number> {
   const stop = new AbortController();
   let listener: Listener | null = null;
+  let stoppedAt = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stop.signal.aborted) {
-      // A second request: stop now.
+      // Asked again later (not the same Ctrl-C reaching the launcher and us): stop now.
+      if (Date.now() - stoppedAt < 1000) return;
       listener?.close();
       process.exit(1);
     }
     log.info(`${signal}: shutting down`);
+    stoppedAt = Date.now();
     stop.abort();
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
@@ -161,7 +164,7 @@ async function serveOne(listener: Listener, root: string, deviceOptions: DeviceO
   const { error } = await connection.closed;
   stop.removeEventListener("abort", onStopConnection);
   if (stop.aborted) return 0;
-  if (error) {
+  if (error && !isDisconnect(error)) {
     log.error(`the connection failed: ${error.message}`);
     return 1;
   }
@@ -169,10 +172,15 @@ async function serveOne(listener: Listener, root: string, deviceOptions: DeviceO
   return 0;
 }
 
+/** The VMM closed the socket (the backend reports a plain EOF as ECONNRESET). */
+function isDisconnect(error: Error): boolean {
+  return ErrnoError.is(error) && (error.errno === Errno.ECONNRESET || error.errno === Errno.EPIPE);
+}
+
 function openListener(options: ServeOptions): Listener {
   if (options.listen.kind === "fd") return Listener.adopt(options.listen.fd);
   const listener = Listener.bind(options.listen.path, options.socketGroup !== undefined ? { group: options.socketGroup } : {});
-  log.info(`listening on ${listener.socketPath}`);
+  log.debug(`listening on ${listener.socketPath}`);
   return listener;
 }
 

@@ -1,0 +1,257 @@
+/**
+ * `viofs serve` as a person or libvirt runs it: the real CLI in a child
+ * process (the compiled bin/viofs.js, or the sources through tsx when the
+ * tests run from source), real sockets, real files. Every test that serves
+ * uses --sandbox=none; test/host/sandbox.test.ts covers the sandboxes.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { accept, connectUnix, listenUnix, socketpair } from "../../src/sys/index.js";
+import { SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../src/sys/constants.js";
+
+// ---- running the CLI ----
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
+  return dir;
+}
+
+const ROOT = repoRoot();
+
+/** node and the arguments that start `viofs`: the compiled bin, or the sources through tsx. */
+function viofsCommand(): string[] {
+  if (!fileURLToPath(import.meta.url).endsWith(".ts")) return [process.execPath, join(ROOT, "bin", "viofs.js")];
+  const launcher = join(mkdtempSync(join(tmpdir(), "viofs-launch-")), "viofs.mjs");
+  writeFileSync(launcher, `import { main } from ${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
+  return [process.execPath, "--import", "tsx", launcher];
+}
+
+const VIOFS = viofsCommand();
+
+interface Running {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits until stderr matches, or fails (with the output) after `ms`. */
+  waitFor(pattern: RegExp, ms?: number): Promise<void>;
+}
+
+function start(args: string[], options: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {}): Running {
+  const [program, ...rest] = VIOFS as [string, ...string[]];
+  const child = spawn(program, [...rest, ...args], {
+    cwd: ROOT,
+    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+  });
+  let out = "";
+  let err = "";
+  child.stdout!.setEncoding("utf8").on("data", (s: string) => (out += s));
+  child.stderr!.setEncoding("utf8").on("data", (s: string) => (err += s));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitFor(pattern, ms = 20_000) {
+      const deadline = Date.now() + ms;
+      while (!pattern.test(err)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`viofs never printed ${pattern}; stderr:\n${err}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+  };
+}
+
+async function run(args: string[], options: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const running = start(args, options);
+  const { code } = await running.exited;
+  return { code, stdout: running.stdout(), stderr: running.stderr() };
+}
+
+/** Asserts a refusal: `code`, and stderr is exactly one line `viofs: …` matching `pattern`. */
+function assertOneLine(result: { code: number | null; stderr: string }, code: number, pattern: RegExp): void {
+  assert.equal(result.code, code, result.stderr);
+  const lines = result.stderr.split("\n").filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `expected one line, got:\n${result.stderr}`);
+  assert.match(lines[0]!, /^viofs: /);
+  assert.match(lines[0]!, pattern);
+}
+
+function scratch(): { dir: string; share: string; socket: string } {
+  const dir = mkdtempSync(join(tmpdir(), "viofs-serve-"));
+  const share = join(dir, "share");
+  mkdirSync(share);
+  writeFileSync(join(share, "a.txt"), "hello\n");
+  return { dir, share, socket: join(dir, "vhost.sock") };
+}
+
+const WAITING = /waiting for a vhost-user connection/;
+
+/** Starts a server on a fresh scratch directory and waits until it accepts. */
+async function serving(extra: string[] = []): Promise<{ s: ReturnType<typeof scratch>; server: Running }> {
+  const s = scratch();
+  const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", ...extra]);
+  await server.waitFor(WAITING);
+  return { s, server };
+}
+
+// ---- what needs no server ----
+
+test("--help prints the options; viofs help lists serve", async () => {
+  const help = await run(["serve", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: viofs serve /);
+  for (const flag of ["--socket-path", "--fd", "--shared-dir", "--sandbox", "--print-capabilities"]) assert.ok(help.stdout.includes(flag), flag);
+  const top = await run(["help"]);
+  assert.match(top.stdout, /^\s+serve\s+\S/m);
+});
+
+test("--print-capabilities is virtiofsd's vhost-user.json answer, without migration", async () => {
+  const result = await run(["serve", "--print-capabilities"]);
+  assert.equal(result.code, 0);
+  assert.equal(result.stderr, "");
+  assert.deepEqual(JSON.parse(result.stdout), { type: "fs", features: ["separate-options"] });
+});
+
+test("bad flags: exit 2 and one line", async () => {
+  const { share } = scratch();
+  assertOneLine(await run(["serve", "--bogus"]), 2, /unknown option '--bogus'/);
+  assertOneLine(await run(["serve", "--shared-dir", share]), 2, /--socket-path=PATH or --fd=N/);
+  assertOneLine(await run(["serve", "--socket-path=s", `--shared-dir=${share}`, "--cache=sometimes"]), 2, /--cache must be one of/);
+  assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${share}`, "--socket-group=daemon"]), 2, /--socket-group applies to --socket-path only/);
+});
+
+test("a missing shared directory is refused before anything is created", async () => {
+  const { dir, socket } = scratch();
+  assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${join(dir, "nope")}`, "--sandbox=none"]), 2, /shared directory '.*nope' does not exist/);
+  assert.equal(existsSync(socket), false);
+});
+
+test("a socket directory that does not exist, a path that is not a socket", async () => {
+  const { dir, share } = scratch();
+  assertOneLine(await run(["serve", `--socket-path=${join(dir, "no", "s.sock")}`, `--shared-dir=${share}`, "--sandbox=none"]), 1, /directory '.*no' does not exist/);
+  const file = join(dir, "file");
+  writeFileSync(file, "x");
+  assertOneLine(await run(["serve", `--socket-path=${file}`, `--shared-dir=${share}`, "--sandbox=none"]), 1, /exists and is not a socket/);
+  assert.equal(readFileSync(file, "utf8"), "x");
+});
+
+test("--rlimit-nofile beyond the system's maximum, or too small for the reserve", async () => {
+  const { share, socket } = scratch();
+  const max = Number(readFileSync("/proc/sys/fs/nr_open", "utf8"));
+  assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--sandbox=none", `--rlimit-nofile=${max + 1}`]), 1, /above the system's maximum/);
+  assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--sandbox=none", "--rlimit-nofile=100"]), 1, /too small/);
+  assert.equal(existsSync(socket), false, "the socket of a refused start is removed");
+});
+
+// ---- the socket ----
+
+test("the socket is created 0600 with a pid file; SIGTERM removes both and exits 0", async () => {
+  const { s, server } = await serving();
+  assert.ok(statSync(s.socket).isSocket());
+  assert.equal(statSync(s.socket).mode & 0o777, 0o600);
+  assert.equal(statSync(`${s.socket}.pid`).mode & 0o777, 0o600);
+  assert.equal(Number(readFileSync(`${s.socket}.pid`, "utf8")), server.child.pid);
+  server.child.kill("SIGTERM");
+  const { code } = await server.exited;
+  assert.equal(code, 0, server.stderr());
+  assert.equal(existsSync(s.socket), false);
+  assert.equal(existsSync(`${s.socket}.pid`), false);
+  rmSync(s.dir, { recursive: true });
+});
+
+test("--socket-group makes the socket 0660 and the group's", async () => {
+  const group = readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .map((line) => line.split(":"))
+    .find((fields) => fields.length >= 3 && fields[0] !== "" && Number(fields[2]) !== process.getgid!());
+  assert.ok(group, "a group other than ours in /etc/group");
+  const { s, server } = await serving([`--socket-group=${group[0]}`]);
+  assert.equal(statSync(s.socket).mode & 0o777, 0o660);
+  assert.equal(statSync(s.socket).gid, Number(group[2]));
+  server.child.kill("SIGINT");
+  assert.equal((await server.exited).code, 0);
+  const refused = await run(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--socket-group=no-such-group-here"]);
+  assertOneLine(refused, 1, /no group named 'no-such-group-here'/);
+});
+
+test("a socket in use by another viofs is refused (pid-file lock); the running one is untouched", async () => {
+  const { s, server } = await serving();
+  const second = await run(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]);
+  assertOneLine(second, 1, new RegExp(`socket .* is in use by another process \\(pid ${server.child.pid}\\); stop it or choose another path`));
+  assert.equal(server.child.exitCode, null, "the first server still runs");
+  assert.ok(statSync(s.socket).isSocket());
+  closeSync(connectUnix(s.socket));
+  assert.equal((await server.exited).code, 0, "the probe-free refusal left the first server its one connection");
+});
+
+test("a socket another program listens on is refused without connecting to it", async () => {
+  const s = scratch();
+  const fd = listenUnix(s.socket);
+  try {
+    assertOneLine(await run(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]), 1, /is in use by another process; stop it or choose another path/);
+    assert.equal(accept(fd), null, "no test connection was made");
+    assert.ok(statSync(s.socket).isSocket());
+  } finally {
+    closeSync(fd);
+  }
+});
+
+test("a stale socket (nobody listening) is replaced", async () => {
+  const s = scratch();
+  closeSync(listenUnix(s.socket));
+  assert.ok(statSync(s.socket).isSocket());
+  const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]);
+  await server.waitFor(WAITING);
+  const client = connectUnix(s.socket);
+  closeSync(client);
+  // The client went away: the server ends as virtiofsd does, and tidies up.
+  assert.equal((await server.exited).code, 0, server.stderr());
+  assert.match(server.stderr(), /client disconnected/);
+  assert.equal(existsSync(s.socket), false);
+});
+
+test("one connection only: a second client is refused while the first is served", async () => {
+  const { s, server } = await serving();
+  const first = connectUnix(s.socket);
+  await server.waitFor(/client connected/);
+  assert.throws(() => connectUnix(s.socket), /ECONNREFUSED/);
+  closeSync(first);
+  assert.equal((await server.exited).code, 0, server.stderr());
+});
+
+// ---- --fd ----
+
+test("--fd=N: an inherited listening socket is served, and its file left alone", async () => {
+  const s = scratch();
+  const fd = listenUnix(s.socket, 16, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  const server = start(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", fd] });
+  closeSync(fd);
+  await server.waitFor(WAITING);
+  closeSync(connectUnix(s.socket));
+  assert.equal((await server.exited).code, 0, server.stderr());
+  assert.ok(statSync(s.socket).isSocket(), "the socket belongs to whoever made it");
+  assert.equal(existsSync(`${s.socket}.pid`), false);
+});
+
+test("--fd=N that is not a listening Unix stream socket is refused in one line", async () => {
+  const s = scratch();
+  const file = openSync(join(s.dir, "plain"), "w");
+  assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", file] }), 1, /--fd=3 is a regular file, not a socket/);
+  closeSync(file);
+  const [a, b] = socketpair();
+  assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", a] }), 1, /--fd=3 is a socket that is not listening/);
+  closeSync(a);
+  closeSync(b);
+  assertOneLine(await run(["serve", "--fd=1000", `--shared-dir=${s.share}`, "--sandbox=none"]), 1, /--fd=1000 is not an open file descriptor/);
+});
