@@ -142,6 +142,7 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
 
 /** Takes one connection and serves it until it closes (0), fails (1) or `stop` ends it (0). */
 async function serveOne(listener: Listener, root: string, deviceOptions: DeviceOptions, stop: AbortSignal): Promise<number> {
+  if (stop.aborted) return 0;
   const onStop = (): void => listener.stopListening();
   stop.addEventListener("abort", onStop, { once: true });
   let fd: number;

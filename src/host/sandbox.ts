@@ -197,7 +197,7 @@ export async function runInNamespaces(options: LaunchOptions): Promise<number> {
         const message = JSON.parse(line) as { pid?: number };
         if (typeof message.pid === "number") {
           innerPid = message.pid;
-          if (stopSignal) process.kill(innerPid, stopSignal);
+          if (stopSignal) signalQuietly(innerPid, stopSignal);
         }
       } catch {
         log.debug(`sandbox: unreadable report '${line}'`);
