@@ -32,6 +32,7 @@ import { FuseSession } from "../src/guest/session.js";
 import {
   MiB,
   Results,
+  commandLineOf,
   formatValue,
   scratchDir,
   startBackend,
@@ -113,7 +114,7 @@ class FuseTarget implements Target {
     private readonly lookupFiles: number,
   ) {
     const i = session.info;
-    this.info = { minor: i.minor, maxWrite: i.maxWrite, maxRead: i.maxRead, maxPages: i.maxPages, serverMaxWrite: i.init.maxWrite, maxBackground: i.init.maxBackground };
+    this.info = { commandLine: commandLineOf(handle), minor: i.minor, maxWrite: i.maxWrite, maxRead: i.maxRead, maxPages: i.maxPages, serverMaxWrite: i.init.maxWrite, maxBackground: i.init.maxBackground };
   }
 
   static async start(name: BackendName, share: string, socketPath: string, s: DriverSettings): Promise<FuseTarget> {

@@ -11,7 +11,7 @@
  * {@link RatioRow}. Higher is better for every unit used here (MiB/s, ops/s).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync, renameSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { BACKENDS, VIRTIOFSD, type BackendHandle, type BackendName } from "../test/vm/backends.js";
@@ -232,9 +232,23 @@ export function scratchDir(root: string, prefix: string): { path: string; cleanu
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** How the backends run, for the notes of every group that starts them. */
+export const BACKEND_NOTE =
+  "backends are started by test/vm/backends.ts with the VM tests' flags: virtiofsd -o cache=auto -o xattr (its default namespace sandbox and " +
+  "64-thread pool), viofs serve --cache=auto --xattr --sandbox=none (its default thread pool); exact argv in settings.";
+
 /** Starts `name` serving `sharedDir` on `socketPath` with the VM tests' flags (test/vm/backends.ts). */
 export function startBackend(name: BackendName, sharedDir: string, socketPath: string): Promise<BackendHandle> {
   return BACKENDS[name].start(sharedDir, socketPath);
+}
+
+/** The backend's argv as the kernel has it (/proc/<pid>/cmdline), for the report; [] when gone. */
+export function commandLineOf(handle: BackendHandle): string[] {
+  try {
+    return readFileSync(`/proc/${handle.pid}/cmdline`, "utf8").split("\0").filter((x) => x !== "");
+  } catch {
+    return [];
+  }
 }
 
 /**

@@ -20,6 +20,7 @@ import { join } from "node:path";
 import { repoRoot } from "../test/vm/image.js";
 import { driverGroup } from "./driver.js";
 import {
+  BACKEND_NOTE,
   formatTable,
   machineInfo,
   versionInfo,
@@ -111,7 +112,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
   };
 
-  const notes: string[] = [];
+  const notes: string[] = [BACKEND_NOTE];
   const backends = [...args.backends];
   if (backends.includes("viofs")) {
     const why = viofsServeUnavailable();

@@ -27,6 +27,7 @@ import {
   MiB,
   Results,
   formatValue,
+  commandLineOf,
   scratchDir,
   startBackend,
   type BackendName,
@@ -205,8 +206,14 @@ export function buildHelper(): { path: string } | { path: null; why: string } {
   return { path };
 }
 
+/** QEMU's argv names per-run temporary files; keep their shape, not their random names. */
+function scrubTmp(arg: string): string {
+  return arg.replace(/\/tmp\/[^,\s]*?(viofs-[A-Za-z-]*?)[A-Za-z0-9]{6}(?=\/)/g, "$TMP/$1XXXXXX");
+}
+
 interface BootOutcome {
   backend: BackendName;
+  commandLine: string[];
   samples: GuestSample[];
   info: Record<string, string>;
   guest: GuestRun;
@@ -223,6 +230,7 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
       chmodSync(join(share, HELPER_DIR, "fsops"), 0o755);
     }
     const handle = await startBackend(backend, share, join(dir.path, "vfs.sock"));
+    const commandLine = commandLineOf(handle).map((a) => a.replaceAll(dir.path, "$DIR"));
     const died = new AbortController();
     void handle.exited.then((x) => died.abort(new Error(`${backend} exited (${x.signal ?? `status ${x.code}`}) while the guest ran`)));
     let guest: GuestRun;
@@ -244,7 +252,7 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
     await handle.stop();
     if (guest.exitCode !== 0) throw new Error(`bench/vm: the guest script exited ${guest.exitCode} against ${backend}:\n${guest.output}`);
     const { samples, info } = parseGuestOutput(guest.output);
-    return { backend, samples, info, guest };
+    return { backend, commandLine, samples, info, guest };
   } finally {
     dir.cleanup();
   }
@@ -267,7 +275,7 @@ export const vmGroup: BenchGroup = {
     for (const backend of ctx.backends) {
       ctx.progress(`vm: booting the guest against ${backend} (${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload)…`);
       const out = await bootOnce(ctx, backend, s, helper);
-      boots[backend] = { ...out.guest.timings, info: out.info };
+      boots[backend] = { ...out.guest.timings, info: out.info, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) };
       const perRep = new Map<string, number>();
       for (const x of out.samples) {
         const key = `${x.tool} ${x.kind}`;
