@@ -187,6 +187,14 @@ export class SambaServer {
     return parseAllInfo(r.stdout);
   }
 
+  /** `allinfo` of several paths in one smbclient run (each connection costs about half a second). */
+  async allinfoMany(paths: readonly string[]): Promise<AllInfo[]> {
+    const r = await this.smbclient(paths.map((p) => `allinfo "${p}"`).join("; "));
+    const chunks = r.stdout.split(/^(?=altname: )/m).filter((c) => c.startsWith("altname: "));
+    if (chunks.length !== paths.length) throw new Error(`allinfo of ${paths.length} paths gave ${chunks.length} answers:\n${r.stdout}${r.stderr}`);
+    return chunks.map(parseAllInfo);
+  }
+
   /** The SD smbcacls reports, as SDDL (Samba's spelling: `0x%08x` masks, aliases for well-known SIDs). */
   async getSddl(path: string): Promise<string> {
     const r = await run("/usr/bin/smbcacls", ["-s", this.configFile, this.unc, path, "-N", "--sddl", `--domain-sid=${DOMAIN_SID}`]);
