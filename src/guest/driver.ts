@@ -99,7 +99,8 @@ class Pending {
   memory = Memory.None;
   head = -1;
   constructor(
-    readonly chunks: readonly Uint8Array[],
+    /** The request, until it is copied into guest memory. */
+    public chunks: readonly Uint8Array[] | null,
     readonly requestLength: number,
     readonly capacity: number,
     /** submitInto: the reply's head and bulk destinations. */
@@ -200,6 +201,8 @@ export class VirtioFsDriver implements FuseTransport {
   private readonly maxSegment: number;
   /** The longest chain a request may have (the ring size without indirect tables). */
   private readonly maxChain: number;
+  /** Indirect descriptors were negotiated. */
+  private readonly indirect: boolean;
   private readonly readSegs: Seg[] = [];
   private readonly writeSegs: Seg[] = [];
   private readList: Seg[] = [];
@@ -255,6 +258,7 @@ export class VirtioFsDriver implements FuseTransport {
     this.requests = [];
     for (let i = 1; i < device.queues.length; i++) this.requests.push(make(i, `request${i - 1}`));
     this.queues = [this.hiprio, ...this.requests];
+    this.indirect = useIndirect;
     this.maxChain = useIndirect ? MAX_INDIRECT : Math.min(...this.queues.map((q) => q.ring.size));
 
     const config = device.config;
@@ -391,7 +395,7 @@ export class VirtioFsDriver implements FuseTransport {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: request of ${length} bytes with ${capacity} bytes of reply room`));
       return;
     }
-    const chain = Math.ceil(length / this.maxSegment) + Math.ceil(capacity / this.maxSegment);
+    const chain = this.chainLength({ requestLength: length, capacity });
     if (chain > this.maxChain) {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: a chain of ${chain} descriptors exceeds the ${this.maxChain} the device takes`));
       return;
@@ -402,6 +406,11 @@ export class VirtioFsDriver implements FuseTransport {
       q.waited++;
       q.waiting.push(p);
     }
+  }
+
+  /** Descriptors a request's chain takes without an indirect table. */
+  private chainLength(p: { requestLength: number; capacity: number }): number {
+    return Math.ceil(p.requestLength / this.maxSegment) + Math.ceil(p.capacity / this.maxSegment);
   }
 
   private pickRequestQueue(): Queue {
@@ -419,11 +428,14 @@ export class VirtioFsDriver implements FuseTransport {
 
   /** Allocates bounce memory, copies the request in and adds the chain; false when there is no room now. */
   private start(q: Queue, p: Pending): boolean {
+    // No room in the ring: do not copy the request in only to take it out again.
+    if (q.ring.numFree === 0 || (!this.indirect && q.ring.numFree < this.chainLength(p))) return false;
     if (!this.allocate(p)) return false;
     const heap = this.heap;
+    const chunks = p.chunks!;
     let at = p.offset;
-    for (let i = 0; i < p.chunks.length; i++) {
-      const chunk = p.chunks[i]!;
+    for (let i = 0; i < chunks.length; i++) {
+      const chunk = chunks[i]!;
       heap.set(chunk, at);
       at += chunk.length;
     }
@@ -444,6 +456,7 @@ export class VirtioFsDriver implements FuseTransport {
       this.free(p);
       return false;
     }
+    p.chunks = null;
     p.head = headIndex;
     q.inFlight[headIndex] = p;
     q.submitted++;

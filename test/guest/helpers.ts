@@ -1,5 +1,7 @@
 /** Shared pieces of the guest-side tests: a connected session per backend, and small waits. */
 import type { TestContext } from "node:test";
+import { ErrnoError } from "../../src/common/errors.js";
+import { Errno } from "../../src/common/errno.js";
 import { VirtioFsDriver, type DriverOptions } from "../../src/guest/driver.js";
 import { FuseSession, type SessionOptions } from "../../src/guest/session.js";
 import type { Backend, BackendFactory } from "./backends.js";
@@ -25,9 +27,25 @@ export async function connect(
     driver?.close();
     await backend.stop();
   });
-  driver = await VirtioFsDriver.connect(backend.socketPath, options.driver);
+  driver = await connectDriver(backend.socketPath, options.driver);
   const session = await FuseSession.init(driver, options.session);
   return { backend, driver, session };
+}
+
+/**
+ * Connects a driver, retrying while the daemon has bound its socket but is
+ * not listening yet (ECONNREFUSED), for up to 5 s.
+ */
+export async function connectDriver(socketPath: string, options?: DriverOptions): Promise<VirtioFsDriver> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      return await VirtioFsDriver.connect(socketPath, options);
+    } catch (error) {
+      if (!(ErrnoError.is(error) && error.errno === Errno.ECONNREFUSED) || Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /** Polls `test` every 10 ms until it holds, or fails after `ms` with `what`. */

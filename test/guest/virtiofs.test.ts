@@ -27,7 +27,7 @@ import { AccessMask, Falloc, FUSE_ROOT_ID, Mode, OpenFlag, RenameFlag, Whence, X
 import { VirtioFsDriver } from "../../src/guest/driver.js";
 import { FuseSession } from "../../src/guest/session.js";
 import { BACKENDS, type BackendFactory, type Operation } from "./backends.js";
-import { connect, settle, until } from "./helpers.js";
+import { connect, connectDriver, settle, until } from "./helpers.js";
 
 const ROOT = FUSE_ROOT_ID;
 
@@ -406,7 +406,7 @@ for (const factory of BACKENDS) {
       // A fresh daemon, a fresh connection.
       const next = await factory.start();
       t.after(() => next.stop());
-      const driver2 = await VirtioFsDriver.connect(next.socketPath);
+      const driver2 = await connectDriver(next.socketPath);
       const s2 = await FuseSession.init(driver2);
       writeFileSync(join(next.dir, "after"), "still here");
       const after = await s2.lookup(ROOT, "after");
