@@ -58,6 +58,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   "socket-group": { value: true, meta: "GROUP", help: "group owning the socket (mode 0660)" },
   "rlimit-nofile": { value: true, meta: "N", help: "open-file limit; the guest's fd budget follows from it" },
   "log-level": { value: true, meta: "LEVEL", help: "error, warn, info (default), debug, trace or off" },
+  debug: { value: false, aliases: ["-d"], help: "the same as --log-level=debug (as C virtiofsd's -d)" },
   syslog: { value: false, help: "log to syslog instead of stderr" },
   "print-capabilities": { value: false, help: "print the vhost-user capabilities as JSON and exit" },
   "fuse-mount": { value: true, meta: "DIR", help: "serve through /dev/fuse at DIR instead of vhost-user" },
@@ -96,7 +97,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     announceSubmounts: hasFlag(parsed, "announce-submounts"),
     killprivV2: false,
     sandbox: flagValue(parsed, "sandbox"),
-    logLevel: flagValue(parsed, "log-level"),
+    logLevel: flagValue(parsed, "log-level") ?? (hasFlag(parsed, "debug") ? "debug" : undefined),
     threadPoolSize: flagValue(parsed, "thread-pool-size"),
   };
   for (const list of parsed.values.get("o") ?? []) {
@@ -211,7 +212,8 @@ export function parseServeArgs(argv: string[]): ServeRequest {
   };
   if (tag !== undefined) options.tag = tag;
   if (group !== undefined) options.socketGroup = group;
-  if (rlimit !== undefined) options.rlimitNofile = parseCount("rlimit-nofile", rlimit, 64, 1 << 30);
+  // 0 leaves the limit as it is (virtiofsd's meaning).
+  if (rlimit !== undefined && rlimit !== "0") options.rlimitNofile = parseCount("rlimit-nofile", rlimit, 64, 1 << 30);
   if (fuseMount !== undefined) options.fuseMount = fuseMount;
   return { kind: "serve", options };
 }

@@ -41,6 +41,12 @@ test("libvirt's spelling: --fd and a -o list", () => {
   assert.equal(o.sandbox, "chroot");
 });
 
+test("C virtiofsd's -d and --rlimit-nofile=0", () => {
+  const o = serve(["--fd=3", "-o", `source=${dir}`, "-d", "--rlimit-nofile=0"]);
+  assert.equal(o.logLevel, "debug");
+  assert.equal(o.rlimitNofile, undefined);
+});
+
 test("defaults are virtiofsd's", () => {
   const o = serve(["--socket-path", "s", "--shared-dir", dir]);
   assert.equal(o.cache, "auto");
