@@ -23,7 +23,7 @@ import {
   SAMBA_417_VISIBLE_ATTRIBUTES,
 } from "../../src/windows/attributes.js";
 import { dateToFiletime, filetimeToDate } from "../../src/windows/filetime.js";
-import { decodeNtAcl, defaultSecurityDescriptor, encodeNtAcl, NTACL_XATTR } from "../../src/windows/ntacl.js";
+import { decodeNtAcl, defaultSecurityDescriptor, encodeNtAcl, NTACL_XATTR, NTACL_XATTR_USER } from "../../src/windows/ntacl.js";
 import { formatSddl, parseSddl } from "../../src/windows/sddl.js";
 import { ntStatusName } from "../../src/windows/ntstatus.js";
 import {
@@ -162,22 +162,39 @@ describe("Samba writes, our codecs read", () => {
     assert.equal(formatSddl(nt.sd), "O:S-1-22-1-1000G:S-1-22-2-1001D:P(D;;WDWO;;;S-1-22-1-1002)(A;OICI;FA;;;WD)(A;;FR;;;BU)(A;ID;0x1200a9;;;S-1-22-1-1000)");
   });
 
-  test("without ignore system acls Samba writes a v4 NTACL (posix_acl hash), which we decode", async () => {
+  test("without ignore system acls, in user.NTACL: Samba writes v4 (posix_acl hash), still serves our v1", async () => {
     const dir = mkdtempSync(join(tmpdir(), "viofs-share-v4-"));
-    const second = await SambaServer.start(dir, { ignoreSystemAcls: false });
+    const second = await SambaServer.start(dir, {
+      ignoreSystemAcls: false,
+      shareOptions: [`acl_xattr:security_acl_name = ${NTACL_XATTR_USER}`],
+    });
+    const read = (name: string, attr: string): Buffer => {
+      const fd = openSync(join(dir, name), "r");
+      try {
+        return fgetxattr(fd, attr);
+      } finally {
+        closeSync(fd);
+      }
+    };
     try {
       await second.put("v4.txt", Buffer.from("x"));
       chownSync(join(dir, "v4.txt"), 1000, 1001);
       await second.setSddl("v4.txt", "O:S-1-22-1-1000G:S-1-22-2-1001D:(A;;0x001f01ff;;;S-1-22-1-1000)(A;;0x001200a9;;;S-1-22-2-1001)(A;;0x001200a9;;;WD)");
-      const fd = openSync(join(dir, "v4.txt"), "r");
-      const nt = decodeNtAcl(fgetxattr(fd, NTACL_XATTR));
-      closeSync(fd);
+      const nt = decodeNtAcl(read("v4.txt", NTACL_XATTR_USER));
+      assert.throws(() => read("v4.txt", NTACL_XATTR), (e: unknown) => ErrnoError.is(e) && e.errnoName === "ENODATA");
       assert.equal(nt.version, 4);
       assert.equal(nt.description, "posix_acl");
       assert.equal(nt.hashType, 1);
       assert.equal(formatSddl(nt.sd), normalized(await second.getSddl("v4.txt")));
       // smbcacls sorts the ACEs it sends (Everyone first here).
       assert.equal(formatSddl(nt.sd), "O:S-1-22-1-1000G:S-1-22-2-1001D:(A;;0x1200a9;;;WD)(A;;FA;;;S-1-22-1-1000)(A;;0x1200a9;;;S-1-22-2-1001)");
+      // v1 carries no hash, so Samba trusts it even when it checks hashes against the POSIX ACL.
+      writeFileSync(join(dir, "v1.txt"), "x");
+      const sddl = "O:S-1-22-1-1000G:S-1-22-2-1001D:P(A;;FA;;;S-1-22-1-1000)(D;;SD;;;WD)(A;OICI;FR;;;WD)";
+      const fd = openSync(join(dir, "v1.txt"), "r");
+      fsetxattr(fd, NTACL_XATTR_USER, encodeNtAcl(parseSddl(sddl)));
+      closeSync(fd);
+      assert.equal(normalized(await second.getSddl("v1.txt")), sddl);
     } finally {
       await second.stop();
       rmSync(dir, { recursive: true, force: true });
