@@ -791,7 +791,7 @@ export class FuseSession {
    * `body`. Resolves with the reply's errno and body; no bookkeeping is done
    * (entries returned are not counted). `replyCapacity` 0 (the default for
    * FORGET and BATCH_FORGET) expects no reply and resolves once the device
-   * took the request.
+   * took the request. `signal` and `timeoutMs` work as for the typed calls.
    */
   async request(
     opcode: number,
@@ -812,7 +812,9 @@ export class FuseSession {
       pid: o.pid ?? this.pid,
       totalExtlen: 0,
     });
-    const bytes = await this.transport.submit([header, body], capacity, o.queue ?? (noReply ? "hiprio" : "request"));
+    if (o.signal?.aborted) throw new ErrnoError(Errno.EINTR, `FUSE_${opcodeName(opcode)}`);
+    const submitted = this.transport.submit([header, body], capacity, o.queue ?? (noReply ? "hiprio" : "request"));
+    const bytes = capacity === 0 ? await submitted : await this.guard(unique, `FUSE_${opcodeName(opcode)}`, submitted, o);
     if (capacity === 0) return { unique, errno: 0, body: bytes };
     const h = decodeOutHeader(bytes);
     if (h.unique !== unique) throw new ProtocolError(ProtocolErrorCode.VALUE, `reply unique ${h.unique} is not the request's ${unique}`);
