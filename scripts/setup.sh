@@ -11,6 +11,8 @@ have /usr/lib/qemu/virtiofsd || need+=(qemu-system-common)
 have /bin/busybox || need+=(busybox-static)
 have smbd || need+=(samba)
 have smbclient || need+=(smbclient)
+# acl_xattr and streams_xattr: only a Recommends of samba, which --no-install-recommends skips.
+have /usr/lib/x86_64-linux-gnu/samba/vfs/acl_xattr.so || need+=(samba-vfs-modules)
 have getfattr || need+=(attr)
 have tmux || need+=(tmux)
 
