@@ -9,8 +9,13 @@
  *
  * Each layout is a list of fields in C order; its size is checked against the
  * C size when the module loads, so a missing or extra field cannot go unnoticed.
+ * The layout is the only description of a struct: {@link defineStruct} turns
+ * it, once, into a straight-line reader and writer with fixed offsets (nested
+ * structs inlined), so encoding or decoding a struct walks no field list and
+ * builds each value as one object literal.
  */
-import { WireReader, WireWriter } from "./wire.js";
+import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { loadI64, loadU64, valueError, WireReader, WireWriter } from "./wire.js";
 
 type NumberKind = "u8" | "u16" | "u32" | "i32";
 type BigKind = "u64" | "i64";
@@ -27,6 +32,11 @@ export interface Struct<T> {
   readonly SIZE: number;
   /** Reads `SIZE` bytes. */
   decode(r: WireReader): T;
+  /**
+   * Reads the struct at `at` of `bytes`, without a reader; SHORT (labelled
+   * `what`) when fewer than `SIZE` bytes are there.
+   */
+  decodeAt(bytes: Uint8Array, at: number, what?: string): T;
   /** Writes `SIZE` bytes. */
   encode(w: WireWriter, v: T): void;
   /**
@@ -48,10 +58,117 @@ const scalarSize: Record<NumberKind | BigKind, number> = { u8: 1, u16: 2, u32: 4
 
 type AnyField = number | readonly [string, NumberKind | BigKind | Struct<unknown>];
 
+/** The layout of every struct {@link defineStruct} made, for inlining it into the structs that contain it. */
+const layouts = new WeakMap<Struct<unknown>, { name: string; fields: readonly AnyField[] }>();
+
 function fieldSize(f: AnyField): number {
   if (typeof f === "number") return f;
   const kind = f[1];
   return typeof kind === "string" ? scalarSize[kind] : kind.SIZE;
+}
+
+// ---------------------------------------------------------------------------
+// Compiling a layout
+
+/** Reads a struct at `at` of `b`; the caller has checked that `SIZE` bytes are there. */
+type ReadFn<T> = (b: Uint8Array, at: number) => T;
+/** Checks every field of `v` (VALUE) and writes it at `at` of `d`, whose `SIZE` bytes there are zero. */
+type WriteFn<T> = (d: DataView, at: number, v: T) => void;
+
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** Little-endian loads of each scalar kind at byte `o` of `b`, as JavaScript source. */
+function loadSource(kind: NumberKind | BigKind, o: string): string {
+  const byte = (i: number): string => `b[${o} + ${i}]`;
+  const word = `${byte(0)} | (${byte(1)} << 8) | (${byte(2)} << 16) | (${byte(3)} << 24)`;
+  switch (kind) {
+    case "u8":
+      return byte(0);
+    case "u16":
+      return `(${byte(0)} | (${byte(1)} << 8))`;
+    case "u32":
+      return `((${word}) >>> 0)`;
+    case "i32":
+      return `(${word})`;
+    case "u64":
+      return `loadU64(b, ${o})`;
+    case "i64":
+      return `loadI64(b, ${o})`;
+  }
+}
+
+/** The range check of each scalar kind (true when `x` does not fit), as in {@link WireWriter}. */
+const misfitSource: Record<NumberKind | BigKind, string> = {
+  u8: "(x & 0xff) !== x",
+  u16: "(x & 0xffff) !== x",
+  u32: "x >>> 0 !== x",
+  i32: "(x | 0) !== x",
+  u64: "BigInt.asUintN(64, x) !== x",
+  i64: "BigInt.asIntN(64, x) !== x",
+};
+
+const storeName: Record<NumberKind | BigKind, string> = {
+  u8: "setUint8",
+  u16: "setUint16",
+  u32: "setUint32",
+  i32: "setInt32",
+  u64: "setBigUint64",
+  i64: "setBigInt64",
+};
+
+/**
+ * Generates the reader and writer of a layout. The source is built from the
+ * field table alone (names checked to be identifiers); error labels such as
+ * `fuse_attr.ino` are made once, here, and used only when a value is refused.
+ */
+function compile<T>(name: string, fields: readonly AnyField[]): { read: ReadFn<T>; write: WriteFn<T> } {
+  const labels: string[] = [];
+  const kinds: string[] = [];
+  const writes: string[] = [];
+  let locals = 0;
+
+  const objectSource = (structName: string, list: readonly AnyField[], base: number, value: string): string => {
+    const parts: string[] = [];
+    let off = base;
+    for (const f of list) {
+      if (typeof f === "number") {
+        off += f;
+        continue;
+      }
+      const [key, kind] = f;
+      if (!IDENTIFIER.test(key) || key === "__proto__") throw new Error(`struct ${structName}: bad field name ${key}`);
+      if (typeof kind === "string") {
+        parts.push(`${key}: ${loadSource(kind, `at + ${off}`)}`);
+        const i = labels.length;
+        labels.push(`${structName}.${key}`);
+        kinds.push(kind);
+        const little = kind === "u8" ? "" : ", true";
+        writes.push(`x = ${value}.${key};`, `if (${misfitSource[kind]}) throw bad(${i}, x);`, `d.${storeName[kind]}(at + ${off}, x${little});`);
+        off += scalarSize[kind];
+      } else {
+        const inner = layouts.get(kind);
+        if (inner === undefined) throw new Error(`struct ${structName}: field ${key} is not a defineStruct struct`);
+        const local = `v${++locals}`;
+        writes.push(`const ${local} = ${value}.${key};`);
+        parts.push(`${key}: ${objectSource(inner.name, inner.fields, off, local)}`);
+        off += kind.SIZE;
+      }
+    }
+    return `{ ${parts.join(", ")} }`;
+  };
+
+  const literal = objectSource(name, fields, 0, "v");
+  const fn = (args: string, body: string): string => `return function (${args}) {\n  ${body}\n};`;
+  const bad = (i: number, x: number | bigint): Error => valueError(labels[i]!, x, kinds[i]!);
+  // The only place a function is made from source: the field table is this module's, checked above.
+  const makeRead = new Function("loadU64", "loadI64", fn("b, at", `return ${literal};`)) as (
+    u64: typeof loadU64,
+    i64: typeof loadI64,
+  ) => ReadFn<T>;
+  const makeWrite = new Function("bad", fn("d, at, v", ["let x;", ...writes].join("\n  "))) as (
+    failure: typeof bad,
+  ) => WriteFn<T>;
+  return { read: makeRead(loadU64, loadI64), write: makeWrite(bad) };
 }
 
 /** Builds a {@link Struct} from its C name, C size and fields in C order. */
@@ -65,89 +182,31 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
     if (seen.has(f[0])) throw new Error(`struct ${name}: field ${f[0]} twice`);
     seen.add(f[0]);
   }
+  const { read, write } = compile<T>(name, list);
 
-  const decode = (r: WireReader): T => {
-    r.need(size, name);
-    const out: Record<string, unknown> = {};
-    for (const f of list) {
-      if (typeof f === "number") {
-        r.skip(f);
-        continue;
-      }
-      const [key, kind] = f;
-      switch (kind) {
-        case "u8":
-          out[key] = r.u8();
-          break;
-        case "u16":
-          out[key] = r.u16();
-          break;
-        case "u32":
-          out[key] = r.u32();
-          break;
-        case "i32":
-          out[key] = r.i32();
-          break;
-        case "u64":
-          out[key] = r.u64();
-          break;
-        case "i64":
-          out[key] = r.i64();
-          break;
-        default:
-          out[key] = kind.decode(r);
-      }
-    }
-    return out as T;
-  };
-
-  const encode = (w: WireWriter, v: T): void => {
-    const rec = v as Record<string, unknown>;
-    for (const f of list) {
-      if (typeof f === "number") {
-        w.skip(f);
-        continue;
-      }
-      const [key, kind] = f;
-      const label = `${name}.${key}`;
-      const value = rec[key];
-      switch (kind) {
-        case "u8":
-          w.u8(value as number, label);
-          break;
-        case "u16":
-          w.u16(value as number, label);
-          break;
-        case "u32":
-          w.u32(value as number, label);
-          break;
-        case "i32":
-          w.i32(value as number, label);
-          break;
-        case "u64":
-          w.u64(value as bigint, label);
-          break;
-        case "i64":
-          w.i64(value as bigint, label);
-          break;
-        default:
-          kind.encode(w, value);
-      }
-    }
-  };
+  const decode = (r: WireReader): T => read(r.bytes, r.take(size, name));
+  const encode = (w: WireWriter, v: T): void => write(w.target, w.take(size), v);
 
   const zeroBytes = new Uint8Array(size);
   const struct: Struct<T> = {
     NAME: name,
     SIZE: size,
     decode,
+    decodeAt(bytes, at, what = name) {
+      if (at >>> 0 !== at) throw new RangeError(`${name}: offset ${at}`);
+      const left = bytes.byteLength - at;
+      if (size > left) {
+        throw new ProtocolError(ProtocolErrorCode.SHORT, `${what}: ${name} needs ${size} bytes at offset ${at}, ${left} left`);
+      }
+      return read(bytes, at);
+    },
     encode,
     decodePrefix(r, prefix) {
       if (prefix === size) return decode(r);
       const part = r.bytesView(prefix, name);
       const full = new Uint8Array(size);
       full.set(part);
-      return decode(new WireReader(full, name));
+      return read(full, 0);
     },
     encodePrefix(w, v, prefix) {
       if (prefix === size) return encode(w, v);
@@ -167,9 +226,10 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
       return v;
     },
     zero() {
-      return decode(new WireReader(zeroBytes, name));
+      return read(zeroBytes, 0);
     },
   };
+  layouts.set(struct as Struct<unknown>, { name, fields: list });
   return struct;
 }
 

@@ -5,106 +5,160 @@
  * out of shared memory: every field is read once, every read is checked
  * against the end of the message, and every failure is a {@link ProtocolError}
  * (never a `RangeError` from a typed array). {@link WireWriter} fills a
- * preallocated, zeroed buffer of a size computed up front.
+ * zeroed buffer of a size computed up front.
+ *
+ * Speed notes (the codec is on every request's path): reads index the bytes
+ * directly rather than through a `DataView`, because a `DataView` (like
+ * `.buffer` or `subarray`) makes V8 move a small message off its heap, which
+ * costs more than decoding it. Replies are written into views of a shared,
+ * write-once block ({@link WireMemory} "shared"), so a reply costs a view, not
+ * an allocation of its own.
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 
+// ---------------------------------------------------------------------------
+// Little-endian loads from bytes (the caller has checked the bounds)
+
+/** The u16 at `at` of `b`. */
+export function loadU16(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+/** The u32 at `at` of `b`. */
+export function loadU32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+/** The i32 at `at` of `b`. */
+export function loadI32(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24);
+}
+
+/** 2^32, and the high word below which a u64 is a safe integer. */
+const TWO_32 = 0x1_0000_0000;
+const SAFE_HIGH = 0x20_0000;
+
+/** The u64 at `at` of `b`. One BigInt allocation when the value is below 2^53. */
+export function loadU64(b: Uint8Array, at: number): bigint {
+  const lo = loadU32(b, at);
+  const hi = loadU32(b, at + 4);
+  return hi < SAFE_HIGH ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+/** The i64 at `at` of `b`. */
+export function loadI64(b: Uint8Array, at: number): bigint {
+  const lo = loadU32(b, at);
+  const hi = loadI32(b, at + 4);
+  return hi < SAFE_HIGH && hi >= -SAFE_HIGH ? BigInt(hi * TWO_32 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+
 /** Reads fields in order from a private copy of one message. */
 export class WireReader {
-  private readonly view: DataView;
-  private pos = 0;
+  private pos: number;
+  private readonly start: number;
+  private readonly limit: number;
 
   /**
-   * @param bytes the message, or the part of it to read; the reader never
-   *   looks outside it. It must not be memory another party can still change.
+   * @param bytes the message; the reader never looks outside it, nor outside
+   *   [`start`, `end`) when those are given (a part of the message, read
+   *   without making a view of it). It must not be memory another party can
+   *   still change.
    * @param what a label for error messages, e.g. `"LOOKUP request"`.
    */
   constructor(
     readonly bytes: Uint8Array,
     readonly what = "message",
+    start = 0,
+    end = bytes.byteLength,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= bytes.byteLength)) {
+      throw new RangeError(`WireReader: range ${start}..${end} outside ${bytes.byteLength} bytes`);
+    }
+    this.pos = start;
+    this.start = start;
+    this.limit = end;
   }
 
   /** Bytes read so far. */
   get offset(): number {
-    return this.pos;
+    return this.pos - this.start;
   }
 
   /** Bytes left to read. */
   get remaining(): number {
-    return this.bytes.byteLength - this.pos;
+    return this.limit - this.pos;
   }
 
   /** Fails with SHORT unless `n` more bytes are available. */
   need(n: number, field = "field"): void {
-    if (n > this.remaining) {
-      throw new ProtocolError(
-        ProtocolErrorCode.SHORT,
-        `${this.what}: ${field} needs ${n} bytes at offset ${this.pos}, ${this.remaining} left`,
-      );
-    }
+    if (n > this.limit - this.pos) throw this.short(n, field);
+  }
+
+  private short(n: number, field: string): ProtocolError {
+    return new ProtocolError(
+      ProtocolErrorCode.SHORT,
+      `${this.what}: ${field} needs ${n} bytes at offset ${this.offset}, ${this.remaining} left`,
+    );
+  }
+
+  /**
+   * Consumes `n` bytes (SHORT unless available) and returns the index in
+   * {@link bytes} where they start, for a caller that reads them itself.
+   */
+  take(n: number, field = "field"): number {
+    const at = this.pos;
+    if (n > this.limit - at) throw this.short(n, field);
+    this.pos = at + n;
+    return at;
   }
 
   u8(): number {
-    this.need(1);
-    const v = this.view.getUint8(this.pos);
-    this.pos += 1;
-    return v;
+    return this.bytes[this.take(1)]!;
   }
 
   u16(): number {
-    this.need(2);
-    const v = this.view.getUint16(this.pos, true);
-    this.pos += 2;
-    return v;
+    return loadU16(this.bytes, this.take(2));
   }
 
   u32(): number {
-    this.need(4);
-    const v = this.view.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return loadU32(this.bytes, this.take(4));
   }
 
   i32(): number {
-    this.need(4);
-    const v = this.view.getInt32(this.pos, true);
-    this.pos += 4;
-    return v;
+    return loadI32(this.bytes, this.take(4));
   }
 
   u64(): bigint {
-    this.need(8);
-    const v = this.view.getBigUint64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return loadU64(this.bytes, this.take(8));
   }
 
   i64(): bigint {
-    this.need(8);
-    const v = this.view.getBigInt64(this.pos, true);
-    this.pos += 8;
-    return v;
+    return loadI64(this.bytes, this.take(8));
   }
 
   /** Skips `n` bytes (padding). */
   skip(n: number, field = "padding"): void {
-    this.need(n, field);
-    this.pos += n;
+    this.take(n, field);
   }
 
   /** The next `n` bytes as a `Uint8Array` view (no copy). */
   bytesView(n: number, field = "data"): Uint8Array {
-    this.need(n, field);
-    const v = new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + this.pos, n);
-    this.pos += n;
-    return v;
+    const at = this.take(n, field);
+    return new Uint8Array(this.bytes.buffer, this.bytes.byteOffset + at, n);
   }
 
   /** Everything left, as a `Uint8Array` view (no copy). */
   rest(): Uint8Array {
     return this.bytesView(this.remaining);
+  }
+
+  /** The index of the first NUL from the current position, or -1 when none is left before the end. */
+  private nul(): number {
+    const i = this.bytes.indexOf(0, this.pos);
+    return i < this.limit ? i : -1;
   }
 
   /**
@@ -113,15 +167,17 @@ export class WireReader {
    * NUL is left in the message or the name is empty.
    */
   name(field = "name"): Buffer {
-    const start = this.bytes.byteOffset + this.pos;
-    const end = this.bytes.indexOf(0, this.pos);
+    return this.nameTo(this.nul(), field);
+  }
+
+  private nameTo(end: number, field: string): Buffer {
     if (end < 0) {
       throw new ProtocolError(ProtocolErrorCode.STRING, `${this.what}: ${field} is not NUL-terminated`);
     }
     if (end === this.pos) {
       throw new ProtocolError(ProtocolErrorCode.STRING, `${this.what}: ${field} is empty`);
     }
-    const v = Buffer.from(this.bytes.buffer, start, end - this.pos);
+    const v = Buffer.from(this.bytes.buffer, this.bytes.byteOffset + this.pos, end - this.pos);
     this.pos = end + 1;
     return v;
   }
@@ -132,25 +188,49 @@ export class WireReader {
    * bytes.
    */
   lastName(field = "name"): Buffer {
-    const end = this.bytes.indexOf(0, this.pos);
-    if (end >= 0 && end !== this.bytes.byteLength - 1) {
+    const end = this.nul();
+    if (end >= 0 && end !== this.limit - 1) {
       throw new ProtocolError(ProtocolErrorCode.STRING, `${this.what}: ${field} holds a NUL byte`);
     }
-    return this.name(field);
+    return this.nameTo(end, field);
   }
 
   /** Fails with LONG when bytes are left after everything the message declares. */
   end(): void {
-    if (this.remaining !== 0) {
+    if (this.pos !== this.limit) {
       throw new ProtocolError(
         ProtocolErrorCode.LONG,
-        `${this.what}: ${this.remaining} unexpected bytes after offset ${this.pos}`,
+        `${this.what}: ${this.remaining} unexpected bytes after offset ${this.offset}`,
       );
     }
   }
 }
 
-function badValue(field: string, v: number | bigint, kind: string): ProtocolError {
+// ---------------------------------------------------------------------------
+// Writing
+
+/**
+ * Zeroed memory for small encoded replies, handed out once each: a view of
+ * a shared 8 KiB block costs far less than an `ArrayBuffer` of its own (V8
+ * gives a typed array over 64 bytes separately allocated memory, which costs
+ * more than encoding the reply). A block lives while any view of it does.
+ */
+const SLAB_SIZE = 8192;
+/** Shared memory is handed out up to this size; larger messages get a buffer of their own. */
+const SLAB_MAX = 1024;
+let slab = new ArrayBuffer(SLAB_SIZE);
+let slabView = new DataView(slab);
+let slabUsed = 0;
+
+/** Where a {@link WireWriter} takes its memory from. */
+export type WireMemory =
+  /** A buffer of its own, at offset 0. */
+  | "own"
+  /** A view of a block shared with other messages (for replies, which are copied or written out at once). */
+  | "shared";
+
+/** The VALUE error for a value that does not fit its field (`kind` is `u32`, `i64`, ...). */
+export function valueError(field: string, v: number | bigint, kind: string): ProtocolError {
   return new ProtocolError(ProtocolErrorCode.VALUE, `cannot encode ${field} = ${v} as ${kind}`);
 }
 
@@ -159,79 +239,103 @@ function badValue(field: string, v: number | bigint, kind: string): ProtocolErro
  * their field's range are refused (VALUE) rather than wrapped.
  */
 export class WireWriter {
+  /**
+   * The message being written (what {@link finish} returns). With "shared"
+   * memory it is a view of a block other messages share: use it through its
+   * `byteOffset` and `byteLength`, and never write through, transfer or
+   * detach its `buffer`.
+   */
   readonly bytes: Uint8Array;
-  private readonly view: DataView;
-  private pos = 0;
+  /** A view of the memory {@link bytes} lies in; `bytes[0]` is at {@link base}. */
+  readonly target: DataView;
+  /** Where `bytes[0]` lies in {@link target}. */
+  readonly base: number;
+  private pos: number;
+  private readonly limit: number;
 
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size);
-    this.view = new DataView(this.bytes.buffer);
+  constructor(size: number, memory: WireMemory = "own") {
+    if (memory === "shared" && size <= SLAB_MAX) {
+      if (slabUsed + size > SLAB_SIZE) {
+        slab = new ArrayBuffer(SLAB_SIZE);
+        slabView = new DataView(slab);
+        slabUsed = 0;
+      }
+      this.base = slabUsed;
+      this.bytes = new Uint8Array(slab, slabUsed, size);
+      this.target = slabView;
+      // Every message starts 8-byte aligned in the block.
+      slabUsed += (size + 7) & ~7;
+    } else {
+      this.base = 0;
+      this.bytes = new Uint8Array(size);
+      this.target = new DataView(this.bytes.buffer);
+    }
+    this.pos = this.base;
+    this.limit = this.base + size;
   }
 
   /** Bytes written so far. */
   get offset(): number {
-    return this.pos;
+    return this.pos - this.base;
   }
 
-  private room(n: number): void {
-    if (this.pos + n > this.bytes.byteLength) {
-      throw new RangeError(`WireWriter overflow: ${n} bytes at ${this.pos} of ${this.bytes.byteLength}`);
+  private room(n: number): number {
+    const at = this.pos;
+    if (n > this.limit - at) {
+      throw new RangeError(`WireWriter overflow: ${n} bytes at ${at - this.base} of ${this.bytes.byteLength}`);
     }
+    this.pos = at + n;
+    return at;
+  }
+
+  /**
+   * Claims the next `n` bytes (zeros until written) and returns where they
+   * start in {@link target}, for a caller that writes them itself; a
+   * RangeError when they do not fit.
+   */
+  take(n: number): number {
+    return this.room(n);
   }
 
   u8(v: number, field = "u8"): void {
-    if ((v & 0xff) !== v) throw badValue(field, v, "u8");
-    this.room(1);
-    this.view.setUint8(this.pos, v);
-    this.pos += 1;
+    if ((v & 0xff) !== v) throw valueError(field, v, "u8");
+    this.target.setUint8(this.room(1), v);
   }
 
   u16(v: number, field = "u16"): void {
-    if ((v & 0xffff) !== v) throw badValue(field, v, "u16");
-    this.room(2);
-    this.view.setUint16(this.pos, v, true);
-    this.pos += 2;
+    if ((v & 0xffff) !== v) throw valueError(field, v, "u16");
+    this.target.setUint16(this.room(2), v, true);
   }
 
   u32(v: number, field = "u32"): void {
-    if (v >>> 0 !== v) throw badValue(field, v, "u32");
-    this.room(4);
-    this.view.setUint32(this.pos, v, true);
-    this.pos += 4;
+    if (v >>> 0 !== v) throw valueError(field, v, "u32");
+    this.target.setUint32(this.room(4), v, true);
   }
 
   i32(v: number, field = "i32"): void {
-    if ((v | 0) !== v) throw badValue(field, v, "i32");
-    this.room(4);
-    this.view.setInt32(this.pos, v, true);
-    this.pos += 4;
+    if ((v | 0) !== v) throw valueError(field, v, "i32");
+    this.target.setInt32(this.room(4), v, true);
   }
 
   u64(v: bigint, field = "u64"): void {
-    if (BigInt.asUintN(64, v) !== v) throw badValue(field, v, "u64");
-    this.room(8);
-    this.view.setBigUint64(this.pos, v, true);
-    this.pos += 8;
+    if (BigInt.asUintN(64, v) !== v) throw valueError(field, v, "u64");
+    this.target.setBigUint64(this.room(8), v, true);
   }
 
   i64(v: bigint, field = "i64"): void {
-    if (BigInt.asIntN(64, v) !== v) throw badValue(field, v, "i64");
-    this.room(8);
-    this.view.setBigInt64(this.pos, v, true);
-    this.pos += 8;
+    if (BigInt.asIntN(64, v) !== v) throw valueError(field, v, "i64");
+    this.target.setBigInt64(this.room(8), v, true);
   }
 
   /** Leaves `n` zero bytes (padding). */
   skip(n: number): void {
     this.room(n);
-    this.pos += n;
   }
 
   /** Copies `src` in. */
   bytesIn(src: Uint8Array): void {
-    this.room(src.byteLength);
-    this.bytes.set(src, this.pos);
-    this.pos += src.byteLength;
+    const at = this.room(src.byteLength);
+    this.bytes.set(src, at - this.base);
   }
 
   /** A name and its NUL terminator; see {@link checkName}. */
@@ -243,8 +347,8 @@ export class WireWriter {
 
   /** The filled buffer; it must be exactly full. */
   finish(): Uint8Array {
-    if (this.pos !== this.bytes.byteLength) {
-      throw new RangeError(`WireWriter underfill: wrote ${this.pos} of ${this.bytes.byteLength} bytes`);
+    if (this.pos !== this.limit) {
+      throw new RangeError(`WireWriter underfill: wrote ${this.offset} of ${this.bytes.byteLength} bytes`);
     }
     return this.bytes;
   }
