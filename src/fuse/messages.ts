@@ -38,7 +38,6 @@ import {
   FUSE_INIT_BSWAP_RESERVED,
   FUSE_KERNEL_MINOR_VERSION,
   InitFlag,
-  isOpcode,
   NotifyCode,
   Opcode,
   opcodeName,
@@ -102,7 +101,7 @@ import {
   WriteOut,
   type Struct,
 } from "./structs.js";
-import { checkName, WireReader, WireWriter } from "./wire.js";
+import { checkName, WireReader, WireWriter, type WireMemory } from "./wire.js";
 
 // ---------------------------------------------------------------------------
 // Options
@@ -329,14 +328,39 @@ function arr<T>(s: Struct<T>, items: readonly T[]): Piece {
   return { size: s.SIZE * items.length, write: (w) => items.forEach((v) => s.encode(w, v)) };
 }
 
+/** The fields a decoded request starts with. */
+interface Head {
+  opcode: number;
+  header: RequestHeader;
+}
+
+/**
+ * A request's arguments. `decode` returns the whole request, `opcode` and
+ * `header` first, built as one object literal per opcode (no spreading of a
+ * body object on the request path).
+ */
 interface RequestCodec<B> {
+  decode(r: WireReader, o: WireOptions, opcode: number, header: RequestHeader): Head & B;
+  encode(b: B, o: WireOptions): Piece[];
+}
+
+/** A notification's body. */
+interface BodyCodec<B> {
   decode(r: WireReader, o: WireOptions): B;
   encode(b: B, o: WireOptions): Piece[];
+}
+
+/** A reply body whose size depends on the session only: written straight into the reply's one buffer. */
+interface FixedBody<B> {
+  size(o: WireOptions): number;
+  write(w: WireWriter, b: B, o: WireOptions): void;
 }
 
 interface ReplyCodec<B, R> {
   decode(r: WireReader, o: WireOptions, req: R): B;
   encode(b: B, o: WireOptions): Piece[];
+  /** Present for bodies of a fixed size: {@link encodeReply}'s fast path. */
+  fixed?: FixedBody<B>;
 }
 
 function lengthError(what: string, declared: number, actual: number): ProtocolError {
@@ -365,26 +389,32 @@ function atMost(what: string, limit: number, data: Uint8Array): Uint8Array {
 }
 
 function fixed<T>(s: Struct<T>): RequestCodec<{ arg: T }> {
-  return { decode: (r) => ({ arg: s.decode(r) }), encode: (b) => [st(s, b.arg)] };
+  return { decode: (r, _o, opcode, header) => ({ opcode, header, arg: s.decode(r) }), encode: (b) => [st(s, b.arg)] };
 }
 
-const none: RequestCodec<Empty> = { decode: () => ({}), encode: () => [] };
+const none: RequestCodec<Empty> = { decode: (_r, _o, opcode, header) => ({ opcode, header }), encode: () => [] };
 
 const oneName: RequestCodec<{ name: Buffer }> = {
-  decode: (r) => ({ name: r.lastName("name") }),
+  decode: (r, _o, opcode, header) => ({ opcode, header, name: r.lastName("name") }),
   encode: (b) => [nm(b.name, "name")],
 };
 
 function argAndName<T>(s: Struct<T>, size: (o: WireOptions) => number = () => s.SIZE): RequestCodec<{ arg: T; name: Buffer }> {
   return {
-    decode: (r, o) => ({ arg: s.decodePrefix(r, size(o)), name: r.lastName("name") }),
+    decode: (r, o, opcode, header) => ({ opcode, header, arg: s.decodePrefix(r, size(o)), name: r.lastName("name") }),
     encode: (b, o) => [st(s, b.arg, size(o)), nm(b.name, "name")],
   };
 }
 
 function argAndTwoNames<T>(s: Struct<T>): RequestCodec<{ arg: T; name: Buffer; newName: Buffer }> {
   return {
-    decode: (r) => ({ arg: s.decode(r), name: r.name("old name"), newName: r.lastName("new name") }),
+    decode: (r, _o, opcode, header) => ({
+      opcode,
+      header,
+      arg: s.decode(r),
+      name: r.name("old name"),
+      newName: r.lastName("new name"),
+    }),
     encode: (b) => [st(s, b.arg), nm(b.name, "old name"), nm(b.newName, "new name")],
   };
 }
@@ -401,13 +431,13 @@ const requestCodecs: RequestCodecs = {
   [Opcode.LOOKUP]: oneName,
   [Opcode.FORGET]: fixed(ForgetIn),
   [Opcode.GETATTR]: {
-    decode: (r, o) => ({ arg: o.minor < 9 ? GetattrIn.zero() : GetattrIn.decode(r) }),
+    decode: (r, o, opcode, header) => ({ opcode, header, arg: o.minor < 9 ? GetattrIn.zero() : GetattrIn.decode(r) }),
     encode: (b, o) => (o.minor < 9 ? [] : [st(GetattrIn, b.arg)]),
   },
   [Opcode.SETATTR]: fixed(SetattrIn),
   [Opcode.READLINK]: none,
   [Opcode.SYMLINK]: {
-    decode: (r) => ({ name: r.name("name"), target: r.lastName("link target") }),
+    decode: (r, _o, opcode, header) => ({ opcode, header, name: r.name("name"), target: r.lastName("link target") }),
     encode: (b) => [nm(b.name, "name"), nm(b.target, "link target")],
   },
   [Opcode.MKNOD]: argAndName(MknodIn, mknodSize),
@@ -419,11 +449,11 @@ const requestCodecs: RequestCodecs = {
   [Opcode.OPEN]: fixed(OpenIn),
   [Opcode.READ]: fixed(ReadIn),
   [Opcode.WRITE]: {
-    decode: (r, o) => {
+    decode: (r, o, opcode, header) => {
       const arg = WriteIn.decodePrefix(r, writeInSize(o));
       const data = r.rest();
       declared("WRITE size", arg.size, data);
-      return { arg, data };
+      return { opcode, header, arg, data };
     },
     encode: (b, o) => [st(WriteIn, { ...b.arg, size: b.data.byteLength }, writeInSize(o)), b.data],
   },
@@ -431,12 +461,12 @@ const requestCodecs: RequestCodecs = {
   [Opcode.RELEASE]: fixed(ReleaseIn),
   [Opcode.FSYNC]: fixed(FsyncIn),
   [Opcode.SETXATTR]: {
-    decode: (r, o) => {
+    decode: (r, o, opcode, header) => {
       const arg = SetxattrIn.decodePrefix(r, setxattrSize(o));
       const name = r.name("xattr name");
       const value = r.rest();
       declared("SETXATTR size", arg.size, value);
-      return { arg, name, value };
+      return { opcode, header, arg, name, value };
     },
     encode: (b, o) => [
       st(SetxattrIn, { ...b.arg, size: b.value.byteLength }, setxattrSize(o)),
@@ -445,17 +475,19 @@ const requestCodecs: RequestCodecs = {
     ],
   },
   [Opcode.GETXATTR]: {
-    decode: (r) => ({ arg: GetxattrIn.decode(r), name: r.lastName("xattr name") }),
+    decode: (r, _o, opcode, header) => ({ opcode, header, arg: GetxattrIn.decode(r), name: r.lastName("xattr name") }),
     encode: (b) => [st(GetxattrIn, b.arg), nm(b.name, "xattr name")],
   },
   [Opcode.LISTXATTR]: fixed(GetxattrIn),
   [Opcode.REMOVEXATTR]: {
-    decode: (r) => ({ name: r.lastName("xattr name") }),
+    decode: (r, _o, opcode, header) => ({ opcode, header, name: r.lastName("xattr name") }),
     encode: (b) => [nm(b.name, "xattr name")],
   },
   [Opcode.FLUSH]: fixed(FlushIn),
   [Opcode.INIT]: {
-    decode: (r) => ({
+    decode: (r, _o, opcode, header) => ({
+      opcode,
+      header,
       arg: r.remaining <= FUSE_COMPAT_INIT_IN_SIZE ? InitIn.decodePrefix(r, FUSE_COMPAT_INIT_IN_SIZE) : InitIn.decode(r),
     }),
     encode: (b) => [st(InitIn, b.arg, initInSize(b.arg))],
@@ -473,28 +505,28 @@ const requestCodecs: RequestCodecs = {
   [Opcode.BMAP]: fixed(BmapIn),
   [Opcode.DESTROY]: none,
   [Opcode.IOCTL]: {
-    decode: (r) => {
+    decode: (r, _o, opcode, header) => {
       const arg = IoctlIn.decode(r);
       const data = r.rest();
       declared("IOCTL in_size", arg.inSize, data);
-      return { arg, data };
+      return { opcode, header, arg, data };
     },
     encode: (b) => [st(IoctlIn, { ...b.arg, inSize: b.data.byteLength }), b.data],
   },
   [Opcode.POLL]: fixed(PollIn),
   [Opcode.NOTIFY_REPLY]: {
-    decode: (r) => {
+    decode: (r, _o, opcode, header) => {
       const arg = NotifyRetrieveIn.decode(r);
       const data = r.rest();
       declared("NOTIFY_REPLY size", arg.size, data);
-      return { arg, data };
+      return { opcode, header, arg, data };
     },
     encode: (b) => [st(NotifyRetrieveIn, { ...b.arg, size: b.data.byteLength }), b.data],
   },
   [Opcode.BATCH_FORGET]: {
-    decode: (r) => {
+    decode: (r, _o, opcode, header) => {
       const { count } = BatchForgetIn.decode(r);
-      return { forgets: records(r, ForgetOne, count, "BATCH_FORGET") };
+      return { opcode, header, forgets: records(r, ForgetOne, count, "BATCH_FORGET") };
     },
     encode: (b) => [st(BatchForgetIn, { count: b.forgets.length }), arr(ForgetOne, b.forgets)],
   },
@@ -505,9 +537,9 @@ const requestCodecs: RequestCodecs = {
   [Opcode.COPY_FILE_RANGE]: fixed(CopyFileRangeIn),
   [Opcode.SETUPMAPPING]: fixed(SetupmappingIn),
   [Opcode.REMOVEMAPPING]: {
-    decode: (r) => {
+    decode: (r, _o, opcode, header) => {
       const { count } = RemovemappingIn.decode(r);
-      return { mappings: records(r, RemovemappingOne, count, "REMOVEMAPPING") };
+      return { opcode, header, mappings: records(r, RemovemappingOne, count, "REMOVEMAPPING") };
     },
     encode: (b) => [st(RemovemappingIn, { count: b.mappings.length }), arr(RemovemappingOne, b.mappings)],
   },
@@ -526,11 +558,20 @@ export function initOutSize(minor: number): number {
   return InitOut.SIZE;
 }
 
-function out<T>(s: Struct<T>, size: (o: WireOptions) => number = () => s.SIZE): ReplyCodec<T, unknown> {
-  return { decode: (r, o) => s.decodePrefix(r, size(o)), encode: (b, o) => [st(s, b, size(o))] };
+/** A reply codec for a fixed-size body, its generic encoder made from the fixed one. */
+function fixedReply<B>(decode: ReplyCodec<B, unknown>["decode"], fixed: FixedBody<B>): ReplyCodec<B, unknown> {
+  return {
+    decode,
+    encode: (b, o) => [{ size: fixed.size(o), write: (w) => fixed.write(w, b, o) }],
+    fixed,
+  };
 }
 
-const empty: ReplyCodec<void, unknown> = { decode: () => undefined, encode: () => [] };
+function out<T>(s: Struct<T>, size: (o: WireOptions) => number = () => s.SIZE): ReplyCodec<T, unknown> {
+  return fixedReply((r, o) => s.decodePrefix(r, size(o)), { size, write: (w, b, o) => s.encodePrefix(w, b, size(o)) });
+}
+
+const empty: ReplyCodec<void, unknown> = fixedReply(() => undefined, { size: () => 0, write: () => {} });
 
 function bulk(what: string, limit: (req: RequestOf<typeof Opcode.READ | typeof Opcode.READDIR | typeof Opcode.READDIRPLUS>) => number) {
   return {
@@ -549,10 +590,16 @@ function xattrReply(what: string): ReplyCodec<GetxattrOut | Uint8Array, { arg: G
 
 const entryReply = out(EntryOut, entryOutSize);
 const attrReply = out(AttrOut, attrOutSize);
-const createReply: ReplyCodec<CreateOut, unknown> = {
-  decode: (r, o) => ({ entry: EntryOut.decodePrefix(r, entryOutSize(o)), open: OpenOut.decode(r) }),
-  encode: (b, o) => [st(EntryOut, b.entry, entryOutSize(o)), st(OpenOut, b.open)],
-};
+const createReply: ReplyCodec<CreateOut, unknown> = fixedReply(
+  (r, o) => ({ entry: EntryOut.decodePrefix(r, entryOutSize(o)), open: OpenOut.decode(r) }),
+  {
+    size: (o) => entryOutSize(o) + OpenOut.SIZE,
+    write: (w, b, o) => {
+      EntryOut.encodePrefix(w, b.entry, entryOutSize(o));
+      OpenOut.encode(w, b.open);
+    },
+  },
+);
 
 type ReplyCodecs = { [O in ReplyOpcode]: ReplyCodec<ReplyBodyMap[O], RequestOf<O>> };
 
@@ -624,6 +671,17 @@ const replyCodecs: ReplyCodecs = {
   [Opcode.STATX]: out(StatxOut),
 };
 
+/** The codecs indexed by opcode, for a lookup without hashing; holes are undefined. */
+const REQUEST_CODECS: readonly (RequestCodec<unknown> | undefined)[] = dense(requestCodecs);
+const REPLY_CODECS: readonly (ReplyCodec<unknown, unknown> | undefined)[] = dense(replyCodecs);
+
+function dense<V>(table: Record<number, V>): (V | undefined)[] {
+  const out: (V | undefined)[] = [];
+  for (const [k, v] of Object.entries(table)) out[Number(k)] = v;
+  for (let i = 0; i < out.length; i++) out[i] ??= undefined;
+  return out;
+}
+
 /** True when `opcode` is answered with a reply (not FORGET, BATCH_FORGET, NOTIFY_REPLY). */
 export function hasReply(opcode: number): opcode is ReplyOpcode {
   return Object.hasOwn(replyCodecs, opcode);
@@ -642,6 +700,7 @@ function assemble(
   writeHeader: (w: WireWriter, total: number) => void,
   pieces: Piece[],
   tail?: Uint8Array,
+  memory: WireMemory = "own",
 ): Uint8Array[] {
   let head = headerSize;
   let total = headerSize;
@@ -658,7 +717,7 @@ function assemble(
   }
   if (tail) total += tail.byteLength;
   if (total > 0xffff_ffff) throw new ProtocolError(ProtocolErrorCode.LIMIT, `message of ${total} bytes`);
-  const w = new WireWriter(head);
+  const w = new WireWriter(head, memory);
   writeHeader(w, total);
   const chunks: Uint8Array[] = [];
   for (const p of pieces) {
@@ -696,7 +755,18 @@ export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
  * needs `unique` and `opcode`). SHORT when fewer than 40 bytes.
  */
 export function decodeInHeader(bytes: Uint8Array): InHeader {
-  return InHeader.decode(new WireReader(bytes, "fuse_in_header"));
+  return InHeader.decodeAt(bytes, 0, "fuse_in_header");
+}
+
+/** The label of each opcode's request in error messages ("LOOKUP request"), made once. */
+const REQUEST_WHAT: readonly string[] = labels((o) => `${opcodeName(o)} request`);
+/** The same for replies. */
+const REPLY_WHAT: readonly string[] = labels((o) => `${opcodeName(o)} reply`);
+
+function labels(label: (opcode: number) => string): string[] {
+  const out: string[] = [];
+  for (const o of Object.values(Opcode)) out[o] = label(o);
+  return out;
 }
 
 /**
@@ -710,23 +780,22 @@ export function decodeInHeader(bytes: Uint8Array): InHeader {
 export function decodeRequest(bytes: Uint8Array, opts: WireOptions = DEFAULT_WIRE_OPTIONS): Request {
   const h = decodeInHeader(bytes);
   if (h.len !== bytes.byteLength) throw lengthError("fuse_in_header.len", h.len, bytes.byteLength);
-  if (!isOpcode(h.opcode) || !Object.hasOwn(requestCodecs, h.opcode)) {
-    const why = h.opcode === FUSE_INIT_BSWAP_RESERVED ? " (a byte-swapped INIT: other-endian peer)" : "";
-    throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `unknown opcode ${h.opcode}${why}`);
+  const opcode = h.opcode;
+  const codec = (opcode < REQUEST_CODECS.length ? REQUEST_CODECS[opcode] : undefined) as RequestCodec<object> | undefined;
+  if (codec === undefined) {
+    const why = opcode === FUSE_INIT_BSWAP_RESERVED ? " (a byte-swapped INIT: other-endian peer)" : "";
+    throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `unknown opcode ${opcode}${why}`);
   }
-  const opcode = h.opcode as RequestOpcode;
   const extLen = h.totalExtlen * 8;
   const bodyEnd = bytes.byteLength - extLen;
   if (bodyEnd < InHeader.SIZE) {
     throw lengthError("fuse_in_header.total_extlen", extLen, bytes.byteLength - InHeader.SIZE);
   }
-  const what = `${opcodeName(opcode)} request`;
-  const r = new WireReader(view(bytes, InHeader.SIZE, bodyEnd), what);
-  const codec = requestCodecs[opcode] as RequestCodec<object>;
-  const body = codec.decode(r, opts);
-  r.end();
+  // The arguments are read in place: a view of them would cost more than decoding them.
+  const r = new WireReader(bytes, REQUEST_WHAT[opcode], InHeader.SIZE, bodyEnd);
   const header: RequestHeader = { unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid };
-  const req = { opcode, header, ...body } as Request;
+  const req = codec.decode(r, opts, opcode, header) as Request;
+  r.end();
   if (extLen > 0) req.extensions = view(bytes, bodyEnd, bytes.byteLength);
   return req;
 }
@@ -773,6 +842,11 @@ export const MAX_REPLY_ERRNO = 511;
  * the header and fixed result, then bulk data such as READ data or dirents,
  * uncopied). Struct sizes follow `opts.minor` (entry/attr before 7.9, statfs
  * before 7.4, INIT by the driver's minor).
+ *
+ * The chunks are for sending at once (copying into a descriptor chain,
+ * writing to /dev/fuse): the head chunk is a view of memory shared with other
+ * replies (see {@link WireMemory}), to be read through its own `byteOffset`
+ * and `byteLength`. {@link encodeReplyBytes} gives a buffer of its own.
  */
 export function encodeReply<O extends ReplyOpcode>(
   unique: bigint,
@@ -780,28 +854,49 @@ export function encodeReply<O extends ReplyOpcode>(
   body: ReplyBodyMap[O],
   opts: WireOptions = DEFAULT_WIRE_OPTIONS,
 ): Uint8Array[] {
-  const codec = replyCodecs[opcode] as ReplyCodec<ReplyBodyMap[O], unknown>;
-  if (!codec) throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `opcode ${opcode} has no reply`);
-  return assemble(OutHeader.SIZE, (w, total) => OutHeader.encode(w, { len: total, error: 0, unique }), codec.encode(body, opts));
+  const codec = (opcode < REPLY_CODECS.length ? REPLY_CODECS[opcode] : undefined) as
+    | ReplyCodec<ReplyBodyMap[O], unknown>
+    | undefined;
+  if (codec === undefined) throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `opcode ${opcode} has no reply`);
+  const fixed = codec.fixed;
+  if (fixed !== undefined) {
+    // Header and body in one buffer of the exact size.
+    const len = OutHeader.SIZE + fixed.size(opts);
+    const w = new WireWriter(len, "shared");
+    OutHeader.encode(w, { len, error: 0, unique });
+    fixed.write(w, body, opts);
+    return [w.finish()];
+  }
+  return assemble(
+    OutHeader.SIZE,
+    (w, total) => OutHeader.encode(w, { len: total, error: 0, unique }),
+    codec.encode(body, opts),
+    undefined,
+    "shared",
+  );
 }
 
-/** {@link encodeReply} as one buffer. */
+/** {@link encodeReply} as one buffer of its own. */
 export function encodeReplyBytes<O extends ReplyOpcode>(
   unique: bigint,
   opcode: O,
   body: ReplyBodyMap[O],
   opts: WireOptions = DEFAULT_WIRE_OPTIONS,
 ): Uint8Array {
-  return concatChunks(encodeReply(unique, opcode, body, opts));
+  const chunks = encodeReply(unique, opcode, body, opts);
+  return chunks.length === 1 ? chunks[0]!.slice() : concatChunks(chunks);
 }
 
 /**
  * A header-only error reply carrying `-errno`. An errno the Linux client would
- * refuse (not an integer in 1–511) is sent as EIO.
+ * refuse (not an integer in 1–511) is sent as EIO. Like {@link encodeReply}'s
+ * head chunk, a view of memory shared with other replies.
  */
 export function encodeErrorReply(unique: bigint, errno: number): Uint8Array {
   const e = Number.isInteger(errno) && errno >= 1 && errno <= MAX_REPLY_ERRNO ? errno : Errno.EIO;
-  return OutHeader.toBytes({ len: OutHeader.SIZE, error: -e, unique });
+  const w = new WireWriter(OutHeader.SIZE, "shared");
+  OutHeader.encode(w, { len: OutHeader.SIZE, error: -e, unique });
+  return w.finish();
 }
 
 /**
@@ -812,7 +907,7 @@ export function encodeErrorReply(unique: bigint, errno: number): Uint8Array {
  * its code.
  */
 export function decodeOutHeader(bytes: Uint8Array): OutHeader {
-  const h = OutHeader.decode(new WireReader(bytes, "fuse_out_header"));
+  const h = OutHeader.decodeAt(bytes, 0, "fuse_out_header");
   if (h.len !== bytes.byteLength) throw lengthError("fuse_out_header.len", h.len, bytes.byteLength);
   if (h.unique !== 0n) {
     if (h.error > 0 || h.error <= -(MAX_REPLY_ERRNO + 1)) {
@@ -847,7 +942,7 @@ export function decodeReply<R extends Request>(
   }
   if (h.error !== 0) return { ok: false, unique: h.unique, errno: -h.error };
   const codec = replyCodecs[req.opcode] as ReplyCodec<ReplyBodyMap[Extract<R["opcode"], ReplyOpcode>], R>;
-  const r = new WireReader(view(bytes, OutHeader.SIZE, bytes.byteLength), `${opcodeName(req.opcode)} reply`);
+  const r = new WireReader(bytes, REPLY_WHAT[req.opcode], OutHeader.SIZE);
   const body = codec.decode(r, opts, req);
   r.end();
   return { ok: true, unique: h.unique, body };
@@ -884,7 +979,7 @@ function countedName(r: WireReader, namelen: number): Buffer {
   return name;
 }
 
-const notifyCodecs: { [C in NotifyCodeValue]: RequestCodec<NotifyBodyMap[C]> } = {
+const notifyCodecs: { [C in NotifyCodeValue]: BodyCodec<NotifyBodyMap[C]> } = {
   [NotifyCode.POLL]: { decode: (r) => NotifyPollWakeupOut.decode(r), encode: (b) => [st(NotifyPollWakeupOut, b)] },
   [NotifyCode.INVAL_INODE]: { decode: (r) => NotifyInvalInodeOut.decode(r), encode: (b) => [st(NotifyInvalInodeOut, b)] },
   [NotifyCode.INVAL_ENTRY]: {
@@ -916,7 +1011,7 @@ const notifyCodecs: { [C in NotifyCodeValue]: RequestCodec<NotifyBodyMap[C]> } =
 
 /** Encodes a notification as chunks (STORE data passed through). */
 export function encodeNotification(n: Notification): Uint8Array[] {
-  const codec = notifyCodecs[n.code] as RequestCodec<unknown>;
+  const codec = notifyCodecs[n.code] as BodyCodec<unknown>;
   return assemble(OutHeader.SIZE, (w, total) => OutHeader.encode(w, { len: total, error: n.code, unique: 0n }), codec.encode(n.body, DEFAULT_WIRE_OPTIONS));
 }
 
@@ -932,8 +1027,8 @@ export function decodeNotification(bytes: Uint8Array): Notification {
     throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `unknown notification code ${h.error}`);
   }
   const code = h.error as NotifyCodeValue;
-  const r = new WireReader(view(bytes, OutHeader.SIZE, bytes.byteLength), `notification ${code}`);
-  const body = (notifyCodecs[code] as RequestCodec<unknown>).decode(r, DEFAULT_WIRE_OPTIONS);
+  const r = new WireReader(bytes, `notification ${code}`, OutHeader.SIZE);
+  const body = (notifyCodecs[code] as BodyCodec<unknown>).decode(r, DEFAULT_WIRE_OPTIONS);
   r.end();
   return { code, body } as Notification;
 }
