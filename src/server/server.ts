@@ -51,7 +51,7 @@ import {
 } from "../fuse/messages.js";
 import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
-import { WireReader } from "../fuse/wire.js";
+import { loadU32, loadU64, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
 import type { Context, FileSystem, WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
@@ -204,11 +204,7 @@ function emptyReply(unique: bigint): Uint8Array[] {
 
 /** The reply to WRITE: header + `fuse_write_out`. */
 function writeReply(unique: bigint, size: number): Uint8Array[] {
-  const b = Buffer.alloc(OUT_HEADER_SIZE + 8);
-  b.writeUInt32LE(OUT_HEADER_SIZE + 8, 0);
-  b.writeBigUInt64LE(unique, 8);
-  b.writeUInt32LE(size, 16);
-  return [b];
+  return encodeReply(unique, Opcode.WRITE, { size });
 }
 
 function fsBug(what: string): Error {
@@ -305,24 +301,23 @@ export class FuseServer {
       log.warn(`fuse: dropped a request of ${request.byteLength} bytes (shorter than fuse_in_header): no reply possible`);
       return Promise.resolve();
     }
-    const head = new DataView(request.buffer, request.byteOffset, IN_HEADER_SIZE);
-    const opcode = head.getUint32(4, true);
+    // Header fields are read in place: a DataView would move a small request off V8's heap first.
+    const opcode = loadU32(request, 4);
     // The common case adds no frame of its own: the caller awaits serve's promise (its number is ignored).
-    if (!log.enabled("debug")) return this.serve(request, reply, payload, head, opcode) as Promise<unknown> as Promise<void>;
-    return this.traced(request, reply, payload, head, opcode);
+    if (!log.enabled("debug")) return this.serve(request, reply, payload, opcode) as Promise<unknown> as Promise<void>;
+    return this.traced(request, reply, payload, opcode);
   }
 
   private async traced(
     request: Uint8Array,
     reply: ReplyTarget,
     payload: readonly Uint8Array[] | undefined,
-    head: DataView,
     opcode: number,
   ): Promise<void> {
     const start = performance.now();
-    const result = await this.serve(request, reply, payload, head, opcode);
+    const result = await this.serve(request, reply, payload, opcode);
     const us = Math.round((performance.now() - start) * 1000);
-    log.debug(traceLine(opcode, head.getBigUint64(16, true), head.getBigUint64(8, true), result, us));
+    log.debug(traceLine(opcode, loadU64(request, 16), loadU64(request, 8), result, us));
   }
 
   /**
@@ -385,17 +380,16 @@ export class FuseServer {
     request: Uint8Array,
     reply: ReplyTarget,
     payload: readonly Uint8Array[] | undefined,
-    head: DataView,
     opcode: number,
   ): Promise<number> {
-    const unique = head.getBigUint64(8, true);
+    const unique = loadU64(request, 8);
     if (NO_REPLY_OPCODES.has(opcode)) {
       this.noReply(request, opcode);
       return NO_REPLY;
     }
     let total = request.byteLength;
     if (payload !== undefined) for (const p of payload) total += p.byteLength;
-    if (total > this.requestLimit || head.getUint32(0, true) > this.requestLimit) {
+    if (total > this.requestLimit || loadU32(request, 0) > this.requestLimit) {
       return this.fail(reply, unique, Errno.ENOMEM);
     }
     if (this.phase !== "ready") {
@@ -669,6 +663,11 @@ const CREATING: ReadonlySet<number> = new Set([Opcode.CREATE, Opcode.MKDIR, Opco
 
 const HANDLERS: (Handler | undefined)[] = [];
 
+/**
+ * Registers the handler of `opcode`. Handlers end with `return reply.send(...)`
+ * (or `return ok(...)`), not `await`: a transport's synchronous send then
+ * costs the request no extra turn of the microtask queue.
+ */
 function on<O extends RequestOpcode>(
   opcode: O,
   fn: (
@@ -695,56 +694,56 @@ function ok<O extends ReplyOpcode>(
 on(Opcode.LOOKUP, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const entry = await s.fs.lookup(ctx, req.header.nodeid, req.name);
-  await ok(s, reply, ctx.unique, Opcode.LOOKUP, entry);
+  return ok(s, reply, ctx.unique, Opcode.LOOKUP, entry);
 });
 
 on(Opcode.GETATTR, async (s, req, ctx, reply) => {
   const fh = (req.arg.getattrFlags & FUSE_GETATTR_FH) !== 0 ? req.arg.fh : undefined;
-  await ok(s, reply, ctx.unique, Opcode.GETATTR, await s.fs.getattr(ctx, req.header.nodeid, fh));
+  return ok(s, reply, ctx.unique, Opcode.GETATTR, await s.fs.getattr(ctx, req.header.nodeid, fh));
 });
 
 on(Opcode.SETATTR, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.SETATTR, await s.fs.setattr(ctx, req.header.nodeid, req.arg));
+  return ok(s, reply, ctx.unique, Opcode.SETATTR, await s.fs.setattr(ctx, req.header.nodeid, req.arg));
 });
 
 on(Opcode.STATX, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.STATX, await s.fs.statx(ctx, req.header.nodeid, req.arg));
+  return ok(s, reply, ctx.unique, Opcode.STATX, await s.fs.statx(ctx, req.header.nodeid, req.arg));
 });
 
 on(Opcode.READLINK, async (s, req, ctx, reply) => {
   const target = await s.fs.readlink(ctx, req.header.nodeid);
   const body = Buffer.isBuffer(target) ? target : Buffer.from(target.buffer, target.byteOffset, target.byteLength);
-  await ok(s, reply, ctx.unique, Opcode.READLINK, body);
+  return ok(s, reply, ctx.unique, Opcode.READLINK, body);
 });
 
 on(Opcode.SYMLINK, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   if (req.target.byteLength > SYMLINK_MAX) throw errno("ENAMETOOLONG", "symlink target");
-  await ok(s, reply, ctx.unique, Opcode.SYMLINK, await s.fs.symlink(ctx, req.header.nodeid, req.name, req.target));
+  return ok(s, reply, ctx.unique, Opcode.SYMLINK, await s.fs.symlink(ctx, req.header.nodeid, req.name, req.target));
 });
 
 on(Opcode.MKNOD, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { mode, rdev, umask } = req.arg;
-  await ok(s, reply, ctx.unique, Opcode.MKNOD, await s.fs.mknod(ctx, req.header.nodeid, req.name, mode, rdev, umask));
+  return ok(s, reply, ctx.unique, Opcode.MKNOD, await s.fs.mknod(ctx, req.header.nodeid, req.name, mode, rdev, umask));
 });
 
 on(Opcode.MKDIR, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { mode, umask } = req.arg;
-  await ok(s, reply, ctx.unique, Opcode.MKDIR, await s.fs.mkdir(ctx, req.header.nodeid, req.name, mode, umask));
+  return ok(s, reply, ctx.unique, Opcode.MKDIR, await s.fs.mkdir(ctx, req.header.nodeid, req.name, mode, umask));
 });
 
 on(Opcode.UNLINK, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   await s.fs.unlink(ctx, req.header.nodeid, req.name);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.RMDIR, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   await s.fs.rmdir(ctx, req.header.nodeid, req.name);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 const RENAME_FLAGS = RenameFlag.NOREPLACE | RenameFlag.EXCHANGE | RenameFlag.WHITEOUT;
@@ -760,7 +759,7 @@ async function rename(
   checkEntryName(req.newName);
   if ((flags & ~RENAME_FLAGS) !== 0) throw errno("EINVAL", "rename flags");
   await s.fs.rename(ctx, req.header.nodeid, req.name, req.arg.newdir, req.newName, flags);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 }
 
 on(Opcode.RENAME, (s, req, ctx, reply) => rename(s, req, 0, ctx, reply));
@@ -768,23 +767,23 @@ on(Opcode.RENAME2, (s, req, ctx, reply) => rename(s, req, req.arg.flags, ctx, re
 
 on(Opcode.LINK, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  await ok(s, reply, ctx.unique, Opcode.LINK, await s.fs.link(ctx, req.arg.oldnodeid, req.header.nodeid, req.name));
+  return ok(s, reply, ctx.unique, Opcode.LINK, await s.fs.link(ctx, req.arg.oldnodeid, req.header.nodeid, req.name));
 });
 
 on(Opcode.OPEN, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.OPEN, await s.fs.open(ctx, req.header.nodeid, req.arg.flags, req.arg.openFlags));
+  return ok(s, reply, ctx.unique, Opcode.OPEN, await s.fs.open(ctx, req.header.nodeid, req.arg.flags, req.arg.openFlags));
 });
 
 on(Opcode.CREATE, async (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { flags, mode, umask, openFlags } = req.arg;
   const out = await s.fs.create(ctx, req.header.nodeid, req.name, flags, mode, umask, openFlags);
-  await ok(s, reply, ctx.unique, Opcode.CREATE, out);
+  return ok(s, reply, ctx.unique, Opcode.CREATE, out);
 });
 
 on(Opcode.TMPFILE, async (s, req, ctx, reply) => {
   const { flags, mode, umask } = req.arg;
-  await ok(s, reply, ctx.unique, Opcode.TMPFILE, await s.fs.tmpfile(ctx, req.header.nodeid, flags, mode, umask));
+  return ok(s, reply, ctx.unique, Opcode.TMPFILE, await s.fs.tmpfile(ctx, req.header.nodeid, flags, mode, umask));
 });
 
 on(Opcode.READ, async (s, req, ctx, reply) => {
@@ -796,35 +795,35 @@ on(Opcode.READ, async (s, req, ctx, reply) => {
   if (room < arg.size) arg = { ...arg, size: room };
   const n = await s.fs.read(ctx, req.header.nodeid, arg, target);
   if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);
-  await reply.sendData(outHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
+  return reply.sendData(outHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
 });
 
 on(Opcode.WRITE, async (s, req, ctx, reply, payload) => {
   const source: WriteSource = payload ?? [req.data];
   const n = await s.fs.write(ctx, req.header.nodeid, req.arg, source);
   if (!Number.isSafeInteger(n) || n < 0 || n > req.arg.size) throw fsBug(`write returned ${n} for ${req.arg.size} bytes`);
-  await reply.send(writeReply(ctx.unique, n));
+  return reply.send(writeReply(ctx.unique, n));
 });
 
 on(Opcode.STATFS, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.STATFS, { st: await s.fs.statfs(ctx, req.header.nodeid) });
+  return ok(s, reply, ctx.unique, Opcode.STATFS, { st: await s.fs.statfs(ctx, req.header.nodeid) });
 });
 
 on(Opcode.RELEASE, async (s, req, ctx, reply) => {
   await s.fs.release(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.FSYNC, async (s, req, ctx, reply) => {
   await s.fs.fsync(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.SETXATTR, async (s, req, ctx, reply) => {
   checkXattrName(req.name);
   if (req.value.byteLength > XATTR_SIZE_MAX) throw errno("E2BIG", "setxattr");
   await s.fs.setxattr(ctx, req.header.nodeid, req.name, req.value, req.arg.flags, req.arg.setxattrFlags);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 /** GETXATTR/LISTXATTR size rules: size 0 asks for the length; a value longer than `size` is ERANGE. */
@@ -837,27 +836,27 @@ function xattrReply(size: number, value: Uint8Array): { size: number } | Uint8Ar
 on(Opcode.GETXATTR, async (s, req, ctx, reply) => {
   checkXattrName(req.name);
   const value = await s.fs.getxattr(ctx, req.header.nodeid, req.name);
-  await ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value));
+  return ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value));
 });
 
 on(Opcode.LISTXATTR, async (s, req, ctx, reply) => {
   const names = await s.fs.listxattr(ctx, req.header.nodeid);
-  await ok(s, reply, ctx.unique, Opcode.LISTXATTR, xattrReply(req.arg.size, names));
+  return ok(s, reply, ctx.unique, Opcode.LISTXATTR, xattrReply(req.arg.size, names));
 });
 
 on(Opcode.REMOVEXATTR, async (s, req, ctx, reply) => {
   checkXattrName(req.name);
   await s.fs.removexattr(ctx, req.header.nodeid, req.name);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.FLUSH, async (s, req, ctx, reply) => {
   await s.fs.flush(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.OPENDIR, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.OPENDIR, await s.fs.opendir(ctx, req.header.nodeid, req.arg.flags));
+  return ok(s, reply, ctx.unique, Opcode.OPENDIR, await s.fs.opendir(ctx, req.header.nodeid, req.arg.flags));
 });
 
 async function readdir(
@@ -878,7 +877,7 @@ async function readdir(
     log.debug(`fuse: READDIRPLUS failed after ${sink.count} entries, sending those: ${describe(error)}`);
   }
   const body = sink.finish();
-  await reply.send([outHeader(OUT_HEADER_SIZE + body.byteLength, 0, ctx.unique), body]);
+  return reply.send([outHeader(OUT_HEADER_SIZE + body.byteLength, 0, ctx.unique), body]);
 }
 
 on(Opcode.READDIR, (s, req, ctx, reply) => readdir(s, req, false, ctx, reply));
@@ -886,54 +885,54 @@ on(Opcode.READDIRPLUS, (s, req, ctx, reply) => readdir(s, req, true, ctx, reply)
 
 on(Opcode.RELEASEDIR, async (s, req, ctx, reply) => {
   await s.fs.releasedir(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.FSYNCDIR, async (s, req, ctx, reply) => {
   await s.fs.fsyncdir(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.GETLK, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.GETLK, { lk: await s.fs.getlk(ctx, req.header.nodeid, req.arg) });
+  return ok(s, reply, ctx.unique, Opcode.GETLK, { lk: await s.fs.getlk(ctx, req.header.nodeid, req.arg) });
 });
 
 on(Opcode.SETLK, async (s, req, ctx, reply) => {
   await s.fs.setlk(ctx, req.header.nodeid, req.arg, false);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.SETLKW, async (s, req, ctx, reply) => {
   await s.fs.setlk(ctx, req.header.nodeid, req.arg, true);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.ACCESS, async (s, req, ctx, reply) => {
   await s.fs.access(ctx, req.header.nodeid, req.arg.mask);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.BMAP, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.BMAP, { block: await s.fs.bmap(ctx, req.header.nodeid, req.arg) });
+  return ok(s, reply, ctx.unique, Opcode.BMAP, { block: await s.fs.bmap(ctx, req.header.nodeid, req.arg) });
 });
 
 on(Opcode.IOCTL, async (s, req, ctx, reply) => {
   const { result, data } = await s.fs.ioctl(ctx, req.header.nodeid, req.arg, req.data);
   if (data.byteLength > req.arg.outSize) throw fsBug(`ioctl returned ${data.byteLength} bytes for ${req.arg.outSize}`);
-  await ok(s, reply, ctx.unique, Opcode.IOCTL, { out: { result, flags: 0, inIovs: 0, outIovs: 0 }, data });
+  return ok(s, reply, ctx.unique, Opcode.IOCTL, { out: { result, flags: 0, inIovs: 0, outIovs: 0 }, data });
 });
 
 on(Opcode.POLL, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.POLL, { revents: await s.fs.poll(ctx, req.header.nodeid, req.arg) });
+  return ok(s, reply, ctx.unique, Opcode.POLL, { revents: await s.fs.poll(ctx, req.header.nodeid, req.arg) });
 });
 
 on(Opcode.FALLOCATE, async (s, req, ctx, reply) => {
   await s.fs.fallocate(ctx, req.header.nodeid, req.arg);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 on(Opcode.LSEEK, async (s, req, ctx, reply) => {
-  await ok(s, reply, ctx.unique, Opcode.LSEEK, { offset: await s.fs.lseek(ctx, req.header.nodeid, req.arg) });
+  return ok(s, reply, ctx.unique, Opcode.LSEEK, { offset: await s.fs.lseek(ctx, req.header.nodeid, req.arg) });
 });
 
 on(Opcode.COPY_FILE_RANGE, async (s, req, ctx, reply) => {
@@ -941,12 +940,12 @@ on(Opcode.COPY_FILE_RANGE, async (s, req, ctx, reply) => {
   if (!Number.isSafeInteger(n) || n < 0 || n > 0xffff_ffff || BigInt(n) > req.arg.len) {
     throw fsBug(`copy_file_range returned ${n} for ${req.arg.len} bytes`);
   }
-  await ok(s, reply, ctx.unique, Opcode.COPY_FILE_RANGE, { size: n });
+  return ok(s, reply, ctx.unique, Opcode.COPY_FILE_RANGE, { size: n });
 });
 
 on(Opcode.SYNCFS, async (s, req, ctx, reply) => {
   await s.fs.syncfs(ctx, req.header.nodeid);
-  await reply.send(emptyReply(ctx.unique));
+  return reply.send(emptyReply(ctx.unique));
 });
 
 // SETUPMAPPING and REMOVEMAPPING (DAX) have no handler: ENOSYS.
