@@ -1,0 +1,157 @@
+/**
+ * The passthrough file system under the real Linux FUSE client (/dev/fuse),
+ * used by real processes: POSIX locks between two processes (conflict, GETLK
+ * naming the holder, a blocking wait the daemon serves without stalling, the
+ * holder's exit releasing it), flock(1), xattrs and a large directory.
+ *
+ * This process serves the mount: it touches the mount only with async calls
+ * (a synchronous one would block the loop that has to answer it).
+ */
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import * as fs from "node:fs";
+import * as fsp from "node:fs/promises";
+import * as path from "node:path";
+import { log } from "../../src/common/log.js";
+import { FuseDevMount } from "../../src/host/fusedev.js";
+import { FuseServer } from "../../src/server/server.js";
+import { PassthroughFs } from "../../src/passthrough/passthrough.js";
+import { defaults, scratchDir } from "./helpers.js";
+
+log.setLevel("off");
+
+async function withMount(tag: string, fn: (mnt: string, host: string) => Promise<void>): Promise<void> {
+  const scratch = scratchDir(tag);
+  const host = path.join(scratch.dir, "host");
+  const mnt = path.join(scratch.dir, "mnt");
+  fs.mkdirSync(host);
+  fs.mkdirSync(mnt);
+  const pfs = new PassthroughFs({ ...defaults, root: host });
+  const mount = await FuseDevMount.mount(new FuseServer(pfs, { posixLocks: true, flock: true }), mnt);
+  try {
+    await fn(mnt, host);
+  } finally {
+    await mount.unmount();
+    await pfs.destroy();
+    scratch.remove();
+  }
+}
+
+/** A python3 process running `code`, with its stdout lines as they come. */
+function python(code: string, ...args: string[]): { child: ChildProcessWithoutNullStreams; line: () => Promise<string> } {
+  const child = spawn("python3", ["-c", code, ...args]);
+  const lines: string[] = [];
+  const waiters: ((line: string) => void)[] = [];
+  let rest = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk: string) => {
+    rest += chunk;
+    for (let i = rest.indexOf("\n"); i >= 0; i = rest.indexOf("\n")) {
+      const line = rest.slice(0, i);
+      rest = rest.slice(i + 1);
+      const waiter = waiters.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  child.stderr.pipe(process.stderr);
+  const line = () =>
+    new Promise<string>((resolve, reject) => {
+      const ready = lines.shift();
+      if (ready !== undefined) return resolve(ready);
+      waiters.push(resolve);
+      child.once("exit", (code) => reject(new Error(`python exited (${code}) before a line`)));
+    });
+  return { child, line };
+}
+
+/** The exit code of a child process. */
+function exitCode(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.once("exit", (code) => resolve(code)));
+}
+
+const HOLDER = `
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+print("locked", os.getpid(), flush=True)
+sys.stdin.readline()
+`;
+
+const WAITER = `
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 5, 2)
+    print("free", flush=True)
+except OSError as e:
+    print("busy", e.errno, flush=True)
+probe = struct.pack("hhqqi", fcntl.F_WRLCK, 0, 2, 5, 0)
+got = struct.unpack("hhqqi", fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+print("holder", got[0], got[2], got[3], got[4], flush=True)
+fcntl.lockf(fd, fcntl.LOCK_EX, 5, 2)
+print("granted", flush=True)
+`;
+
+test("POSIX locks between two processes through the kernel: conflict, GETLK, a blocking wait, release on exit", async () => {
+  await withMount("mnt-locks", async (mnt, host) => {
+    const file = path.join(mnt, "f");
+    await fsp.writeFile(file, "0123456789");
+    const holder = python(HOLDER, file);
+    const [word, pid] = (await holder.line()).split(" ");
+    assert.equal(word, "locked");
+    const waiter = python(WAITER, file);
+    assert.match(await waiter.line(), /^busy (11|13)$/);
+    const [, type, start, length, holderPid] = (await waiter.line()).split(" ").map(Number);
+    assert.deepEqual([type, start, length, holderPid], [1, 0, 10, Number(pid)], "GETLK names the holder's range and pid");
+    // The waiter blocks in SETLKW; the daemon keeps serving everyone else meanwhile.
+    let granted = false;
+    const grant = waiter.line().then((l) => {
+      granted = l === "granted";
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(await fsp.readdir(mnt), ["f"]);
+    assert.equal(fs.readFileSync(path.join(host, "f"), "utf8"), "0123456789");
+    assert.equal(granted, false);
+    holder.child.stdin.end("\n"); // the holder exits: its close drops its locks
+    await grant;
+    assert.equal(granted, true);
+    waiter.child.kill();
+  });
+});
+
+test("flock(1) through the kernel: exclusive holders exclude, a waiter gets the lock when the holder ends", async () => {
+  await withMount("mnt-flock", async (mnt) => {
+    const file = path.join(mnt, "lockfile");
+    await fsp.writeFile(file, "");
+    const holder = spawn("flock", ["-x", file, "-c", "echo held; read line"]);
+    await new Promise<void>((resolve) => holder.stdout.once("data", () => resolve()));
+    const attempt = await exitCode(spawn("flock", ["-n", "-s", file, "true"]));
+    assert.equal(attempt, 1, "a shared flock -n fails while an exclusive one is held");
+    const waiter = spawn("flock", ["-x", file, "-c", "echo got"]);
+    let got = false;
+    const done = new Promise<void>((resolve) => waiter.stdout.once("data", () => ((got = true), resolve())));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(got, false);
+    holder.stdin.end("\n");
+    await done;
+    assert.equal(got, true);
+  });
+});
+
+test("xattrs and a large directory through the kernel agree with the host", async () => {
+  await withMount("mnt-misc", async (mnt, host) => {
+    const names = Array.from({ length: 600 }, (_, i) => `file-with-a-longish-name-${i}`);
+    for (const name of names) fs.writeFileSync(path.join(host, name), name);
+    assert.deepEqual((await fsp.readdir(mnt)).sort(), [...names].sort());
+    const some = path.join(mnt, names[7]!);
+    assert.equal(await fsp.readFile(some, "utf8"), names[7]);
+    assert.equal(await exitCode(spawn("setfattr", ["-n", "user.colour", "-v", "green", some])), 0);
+    const got = spawnSync("getfattr", ["--only-values", "-n", "user.colour", path.join(host, names[7]!)], { encoding: "utf8" });
+    assert.equal(got.stdout, "green");
+    fs.symlinkSync("/etc/passwd", path.join(host, "link"));
+    assert.equal(await fsp.readlink(path.join(mnt, "link")), "/etc/passwd");
+    assert.equal((await fsp.lstat(path.join(mnt, "link"))).isSymbolicLink(), true);
+  });
+});
