@@ -150,7 +150,7 @@ const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 const SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 /** The open(2) flags a guest may ask for; the others are dropped. */
 const GUEST_OPEN_FLAGS = O_ACCMODE | O_TRUNC | O_APPEND | O_NONBLOCK | O_DSYNC | O_SYNC | O_DIRECT | O_NOATIME | O_LARGEFILE;
-/** Offsets node:fs takes as numbers; beyond, reads and writes go one buffer at a time with bigint positions. */
+/** The largest offset node:fs takes as a number; reads beyond go one buffer at a time with bigint positions. */
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** The largest off_t. */
 const INT64_MAX = 0x7fff_ffff_ffff_ffffn;
@@ -236,7 +236,8 @@ function killsPrivileges(ctx: Context, flagged: boolean): boolean {
   return flagged || ctx.uid !== 0;
 }
 
-function startsWith(list: Buffer, at: number, end: number, name: Buffer): boolean {
+/** Whether `list[at, end)` is `name`. */
+function sliceIs(list: Buffer, at: number, end: number, name: Buffer): boolean {
   return end - at === name.length && list.compare(name, 0, name.length, at, end) === 0;
 }
 
@@ -650,9 +651,13 @@ export class PassthroughFs extends FileSystemBase {
     const inode = this.#inodes.get(nodeid, "open");
     const io = this.#ioFlags(flags, "open");
     const fd = this.#reopen(inode, io, "open");
-    const handle = this.#handles.add(inode, fd, io, inode.type === S_IFDIR, "open");
-    if (io & O_TRUNC && killsPrivileges(ctx, (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
-    return this.#openOut(handle);
+    try {
+      if (io & O_TRUNC && killsPrivileges(ctx, (openFlags & FUSE_OPEN_KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
+    } catch (error) {
+      libc.close(fd);
+      throw error;
+    }
+    return this.#openOut(this.#handles.add(inode, fd, io, inode.type === S_IFDIR, "open"));
   }
 
   override async create(
@@ -894,7 +899,7 @@ export class PassthroughFs extends FileSystemBase {
     for (let at = 0; at < n; ) {
       let end = xattrScratch.indexOf(0, at);
       if (end < 0 || end >= n) end = n;
-      if (end > at && !ACL_NAMES.some((acl) => startsWith(xattrScratch, at, end, acl))) {
+      if (end > at && !ACL_NAMES.some((acl) => sliceIs(xattrScratch, at, end, acl))) {
         kept.push(xattrScratch.subarray(at, Math.min(end + 1, n)));
       }
       at = end + 1;
