@@ -14,7 +14,8 @@
  *   non-zero nodeid) hands the caller one reference to that node. The caller
  *   gives it back with {@link FuseSession.forget}; when a node's references
  *   are all given back, the session forgets its whole lookup count with the
- *   server (BATCH_FORGET, batched). The root is held by the session itself.
+ *   server (BATCH_FORGET, batched). The root (nodeid 1) is usable without a
+ *   lookup; replies that name it are counted and forgotten like any other.
  * - Cancellation: when `signal` aborts or `timeoutMs` passes, the call
  *   rejects at once (EINTR or ETIMEDOUT) and, with `interrupts` on, the
  *   session sends INTERRUPT for the request on the hiprio queue. The
@@ -377,7 +378,7 @@ export class FuseSession {
   /**
    * Gives back `count` references to `nodeid` (see the module contract).
    * When the node has none left, its lookup count is queued for BATCH_FORGET.
-   * Giving back more than is held is a RangeError. The root is never forgotten.
+   * Giving back more than is held is a RangeError.
    */
   forget(nodeid: bigint, count = 1): void {
     const nlookup = this.lookups.drop(nodeid, count);

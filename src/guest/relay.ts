@@ -1,0 +1,744 @@
+/**
+ * The mount relay: this host's kernel ⇄ a virtio-fs backend. It mounts a
+ * FUSE file system through /dev/fuse and carries the kernel's requests, as
+ * raw bytes, over a {@link FuseTransport} (the user-space virtio-fs driver),
+ * and the backend's replies back, so that a share served to VMs can be used
+ * here with every POSIX tool.
+ *
+ * Per message:
+ * - INIT is negotiated on both sides: the kernel's INIT is answered only
+ *   after the backend's INIT (through {@link FuseSession.init}) offered the
+ *   kernel's flags minus those that cannot cross a relay
+ *   ({@link RELAYED_INIT_FLAGS}). Both peers then see the same flags and
+ *   minor: minor = min(kernel's, backend's, 38), flags = kernel's ∩ relayed
+ *   ∩ backend's, max_write and max_pages bounded by the backend's and by
+ *   what the transport carries.
+ * - Every other request is forwarded unchanged but for `unique`, which is
+ *   rewritten into the relay's own id space and restored on the reply.
+ *   Node ids pass through (the backend issued them; the kernel's FORGETs
+ *   give them back). The reply room offered is the most the request allows.
+ * - FORGET and BATCH_FORGET go on the hiprio queue and get no reply.
+ *   INTERRUPT goes there too, naming the backend's id of the interrupted
+ *   request, and only while that request still waits for the backend.
+ * - Each reply is checked (`fuse_out_header`: length, error range, id) and
+ *   written to /dev/fuse in one write(2). A malformed reply, or a request
+ *   the transport refuses, is answered with an error, never left hanging.
+ * - Read-only relays refuse every mutating request with EROFS themselves
+ *   (the mount is MS_RDONLY as well).
+ *
+ * /dev/fuse is read without blocking on the main thread when the poller
+ * reports it readable (no thread-pool thread is held), as the host side's
+ * `FuseDevMount` does; many requests are in flight at once. ENODEV on read
+ * or write means the kernel ended the connection (unmounted).
+ *
+ * When the backend goes away, pending and later requests are answered
+ * ENOTCONN, the mount is detached (lazily) and {@link FuseRelay.closed}
+ * resolves with cause "backend". Nothing in this process may touch the
+ * mount with synchronous calls: the replies come from this event loop.
+ */
+import { closeSync } from "node:fs";
+import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { Errno } from "../common/errno.js";
+import { log } from "../common/log.js";
+import {
+  FUSE_KERNEL_MINOR_VERSION,
+  FUSE_KERNEL_VERSION,
+  FUSE_MIN_READ_BUFFER,
+  InitFlag,
+  OpenFlag,
+  Opcode,
+  combineInitFlags,
+  initFlagNames,
+  isOpcode,
+  opcodeName,
+  splitInitFlags,
+} from "../fuse/abi.js";
+import { decodeInHeader, decodeOutHeader, decodeRequest, encodeErrorReply, encodeReply, encodeRequest, MAX_REPLY_ERRNO } from "../fuse/messages.js";
+import {
+  AttrOut,
+  BmapOut,
+  EntryOut,
+  GetxattrIn,
+  GetxattrOut,
+  InHeader,
+  InitIn,
+  InitOut,
+  InterruptIn,
+  IoctlIn,
+  IoctlOut,
+  LkOut,
+  LseekOut,
+  OpenIn,
+  OpenOut,
+  OutHeader,
+  PollOut,
+  ReadIn,
+  StatfsOut,
+  StatxOut,
+  WriteOut,
+} from "../fuse/structs.js";
+import { EPOLLIN, MS_NODEV, MS_NOSUID, MS_RDONLY, O_NONBLOCK } from "../sys/constants.js";
+import { getFileFlags, setFileFlags } from "../sys/fs.js";
+import { read as readNow, write as writeFd } from "../sys/io.js";
+import { sharedPoller, type FdPoller } from "../sys/poller.js";
+import { mountFuse, openFuseDevice, unmountLazy } from "../sys/process.js";
+import { FuseSession, MIN_SERVER_MINOR } from "./session.js";
+import type { FuseTransport } from "./transport.js";
+
+/**
+ * INIT flags that mean the same on both sides of the relay: the kernel may
+ * have them if the backend agrees. Left out, because they concern the
+ * transport between kernel and daemon rather than the file system, or need
+ * shared memory a relay does not have: FILE_OPS, SPLICE_*, ABORT_ERROR
+ * (the relay's own /dev/fuse), MAP_ALIGNMENT and HAS_INODE_DAX (DAX
+ * windows), and everything after protocol 7.38 (DIRECT_IO_ALLOW_MMAP,
+ * PASSTHROUGH, NO_EXPORT_SUPPORT, HAS_RESEND, ALLOW_IDMAP, OVER_IO_URING,
+ * REQUEST_TIMEOUT), since the minor is capped at 38.
+ */
+export const RELAYED_INIT_FLAGS: bigint =
+  InitFlag.ASYNC_READ |
+  InitFlag.POSIX_LOCKS |
+  InitFlag.ATOMIC_O_TRUNC |
+  InitFlag.EXPORT_SUPPORT |
+  InitFlag.BIG_WRITES |
+  InitFlag.DONT_MASK |
+  InitFlag.FLOCK_LOCKS |
+  InitFlag.HAS_IOCTL_DIR |
+  InitFlag.AUTO_INVAL_DATA |
+  InitFlag.DO_READDIRPLUS |
+  InitFlag.READDIRPLUS_AUTO |
+  InitFlag.ASYNC_DIO |
+  InitFlag.WRITEBACK_CACHE |
+  InitFlag.NO_OPEN_SUPPORT |
+  InitFlag.PARALLEL_DIROPS |
+  InitFlag.HANDLE_KILLPRIV |
+  InitFlag.POSIX_ACL |
+  InitFlag.MAX_PAGES |
+  InitFlag.CACHE_SYMLINKS |
+  InitFlag.NO_OPENDIR_SUPPORT |
+  InitFlag.EXPLICIT_INVAL_DATA |
+  InitFlag.SUBMOUNTS |
+  InitFlag.HANDLE_KILLPRIV_V2 |
+  InitFlag.SETXATTR_EXT |
+  InitFlag.INIT_EXT |
+  InitFlag.SECURITY_CTX |
+  InitFlag.CREATE_SUPP_GROUP |
+  InitFlag.HAS_EXPIRE_ONLY;
+
+/** Requests a read-only relay answers EROFS (OPEN and CREATE-like flags are judged separately). */
+const MUTATING: ReadonlySet<number> = new Set([
+  Opcode.SETATTR,
+  Opcode.SYMLINK,
+  Opcode.MKNOD,
+  Opcode.MKDIR,
+  Opcode.UNLINK,
+  Opcode.RMDIR,
+  Opcode.RENAME,
+  Opcode.RENAME2,
+  Opcode.LINK,
+  Opcode.WRITE,
+  Opcode.SETXATTR,
+  Opcode.REMOVEXATTR,
+  Opcode.CREATE,
+  Opcode.TMPFILE,
+  Opcode.FALLOCATE,
+  Opcode.COPY_FILE_RANGE,
+]);
+
+/** Opcodes that cannot cross the relay: DAX mapping needs a shared window. Answered ENOSYS. */
+const NOT_RELAYED: ReadonlySet<number> = new Set([Opcode.SETUPMAPPING, Opcode.REMOVEMAPPING]);
+
+/** Reply bodies of a fixed size, by opcode (requests not listed get a header-only reply). */
+const FIXED_REPLY: ReadonlyMap<number, number> = new Map([
+  [Opcode.LOOKUP, EntryOut.SIZE],
+  [Opcode.MKNOD, EntryOut.SIZE],
+  [Opcode.MKDIR, EntryOut.SIZE],
+  [Opcode.SYMLINK, EntryOut.SIZE],
+  [Opcode.LINK, EntryOut.SIZE],
+  [Opcode.GETATTR, AttrOut.SIZE],
+  [Opcode.SETATTR, AttrOut.SIZE],
+  [Opcode.OPEN, OpenOut.SIZE],
+  [Opcode.OPENDIR, OpenOut.SIZE],
+  [Opcode.CREATE, EntryOut.SIZE + OpenOut.SIZE],
+  [Opcode.TMPFILE, EntryOut.SIZE + OpenOut.SIZE],
+  [Opcode.WRITE, WriteOut.SIZE],
+  [Opcode.COPY_FILE_RANGE, WriteOut.SIZE],
+  [Opcode.STATFS, StatfsOut.SIZE],
+  [Opcode.GETLK, LkOut.SIZE],
+  [Opcode.BMAP, BmapOut.SIZE],
+  [Opcode.POLL, PollOut.SIZE],
+  [Opcode.LSEEK, LseekOut.SIZE],
+  [Opcode.STATX, StatxOut.SIZE],
+  // The kernel reads a link target into one page.
+  [Opcode.READLINK, 4096],
+]);
+
+const PAGE_SIZE = 4096;
+/** The kernel's default pages per request, without MAX_PAGES. */
+const DEFAULT_MAX_PAGES = 32;
+/** Room for request headers in front of WRITE data in the read buffer (libfuse's convention). */
+const HEADER_ROOM = 4096;
+/** Requests up to this size are copied out of the read buffer; larger ones take it along. */
+const COPY_LIMIT = 16 * 1024;
+/** Requests read per readiness callback before giving the event loop back. */
+const BURST = 64;
+/** Large read buffers kept for reuse. */
+const POOL_MAX = 8;
+/** Bit 0 of `unique` marks an INTERRUPT (Linux FUSE_INT_REQ_BIT); ids step by 2. */
+const INTERRUPT_BIT = 1n;
+/**
+ * The relay's ids start here, away from the few the session used for INIT,
+ * so that the two never name the same request on the backend.
+ */
+const FIRST_UNIQUE = 1n << 40n;
+
+export interface RelayOptions {
+  /** Mount read-only (MS_RDONLY) and refuse mutating requests with EROFS. */
+  readonly readOnly?: boolean;
+  /** The source shown in /proc/mounts (default "viofs"). */
+  readonly fsName?: string;
+  /** The mount's type is `fuse.<subtype>` (default "viofs"). */
+  readonly subtype?: string;
+  /** Forward the kernel's INTERRUPTs (default true; see the module comment). */
+  readonly interrupts?: boolean;
+  /** How long to wait for the kernel's INIT and then the backend's answer, ms (default 10000). */
+  readonly initTimeoutMs?: number;
+  /** How long {@link FuseRelay.unmount} waits for a busy mount before aborting the connection, ms (default 2000). */
+  readonly unmountTimeoutMs?: number;
+  /** The FUSE device (default /dev/fuse). */
+  readonly devicePath?: string;
+  /** The poller that watches the device (default: the shared one). */
+  readonly poller?: FdPoller;
+}
+
+/** Why a relay ended. */
+export interface RelayEnd {
+  /**
+   * "unmounted": the kernel ended the connection (umount, or {@link FuseRelay.unmount});
+   * "backend": the transport ended first (the backend went away);
+   * "failed": reading the device failed.
+   */
+  readonly cause: "unmounted" | "backend" | "failed";
+  /** The transport's reason ("backend") or the read error ("failed"). */
+  readonly error: Error | null;
+}
+
+/** What the two INITs established. */
+export interface RelayInit {
+  /** The kernel's INIT, as received. */
+  readonly kernel: InitIn;
+  /** The session with the backend (its `info.init` is the backend's answer). */
+  readonly session: FuseSession;
+  /** The answer sent to the kernel. */
+  readonly reply: InitOut;
+  /** INIT flags in effect on both sides. */
+  readonly flags: bigint;
+}
+
+/** Counters, for tests and statistics. */
+export interface RelayStats {
+  /** Requests forwarded that expect a reply. */
+  forwarded: number;
+  /** FORGET and BATCH_FORGET messages forwarded. */
+  forgets: number;
+  /** INTERRUPTs forwarded / dropped (their request had been answered, or interrupts are off). */
+  interrupts: number;
+  interruptsDropped: number;
+  /** Requests answered by the relay itself: EROFS, ENOSYS, ENOTCONN after the backend left. */
+  refused: number;
+  /** Replies replaced by EIO because they were malformed. */
+  malformed: number;
+}
+
+type State = "init" | "ready" | "closed";
+
+/** A FUSE mount whose requests go to a virtio-fs backend. Create it with {@link FuseRelay.mount}. */
+export class FuseRelay {
+  /** Resolves once, when the connection has ended and the transport is closed; never rejects. */
+  readonly closed: Promise<RelayEnd>;
+  readonly stats: RelayStats = { forwarded: 0, forgets: 0, interrupts: 0, interruptsDropped: 0, refused: 0, malformed: 0 };
+
+  private state: State = "init";
+  private watching = false;
+  private unmounting = false;
+  private bufferSize = FUSE_MIN_READ_BUFFER;
+  private readBuffer: Uint8Array = new Uint8Array(FUSE_MIN_READ_BUFFER);
+  private readonly pool: Uint8Array[] = [];
+  private nextUnique = FIRST_UNIQUE;
+  /** Kernel id → backend id, for every request waiting for the backend. */
+  private readonly inFlight = new Map<bigint, bigint>();
+  private init_: RelayInit | null = null;
+  private backendGone: Error | null = null;
+  private failure: Error | null = null;
+  private resolveClosed!: (end: RelayEnd) => void;
+  private initWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private readonly poller: FdPoller;
+  private readonly readOnly: boolean;
+  private readonly interrupts: boolean;
+
+  private constructor(
+    readonly transport: FuseTransport,
+    readonly mountpoint: string,
+    /** The /dev/fuse fd (closed when the relay ends). */
+    readonly fd: number,
+    private readonly options: RelayOptions,
+  ) {
+    this.poller = options.poller ?? sharedPoller();
+    this.readOnly = options.readOnly ?? false;
+    this.interrupts = options.interrupts ?? true;
+    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
+  }
+
+  /**
+   * Mounts a FUSE file system at `mountpoint` (type `fuse.<subtype>`,
+   * nosuid, nodev, allow_other, default_permissions, and ro with
+   * `readOnly`) and relays it to `transport`, which the relay owns from now
+   * on: it is closed when the relay ends, or when mounting fails. Resolves
+   * once both INITs are done. Rejects with the open/mount ErrnoError
+   * (ENOENT for a missing device, EPERM without privilege, …), or, after
+   * unmounting, with the reason INIT failed.
+   */
+  static async mount(transport: FuseTransport, mountpoint: string, options: RelayOptions = {}): Promise<FuseRelay> {
+    let fd: number;
+    try {
+      fd = openFuseDevice(options.devicePath ?? "/dev/fuse");
+    } catch (error) {
+      transport.close();
+      throw error;
+    }
+    try {
+      setFileFlags(fd, getFileFlags(fd) | O_NONBLOCK);
+      mountFuse(mountpoint, {
+        fd,
+        fsname: options.fsName ?? "viofs",
+        subtype: options.subtype ?? "viofs",
+        defaultPermissions: true,
+        allowOther: true,
+        flags: MS_NOSUID | MS_NODEV | (options.readOnly ? MS_RDONLY : 0),
+      });
+    } catch (error) {
+      closeSync(fd);
+      transport.close();
+      throw error;
+    }
+    const relay = new FuseRelay(transport, mountpoint, fd, options);
+    const initialized = new Promise<void>((resolve, reject) => (relay.initWaiter = { resolve, reject }));
+    void transport.closed.then((reason) => relay.onTransportClosed(reason));
+    relay.watch();
+    const timeoutMs = options.initTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => relay.initFailed(new ErrnoError(Errno.ETIMEDOUT, "FUSE_INIT", mountpoint)), timeoutMs);
+    try {
+      await initialized;
+    } catch (error) {
+      await relay.unmount();
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+    return relay;
+  }
+
+  /** What the two INITs established (null until then). */
+  get init(): RelayInit | null {
+    return this.init_;
+  }
+
+  /** Requests waiting for the backend. */
+  get pending(): number {
+    return this.inFlight.size;
+  }
+
+  /**
+   * Detaches the mount (MNT_DETACH) and waits for the kernel to end the
+   * connection; a mount still busy after `unmountTimeoutMs` is aborted by
+   * closing the device. Then closes the transport. Idempotent; safe after
+   * someone else unmounted.
+   */
+  async unmount(): Promise<RelayEnd> {
+    if (this.state !== "closed" && !this.unmounting) {
+      this.unmounting = true;
+      try {
+        unmountLazy(this.mountpoint);
+      } catch (error) {
+        const e = ErrnoError.is(error) ? error.errno : 0;
+        if (e !== Errno.EINVAL && e !== Errno.ENOENT) log.warn(`relay: unmounting ${this.mountpoint}: ${String(error)}`);
+      }
+      const timeoutMs = this.options.unmountTimeoutMs ?? 2000;
+      const timer = setTimeout(() => {
+        log.warn(`relay: ${this.mountpoint} still busy after ${timeoutMs} ms: aborting the connection`);
+        this.finish();
+      }, timeoutMs);
+      await this.closed;
+      clearTimeout(timer);
+    }
+    return this.closed;
+  }
+
+  // ─── The device ─────────────────────────────────────────────────────────
+
+  private watch(): void {
+    if (this.watching || this.state === "closed") return;
+    this.watching = true;
+    this.poller.add(this.fd, EPOLLIN, this.onReadable);
+  }
+
+  private unwatch(): void {
+    if (!this.watching) return;
+    this.watching = false;
+    this.poller.remove(this.fd);
+  }
+
+  private readonly onReadable = (): void => {
+    for (let i = 0; i < BURST && this.state !== "closed"; i++) {
+      let n: number | null;
+      try {
+        n = readNow(this.fd, this.readBuffer);
+      } catch (error) {
+        const e = ErrnoError.is(error) ? error.errno : 0;
+        if (e === Errno.EINTR || e === Errno.ENOENT) continue; // interrupted before it was read: read again
+        if (e !== Errno.ENODEV) this.failure = error as Error;
+        this.finish();
+        return;
+      }
+      if (n === null) return;
+      if (n === 0) {
+        this.finish();
+        return;
+      }
+      this.dispatch(n);
+    }
+  };
+
+  /** Takes the request out of the read buffer (copied when small; the buffer itself when large). */
+  private dispatch(n: number): void {
+    let request: Uint8Array;
+    let owned: Uint8Array | null = null;
+    if (n <= COPY_LIMIT) {
+      request = this.readBuffer.slice(0, n);
+    } else {
+      owned = this.readBuffer;
+      request = owned.subarray(0, n);
+      this.readBuffer = this.takeBuffer();
+    }
+    let header: InHeader;
+    try {
+      header = decodeInHeader(request);
+    } catch (error) {
+      // Nothing to answer: without a header there is no id.
+      log.warn(`relay: a request from the kernel without a header: ${String(error)}`);
+      this.giveBuffer(owned);
+      return;
+    }
+    if (this.state === "init") {
+      void this.initialize(header, request);
+      return;
+    }
+    this.relay(header, request, owned);
+  }
+
+  private takeBuffer(): Uint8Array {
+    return this.pool.pop() ?? new Uint8Array(this.bufferSize);
+  }
+
+  private giveBuffer(buffer: Uint8Array | null): void {
+    if (buffer !== null && buffer.length === this.bufferSize && this.pool.length < POOL_MAX) this.pool.push(buffer);
+  }
+
+  /** Writes one reply in one system call; drops replies the kernel no longer waits for. */
+  private write(bytes: Uint8Array): void {
+    if (this.state === "closed") return;
+    try {
+      writeFd(this.fd, bytes);
+    } catch (error) {
+      const e = ErrnoError.is(error) ? error.errno : 0;
+      if (e === Errno.ENOENT) return; // the request was interrupted and is gone
+      if (e === Errno.ENODEV) {
+        this.finish();
+        return;
+      }
+      // EINVAL: the kernel refused the reply's body; it has failed the request (EIO) itself.
+      log.warn(`relay: the kernel refused a reply of ${bytes.length} bytes: ${String(error)}`);
+    }
+  }
+
+  private answer(unique: bigint, errno: number): void {
+    this.write(encodeErrorReply(unique, errno));
+  }
+
+  // ─── INIT ───────────────────────────────────────────────────────────────
+
+  private async initialize(header: InHeader, request: Uint8Array): Promise<void> {
+    const unique = header.unique;
+    if (header.opcode !== Opcode.INIT) {
+      log.warn(`relay: ${opcodeName(header.opcode)} before INIT`);
+      this.answer(unique, Errno.EIO);
+      return;
+    }
+    let arg: InitIn;
+    try {
+      const req = decodeRequest(request);
+      if (req.opcode !== Opcode.INIT) throw new ProtocolError(ProtocolErrorCode.VALUE, "not an INIT");
+      arg = req.arg;
+    } catch (error) {
+      this.answer(unique, Errno.EPROTO);
+      this.initFailed(error as Error);
+      return;
+    }
+    if (arg.major > FUSE_KERNEL_VERSION) {
+      // Name our major; the kernel sends INIT again in it.
+      const out: InitOut = { ...InitOut.zero(), major: FUSE_KERNEL_VERSION, minor: FUSE_KERNEL_MINOR_VERSION };
+      this.write(encodeReply(unique, Opcode.INIT, out, { minor: FUSE_KERNEL_MINOR_VERSION, setxattrExt: false })[0]!);
+      return;
+    }
+    if (arg.major < FUSE_KERNEL_VERSION || arg.minor < MIN_SERVER_MINOR) {
+      this.answer(unique, Errno.EPROTO);
+      this.initFailed(new ProtocolError(ProtocolErrorCode.VALUE, `the kernel speaks FUSE ${arg.major}.${arg.minor}; the relay needs 7.${MIN_SERVER_MINOR} or later`));
+      return;
+    }
+    const kernelFlags = combineInitFlags(arg.flags, arg.flags2);
+    let session: FuseSession;
+    try {
+      session = await FuseSession.init(this.transport, {
+        initFlags: kernelFlags & RELAYED_INIT_FLAGS,
+        maxReadahead: arg.maxReadahead,
+        uid: header.uid,
+        gid: header.gid,
+        pid: header.pid,
+        initTimeoutMs: this.options.initTimeoutMs ?? 10_000,
+      });
+    } catch (error) {
+      this.answer(unique, ErrnoError.is(error) ? error.errno : Errno.EPROTO);
+      this.initFailed(error as Error);
+      return;
+    }
+    const info = session.info;
+    const flags = info.flags;
+    // Pages per request: the backend's, no more than one reply can carry.
+    const pages = (flags & InitFlag.MAX_PAGES) !== 0n ? Math.max(1, Math.min(info.maxPages, Math.floor(info.maxRead / PAGE_SIZE))) : DEFAULT_MAX_PAGES;
+    const maxWrite = Math.max(PAGE_SIZE, Math.min(info.maxWrite, pages * PAGE_SIZE));
+    const { flags: low, flags2: high } = splitInitFlags(flags);
+    const backend = info.init;
+    const reply: InitOut = {
+      ...InitOut.zero(),
+      major: FUSE_KERNEL_VERSION,
+      minor: Math.min(arg.minor, info.minor),
+      maxReadahead: Math.min(arg.maxReadahead, backend.maxReadahead),
+      flags: low,
+      flags2: high,
+      maxBackground: backend.maxBackground,
+      congestionThreshold: backend.congestionThreshold,
+      maxWrite,
+      timeGran: backend.timeGran,
+      maxPages: (flags & InitFlag.MAX_PAGES) !== 0n ? pages : 0,
+    };
+    // The kernel insists on a read buffer with room for a whole WRITE.
+    this.bufferSize = Math.max(FUSE_MIN_READ_BUFFER, HEADER_ROOM + maxWrite);
+    this.pool.length = 0;
+    this.readBuffer = new Uint8Array(this.bufferSize);
+    this.init_ = { kernel: arg, session, reply, flags };
+    this.state = "ready";
+    log.info(
+      `relay: ${this.mountpoint}: FUSE 7.${reply.minor}, max_write ${maxWrite}, max_pages ${pages}, flags ${initFlagNames(flags).join(",") || "none"}`,
+    );
+    this.write(encodeReply(unique, Opcode.INIT, reply, { minor: arg.minor, setxattrExt: false })[0]!);
+    const waiter = this.initWaiter;
+    this.initWaiter = null;
+    waiter?.resolve();
+  }
+
+  private initFailed(error: Error): void {
+    const waiter = this.initWaiter;
+    this.initWaiter = null;
+    waiter?.reject(error);
+  }
+
+  // ─── Requests ───────────────────────────────────────────────────────────
+
+  private relay(header: InHeader, request: Uint8Array, owned: Uint8Array | null): void {
+    const opcode = header.opcode;
+    const unique = header.unique;
+    if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET) {
+      this.giveBuffer(owned);
+      if (this.backendGone !== null) return;
+      setUnique(request, this.newUnique());
+      this.stats.forgets++;
+      this.transport.submit([request], 0, "hiprio").catch(() => undefined);
+      return;
+    }
+    if (opcode === Opcode.INTERRUPT) {
+      this.giveBuffer(owned);
+      this.interrupt(header, request);
+      return;
+    }
+    if (opcode === Opcode.NOTIFY_REPLY) {
+      // Only an answer to a NOTIFY_RETRIEVE, which the relay never sends.
+      this.giveBuffer(owned);
+      return;
+    }
+    const refusal = this.refusal(opcode, request);
+    let capacity = 0;
+    if (refusal === 0) {
+      try {
+        capacity = OutHeader.SIZE + replyRoom(opcode, request);
+      } catch (error) {
+        log.warn(`relay: ${opcodeName(opcode)} request: ${String(error)}`);
+        this.answerRefused(unique, Errno.EIO, owned);
+        return;
+      }
+    }
+    if (refusal !== 0) {
+      this.answerRefused(unique, refusal, owned);
+      return;
+    }
+    const backendUnique = this.newUnique();
+    setUnique(request, backendUnique);
+    this.inFlight.set(unique, backendUnique);
+    this.stats.forwarded++;
+    this.transport.submit([request], capacity).then(
+      (reply) => {
+        this.inFlight.delete(unique);
+        this.giveBuffer(owned);
+        this.deliver(unique, backendUnique, opcode, reply);
+      },
+      (error: unknown) => {
+        this.inFlight.delete(unique);
+        this.giveBuffer(owned);
+        const e = ErrnoError.is(error) && error.errno <= MAX_REPLY_ERRNO ? error.errno : Errno.EIO;
+        if (e !== Errno.ENOTCONN) log.warn(`relay: ${opcodeName(opcode)} not carried: ${String(error)}`);
+        this.answer(unique, e);
+      },
+    );
+  }
+
+  /** The errno the relay answers for `opcode` itself, or 0 when it goes to the backend. */
+  private refusal(opcode: number, request: Uint8Array): number {
+    if (this.backendGone !== null) return Errno.ENOTCONN;
+    if (!isOpcode(opcode) || NOT_RELAYED.has(opcode) || opcode === Opcode.INIT) return Errno.ENOSYS;
+    if (this.readOnly && writes(opcode, request)) return Errno.EROFS;
+    return 0;
+  }
+
+  private answerRefused(unique: bigint, errno: number, owned: Uint8Array | null): void {
+    this.giveBuffer(owned);
+    this.stats.refused++;
+    this.answer(unique, errno);
+  }
+
+  /** Checks the backend's reply, gives it the kernel's id and writes it. */
+  private deliver(unique: bigint, backendUnique: bigint, opcode: number, reply: Uint8Array): void {
+    try {
+      const h = decodeOutHeader(reply);
+      if (h.unique !== backendUnique) throw new ProtocolError(ProtocolErrorCode.VALUE, `reply unique ${h.unique} is not the request's ${backendUnique}`);
+    } catch (error) {
+      this.stats.malformed++;
+      log.warn(`relay: malformed ${opcodeName(opcode)} reply from the backend (${String(error)}): answering EIO`);
+      this.answer(unique, Errno.EIO);
+      return;
+    }
+    setUnique(reply, unique);
+    this.write(reply);
+  }
+
+  /** Forwards an INTERRUPT while the request it names still waits for the backend. */
+  private interrupt(header: InHeader, request: Uint8Array): void {
+    let target: bigint;
+    try {
+      target = InterruptIn.decodeAt(request, InHeader.SIZE, "INTERRUPT request").unique;
+    } catch {
+      return;
+    }
+    const backendUnique = this.inFlight.get(target);
+    if (!this.interrupts || backendUnique === undefined || this.backendGone !== null) {
+      this.stats.interruptsDropped++;
+      return;
+    }
+    this.stats.interrupts++;
+    const chunks = encodeRequest({
+      opcode: Opcode.INTERRUPT,
+      header: { unique: backendUnique | INTERRUPT_BIT, nodeid: 0n, uid: header.uid, gid: header.gid, pid: header.pid },
+      arg: { unique: backendUnique },
+    });
+    this.transport.submit(chunks, 0, "hiprio").catch(() => undefined);
+  }
+
+  private newUnique(): bigint {
+    const unique = this.nextUnique;
+    this.nextUnique += 2n;
+    return unique;
+  }
+
+  // ─── The end ────────────────────────────────────────────────────────────
+
+  /** The backend went away: answer what waits, detach the mount. */
+  private onTransportClosed(reason: Error): void {
+    if (this.state === "closed") return;
+    this.backendGone = reason;
+    log.debug(`relay: ${this.mountpoint}: the transport ended (${reason.message})`);
+    this.initFailed(reason);
+    if (this.state === "ready") void this.unmount();
+  }
+
+  /** Ends the connection: stops reading, closes the device and the transport. */
+  private finish(): void {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    this.unwatch();
+    if (this.failure !== null) log.error(`relay: reading /dev/fuse for ${this.mountpoint}: ${String(this.failure)}`);
+    try {
+      closeSync(this.fd);
+    } catch (error) {
+      log.warn(`relay: closing /dev/fuse: ${String(error)}`);
+    }
+    this.initFailed(new ErrnoError(Errno.ENODEV, "FUSE_INIT", `${this.mountpoint}: the connection ended`));
+    const backendGone = this.backendGone;
+    this.transport.close();
+    this.resolveClosed(
+      this.failure !== null
+        ? { cause: "failed", error: this.failure }
+        : backendGone !== null
+          ? { cause: "backend", error: backendGone }
+          : { cause: "unmounted", error: null },
+    );
+  }
+}
+
+// ─── Message helpers ──────────────────────────────────────────────────────
+
+/** Sets `unique`, at offset 8 of both `fuse_in_header` and `fuse_out_header`. */
+function setUnique(message: Uint8Array, unique: bigint): void {
+  new DataView(message.buffer, message.byteOffset, message.byteLength).setBigUint64(8, unique, true);
+}
+
+/** The largest reply body `request` allows (what the kernel will accept). */
+function replyRoom(opcode: number, request: Uint8Array): number {
+  const fixed = FIXED_REPLY.get(opcode);
+  if (fixed !== undefined) return fixed;
+  const what = `${opcodeName(opcode)} request`;
+  switch (opcode) {
+    case Opcode.READ:
+    case Opcode.READDIR:
+    case Opcode.READDIRPLUS:
+      return ReadIn.decodeAt(request, InHeader.SIZE, what).size;
+    case Opcode.GETXATTR:
+    case Opcode.LISTXATTR: {
+      const size = GetxattrIn.decodeAt(request, InHeader.SIZE, what).size;
+      return size === 0 ? GetxattrOut.SIZE : size;
+    }
+    case Opcode.IOCTL:
+      return IoctlOut.SIZE + IoctlIn.decodeAt(request, InHeader.SIZE, what).outSize;
+    default:
+      return 0;
+  }
+}
+
+/** Whether `request` would change the file system (for read-only relays). */
+function writes(opcode: number, request: Uint8Array): boolean {
+  if (MUTATING.has(opcode)) return true;
+  if (opcode !== Opcode.OPEN) return false;
+  try {
+    const flags = OpenIn.decodeAt(request, InHeader.SIZE, "OPEN request").flags;
+    return (flags & OpenFlag.O_ACCMODE) !== OpenFlag.O_RDONLY || (flags & OpenFlag.O_TRUNC) !== 0;
+  } catch {
+    return true;
+  }
+}
