@@ -869,8 +869,9 @@ export class PassthroughFs extends FileSystemBase {
       if (ACL_NAMES.some((acl) => acl.equals(name))) throw errno("EOPNOTSUPP", op);
       cname = cstring(name, op);
     }
-    // Through the /proc/self/fd link, which leads to the inode itself: a symlink's own xattrs, never its target's.
-    return { path: `/proc/self/fd/${inode.fd}`, name: cname };
+    // Through the /proc/self/fd link (relative, inside sys.inProcFdDir), which leads to the
+    // inode itself: a symlink's own xattrs, never its target's; it works inside the sandbox too.
+    return { path: String(inode.fd), name: cname };
   }
 
   override async setxattr(
@@ -883,18 +884,18 @@ export class PassthroughFs extends FileSystemBase {
   ): Promise<void> {
     const target = this.#xattrTarget(nodeid, name, "setxattr");
     if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw errno("EINVAL", "setxattr");
-    libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr");
+    sys.inProcFdDir(() => libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr"));
   }
 
   override async getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array> {
     const target = this.#xattrTarget(nodeid, name, "getxattr");
-    const n = libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr");
+    const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
     return Buffer.from(xattrScratch.subarray(0, n));
   }
 
   override async listxattr(_ctx: Context, nodeid: bigint): Promise<Uint8Array> {
     const target = this.#xattrTarget(nodeid, undefined, "listxattr");
-    const n = libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr");
+    const n = sys.inProcFdDir(() => libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr"));
     const kept: Buffer[] = [];
     for (let at = 0; at < n; ) {
       let end = xattrScratch.indexOf(0, at);
@@ -909,7 +910,7 @@ export class PassthroughFs extends FileSystemBase {
 
   override async removexattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<void> {
     const target = this.#xattrTarget(nodeid, name, "removexattr");
-    libc.check(libc.removexattr(target.path, target.name), "removexattr");
+    sys.inProcFdDir(() => libc.check(libc.removexattr(target.path, target.name), "removexattr"));
   }
 
   // ---- locks ----

@@ -438,8 +438,29 @@ function splitNames(list: Buffer): string[] {
   return names;
 }
 
-function procPath(fd: number): string {
-  return `/proc/self/fd/${fd}`;
+/**
+ * Runs `fn` with the working directory set to this process's /proc/self/fd
+ * (through the fd {@link procSelfFd} keeps), so that `String(fd)` names the
+ * magic link of `fd`; then goes back to the directory it came from.
+ *
+ * This is how virtiofsd reaches O_PATH fds with path-based calls: it works
+ * after pivot_root or chroot hid /proc, and never resolves a path inside the
+ * shared directory (where a guest could have made `proc/self/fd/N`). The
+ * working directory is process-wide: `fn` must be synchronous, and nothing
+ * else may rely on a relative path meanwhile (nothing in viofs does).
+ */
+export function inProcFdDir<T>(fn: () => T): T {
+  const back = libc.check(libc.openat(AT_FDCWD, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, 0), "openat", ".");
+  try {
+    libc.check(libc.fchdir(procSelfFd()), "fchdir", "/proc/self/fd");
+    try {
+      return fn();
+    } finally {
+      libc.check(libc.fchdir(back), "fchdir", ".");
+    }
+  } finally {
+    libc.close(back);
+  }
 }
 
 /** The value of xattr `name`. Throws ENODATA when there is none. */
@@ -471,21 +492,20 @@ export function fremovexattr(fd: number, name: string): void {
 
 /** {@link fgetxattr} for any fd, O_PATH included (through /proc/self/fd). */
 export function procGetxattr(fd: number, name: string): Buffer {
-  const path = procPath(fd);
   const cname = cstring(name, "getxattr");
-  return readSized("getxattr", name, (buffer, size) => libc.getxattr(path, cname, buffer, size));
+  return inProcFdDir(() => readSized("getxattr", name, (buffer, size) => libc.getxattr(String(fd), cname, buffer, size)));
 }
 
 /** {@link fsetxattr} for any fd, O_PATH included (through /proc/self/fd). */
 export function procSetxattr(fd: number, name: string, value: Uint8Array, flags = 0): void {
   if (value.length > XATTR_SIZE_MAX) throw new ErrnoError(Errno.E2BIG, "setxattr", name);
-  libc.check(libc.setxattr(procPath(fd), cstring(name, "setxattr"), value, value.length, flags), "setxattr", name);
+  const cname = cstring(name, "setxattr");
+  inProcFdDir(() => libc.check(libc.setxattr(String(fd), cname, value, value.length, flags), "setxattr", name));
 }
 
 /** {@link flistxattrRaw} for any fd, O_PATH included (through /proc/self/fd). */
 export function procListxattrRaw(fd: number): Buffer {
-  const path = procPath(fd);
-  const list = readSized("listxattr", undefined, (buffer, size) => libc.listxattr(path, buffer, size));
+  const list = inProcFdDir(() => readSized("listxattr", undefined, (buffer, size) => libc.listxattr(String(fd), buffer, size)));
   if (list.length > XATTR_LIST_MAX) throw new ErrnoError(Errno.E2BIG, "listxattr");
   return list;
 }
@@ -497,7 +517,8 @@ export function procListxattr(fd: number): string[] {
 
 /** {@link fremovexattr} for any fd, O_PATH included (through /proc/self/fd). */
 export function procRemovexattr(fd: number, name: string): void {
-  libc.check(libc.removexattr(procPath(fd), cstring(name, "removexattr")), "removexattr", name);
+  const cname = cstring(name, "removexattr");
+  inProcFdDir(() => libc.check(libc.removexattr(String(fd), cname), "removexattr", name));
 }
 
 // ---- file handles ----
