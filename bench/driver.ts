@@ -66,7 +66,7 @@ export interface DriverSettings {
 export function driverSettings(quick: boolean): DriverSettings {
   return quick
     ? { fileMiB: 64, chunk: MiB, metaOps: 2000, lookupFiles: 1000, queueDepths: [1, 16], reps: 3, driver: { memorySize: 128 * MiB, queueSize: 1024 } }
-    : { fileMiB: 256, chunk: MiB, metaOps: 20000, lookupFiles: 1000, queueDepths: [1, 16], reps: 5, driver: { memorySize: 128 * MiB, queueSize: 1024 } };
+    : { fileMiB: 256, chunk: MiB, metaOps: 10000, lookupFiles: 1000, queueDepths: [1, 16], reps: 5, driver: { memorySize: 128 * MiB, queueSize: 1024 } };
 }
 
 /**

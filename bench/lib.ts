@@ -61,6 +61,8 @@ export interface ResultRecord {
   unit: string;
   backend: Subject;
   value: number;
+  /** The highest sample: on a busy machine, the run least disturbed by other work. */
+  best: number;
   samples: number[];
 }
 
@@ -75,8 +77,10 @@ export interface RatioRow {
   /** Null when that side was not measured (e.g. `viofs serve` not built yet). */
   ours: number | null;
   peer: number | null;
-  /** ours / peer; null when either side is missing. */
+  /** ours / peer (medians); null when either side is missing. */
   ratio: number | null;
+  /** The same ratio of the best samples, for information: less sensitive to other load on the machine. */
+  ratioOfBest: number | null;
   /** The bar `ratio` must reach; null for a figure kept for information only. */
   goal: number | null;
   /** ratio ≥ goal; null when there is no goal or no ratio. */
@@ -108,10 +112,24 @@ export class Results {
     return entry && entry.values.length > 0 ? median(entry.values) : undefined;
   }
 
+  /** The highest sample so far, or undefined. */
+  best(workload: string, backend: Subject): number | undefined {
+    const entry = this.samples.get(`${workload}\0${backend}`);
+    return entry && entry.values.length > 0 ? Math.max(...entry.values) : undefined;
+  }
+
   records(): ResultRecord[] {
     return this.order.map((key) => {
       const e = this.samples.get(key)!;
-      return { group: this.group, workload: e.workload, unit: e.unit, backend: e.backend, value: median(e.values), samples: [...e.values] };
+      return {
+        group: this.group,
+        workload: e.workload,
+        unit: e.unit,
+        backend: e.backend,
+        value: median(e.values),
+        best: Math.max(...e.values),
+        samples: [...e.values],
+      };
     });
   }
 
@@ -120,6 +138,8 @@ export class Results {
     const o = this.value(workload, ours) ?? null;
     const p = this.value(workload, peer) ?? null;
     const ratio = o !== null && p !== null && p > 0 ? o / p : null;
+    const bo = this.best(workload, ours);
+    const bp = this.best(workload, peer);
     return {
       group: this.group,
       workload,
@@ -129,6 +149,7 @@ export class Results {
       ours: o,
       peer: p,
       ratio,
+      ratioOfBest: bo !== undefined && bp !== undefined && bp > 0 ? bo / bp : null,
       goal,
       met: goal === null || ratio === null ? null : ratio >= goal,
     };
@@ -312,7 +333,7 @@ export function formatValue(value: number | null): string {
 
 /** The ratio rows as a fixed-width table (one line each), ready for stdout. */
 export function formatTable(rows: readonly RatioRow[]): string {
-  const header = ["group", "workload", "unit", "ours", "peer", "ours/peer", "goal", "met"];
+  const header = ["group", "workload", "unit", "ours", "peer", "ours/peer", "goal", "met", "best/best"];
   const body = rows.map((r) => [
     r.group,
     r.workload,
@@ -322,6 +343,7 @@ export function formatTable(rows: readonly RatioRow[]): string {
     r.ratio === null ? "—" : `${r.ratio.toFixed(2)}×`,
     r.goal === null ? "info" : `≥ ${r.goal.toFixed(1)}×`,
     r.met === null ? "" : r.met ? "yes" : "NO",
+    r.ratioOfBest === null ? "" : `${r.ratioOfBest.toFixed(2)}×`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();

@@ -11,7 +11,10 @@
  * metadata and I/O paths (LOOKUP with a short name, GETATTR, READ and WRITE
  * headers), the replies the ones a passthrough file system gives.
  * `handle` cases run `FuseServer.handle` end to end over a file system that
- * answers from constants, with a reply target that drops the bytes.
+ * answers from constants, with a reply target that drops the bytes;
+ * `handleChain` cases take the virtio path: the request copied out of a
+ * "guest" buffer by the descriptor-chain Reader, the reply written into
+ * another by ChainReply (as the vhost-user-fs device does, minus the ring).
  */
 import { Opcode } from "../../src/fuse/abi.js";
 import {
@@ -25,8 +28,9 @@ import {
 import type { AttrOut, EntryOut, OpenOut, WriteOut } from "../../src/fuse/structs.js";
 import { log } from "../../src/common/log.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
-import type { ReplyTarget } from "../../src/server/reply.js";
+import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
 import { FuseServer } from "../../src/server/server.js";
+import { Reader, Writer } from "../../src/virtio/chain-io.js";
 
 // ─── Harness ───────────────────────────────────────────────────────────────
 
@@ -181,6 +185,23 @@ function decodeCase(name: string, bytes: Uint8Array): Case {
   };
 }
 
+/** `handleChain` over a one-buffer readable part and a 4 KiB writable part, both reused. */
+function chainCase(server: FuseServer, name: string, request: Uint8Array): Case {
+  const readable = [new Uint8Array(request)];
+  const writable = [new Uint8Array(4096)];
+  return {
+    name: `handleChain ${name} (virtio path)`,
+    async run(n) {
+      let w: Writer | null = null;
+      for (let i = 0; i < n; i++) {
+        w = new Writer(writable);
+        await server.handleChain(new Reader(readable), new ChainReply(w));
+      }
+      sink = w?.bytesWritten;
+    },
+  };
+}
+
 async function cases(): Promise<Case[]> {
   const server = await readyServer();
   return [
@@ -240,6 +261,8 @@ async function cases(): Promise<Case[]> {
         for (let i = 0; i < n; i++) await server.handle(lookupReq, discard);
       },
     },
+    chainCase(server, "GETATTR", getattrReq),
+    chainCase(server, "LOOKUP", lookupReq),
   ];
 }
 
