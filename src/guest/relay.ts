@@ -83,7 +83,7 @@ import { read as readNow, write as writeFd } from "../sys/io.js";
 import { sharedPoller, type FdPoller } from "../sys/poller.js";
 import { mountFuse, openFuseDevice, unmountLazy } from "../sys/process.js";
 import { FuseSession, MIN_SERVER_MINOR } from "./session.js";
-import type { FuseTransport } from "./transport.js";
+import type { FuseTransport, QueueKind } from "./transport.js";
 
 /**
  * INIT flags that mean the same on both sides of the relay: the kernel may
@@ -562,7 +562,7 @@ export class FuseRelay {
       if (this.backendGone !== null) return;
       setUnique(request, this.newUnique());
       this.stats.forgets++;
-      this.transport.submit([request], 0, "hiprio").catch(() => undefined);
+      submit(this.transport, [request], 0, "hiprio").catch(() => undefined);
       return;
     }
     if (opcode === Opcode.INTERRUPT) {
@@ -576,25 +576,23 @@ export class FuseRelay {
       return;
     }
     const refusal = this.refusal(opcode, request);
-    let capacity = 0;
-    if (refusal === 0) {
-      try {
-        capacity = OutHeader.SIZE + replyRoom(opcode, request);
-      } catch (error) {
-        log.warn(`relay: ${opcodeName(opcode)} request: ${String(error)}`);
-        this.answerRefused(unique, Errno.EIO, owned);
-        return;
-      }
-    }
     if (refusal !== 0) {
       this.answerRefused(unique, refusal, owned);
+      return;
+    }
+    let capacity: number;
+    try {
+      capacity = OutHeader.SIZE + replyRoom(opcode, request);
+    } catch (error) {
+      log.warn(`relay: ${opcodeName(opcode)} request: ${String(error)}`);
+      this.answerRefused(unique, Errno.EIO, owned);
       return;
     }
     const backendUnique = this.newUnique();
     setUnique(request, backendUnique);
     this.inFlight.set(unique, backendUnique);
     this.stats.forwarded++;
-    this.transport.submit([request], capacity).then(
+    submit(this.transport, [request], capacity, "request").then(
       (reply) => {
         this.inFlight.delete(unique);
         this.giveBuffer(owned);
@@ -658,7 +656,7 @@ export class FuseRelay {
       header: { unique: backendUnique | INTERRUPT_BIT, nodeid: 0n, uid: header.uid, gid: header.gid, pid: header.pid },
       arg: { unique: backendUnique },
     });
-    this.transport.submit(chunks, 0, "hiprio").catch(() => undefined);
+    submit(this.transport, chunks, 0, "hiprio").catch(() => undefined);
   }
 
   private newUnique(): bigint {
@@ -703,6 +701,15 @@ export class FuseRelay {
 }
 
 // ─── Message helpers ──────────────────────────────────────────────────────
+
+/** `transport.submit`, with a synchronous throw turned into a rejection (the relay runs in a poller callback). */
+function submit(transport: FuseTransport, chunks: readonly Uint8Array[], capacity: number, queue: QueueKind): Promise<Uint8Array> {
+  try {
+    return transport.submit(chunks, capacity, queue);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
 
 /** Sets `unique`, at offset 8 of both `fuse_in_header` and `fuse_out_header`. */
 function setUnique(message: Uint8Array, unique: bigint): void {
