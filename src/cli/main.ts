@@ -2,6 +2,7 @@
  * `viofs`: the command line. One file per command under src/cli/; this file
  * only picks the command and turns expected errors into one clear line.
  */
+import { mountCommand } from "./mount.js";
 import { serveCommand } from "./serve.js";
 import { UsageError } from "./usage.js";
 
@@ -12,6 +13,7 @@ interface Command {
 
 const commands: Record<string, Command> = {
   serve: serveCommand,
+  mount: mountCommand,
 };
 
 export const usage = `viofs: VirtIO-FS for Windows guests
