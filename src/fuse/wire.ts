@@ -210,10 +210,10 @@ export class WireReader {
 // Writing
 
 /**
- * Zeroed memory for small encoded replies, handed out once each: a view of
- * a shared 8 KiB block costs far less than an `ArrayBuffer` of its own (V8
- * gives a typed array over 64 bytes separately allocated memory, which costs
- * more than encoding the reply). A block lives while any view of it does.
+ * Zeroed memory for small messages, handed out once each: a view of a shared
+ * 8 KiB block costs far less than an `ArrayBuffer` of its own (V8 gives a
+ * typed array over 64 bytes separately allocated memory, which costs more
+ * than encoding the message). A block lives while any view of it does.
  */
 const SLAB_SIZE = 8192;
 /** Shared memory is handed out up to this size; larger messages get a buffer of their own. */
@@ -221,6 +221,31 @@ const SLAB_MAX = 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabView = new DataView(slab);
 let slabUsed = 0;
+
+/**
+ * `size` zeroed bytes, handed out once: up to 1 KiB a view of a block shared
+ * with other messages (see {@link WireMemory} "shared"), above that a buffer
+ * of their own. For private copies of small incoming messages: a view of an
+ * existing block costs less than a small typed array whose `.buffer` (or a
+ * subarray of it) is ever taken.
+ */
+export function sharedBytes(size: number): Uint8Array {
+  if (size > SLAB_MAX) return new Uint8Array(size);
+  const at = slabTake(size);
+  return new Uint8Array(slab, at, size);
+}
+
+/** Reserves `size` bytes (at most {@link SLAB_MAX}) of the current block, 8-byte aligned; returns their offset. */
+function slabTake(size: number): number {
+  if (slabUsed + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    slabView = new DataView(slab);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed += (size + 7) & ~7;
+  return at;
+}
 
 /** Where a {@link WireWriter} takes its memory from. */
 export type WireMemory =
@@ -255,16 +280,10 @@ export class WireWriter {
 
   constructor(size: number, memory: WireMemory = "own") {
     if (memory === "shared" && size <= SLAB_MAX) {
-      if (slabUsed + size > SLAB_SIZE) {
-        slab = new ArrayBuffer(SLAB_SIZE);
-        slabView = new DataView(slab);
-        slabUsed = 0;
-      }
-      this.base = slabUsed;
-      this.bytes = new Uint8Array(slab, slabUsed, size);
+      const at = slabTake(size);
+      this.base = at;
+      this.bytes = new Uint8Array(slab, at, size);
       this.target = slabView;
-      // Every message starts 8-byte aligned in the block.
-      slabUsed += (size + 7) & ~7;
     } else {
       this.base = 0;
       this.bytes = new Uint8Array(size);

@@ -51,7 +51,7 @@ import {
 } from "../fuse/messages.js";
 import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
-import { loadU32, loadU64, WireReader } from "../fuse/wire.js";
+import { loadU16, loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
 import type { Context, FileSystem, WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
@@ -327,32 +327,31 @@ export class FuseServer {
    * memory for the file system to write from. Readable bytes after the
    * header's `len` are ignored, as virtiofsd does. Never rejects.
    */
-  async handleChain(reader: ChainReader, reply: ReplyTarget): Promise<void> {
+  handleChain(reader: ChainReader, reply: ReplyTarget): Promise<void> {
+    let request: Uint8Array;
+    let payload: Uint8Array[] | undefined;
     try {
       const total = reader.remaining;
-      if (total < IN_HEADER_SIZE) return await this.handle(reader.readBytes(total), reply);
+      if (total < IN_HEADER_SIZE) return this.handle(reader.readBytes(total), reply);
       const header = reader.readBytes(IN_HEADER_SIZE);
-      const v = new DataView(header.buffer, header.byteOffset, IN_HEADER_SIZE);
-      const len = v.getUint32(0, true);
-      const opcode = v.getUint32(4, true);
+      const len = loadU32(header, 0);
+      const opcode = loadU32(header, 4);
       // Refused lengths are answered from the header alone (ENOMEM, or EINVAL for the mismatch).
-      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return await this.handle(header, reply);
+      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.handle(header, reply);
       const writeIn = this.wire.minor < 9 ? 24 : WriteIn.SIZE;
-      const extLen = v.getUint16(36, true);
-      if (opcode === Opcode.WRITE && extLen === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn) {
-        const head = new Uint8Array(IN_HEADER_SIZE + writeIn);
-        head.set(header, 0);
-        reader.readInto(head.subarray(IN_HEADER_SIZE));
-        return await this.handle(head, reply, reader.views(len - head.byteLength));
-      }
-      const message = new Uint8Array(len);
-      message.set(header, 0);
-      reader.readInto(message.subarray(IN_HEADER_SIZE));
-      return await this.handle(message, reply);
+      const extLen = loadU16(header, 36);
+      const split = opcode === Opcode.WRITE && extLen === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn;
+      // Small copies share memory blocks (see sharedBytes); the decoder's name and data views point into them.
+      request = sharedBytes(split ? IN_HEADER_SIZE + writeIn : len);
+      request.set(header, 0);
+      reader.readInto(request.subarray(IN_HEADER_SIZE));
+      if (split) payload = reader.views(len - request.byteLength);
     } catch (error) {
-      // Only the reader can fail here (handle never throws): the chain is shorter than it said.
+      // Only the reader can fail here: the chain is shorter than it said.
       log.warn(`fuse: unreadable request chain: ${describe(error)}`);
+      return Promise.resolve();
     }
+    return this.handle(request, reply, payload);
   }
 
   /**
