@@ -11,7 +11,7 @@
  * {@link RatioRow}. Higher is better for every unit used here (MiB/s, ops/s).
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { BACKENDS, VIRTIOFSD, type BackendHandle, type BackendName } from "../test/vm/backends.js";
@@ -215,7 +215,12 @@ export interface VersionInfo {
   node: string;
   qemu: string;
   virtiofsd: string;
-  viofs: { commit: string; describe: string; dirtyFiles: number };
+  /**
+   * The checkout: HEAD, `git describe --dirty`, how many files under src/, bin/
+   * and bench/ differ from HEAD, and when dist/ (what `viofs serve` runs) was
+   * last built: a build older than the edits means the figures are of older code.
+   */
+  viofs: { commit: string; describe: string; dirtyFiles: number; distBuiltAt: string | null };
 }
 
 export function versionInfo(): VersionInfo {
@@ -240,8 +245,17 @@ export function versionInfo(): VersionInfo {
       commit: git(["rev-parse", "HEAD"]),
       describe: git(["describe", "--always", "--dirty"]),
       dirtyFiles: status === "" || status === "unknown" ? 0 : status.split("\n").length,
+      distBuiltAt: builtAt(),
     },
   };
+}
+
+function builtAt(): string | null {
+  try {
+    return statSync(join(repoRoot(), "dist", "src", "cli", "main.js")).mtime.toISOString();
+  } catch {
+    return null;
+  }
 }
 
 // ─── Scratch directories and backends ───────────────────────────────────────

@@ -162,7 +162,8 @@ async function main(argv: readonly string[]): Promise<number> {
   process.stdout.write(
     `viofs bench (${report.mode}), ${m.cpuModel} × ${m.cores}, ${(m.ramBytes / 2 ** 30).toFixed(0)} GiB, kernel ${m.kernel}, ` +
       `load ${m.loadAverage[0]} → ${report.loadAverageAtEnd[0]}, ` +
-      `node ${report.versions.node}, viofs ${report.versions.viofs.describe}\n\n${formatTable(ratios)}\n\n` +
+      `node ${report.versions.node}, viofs ${report.versions.viofs.describe} (dist built ${report.versions.viofs.distBuiltAt ?? "never"})\n\n` +
+      `${formatTable(ratios)}\n\n` +
       (notes.length > 0 ? `${notes.map((n) => `- ${n}`).join("\n")}\n\n` : "") +
       (errors.length > 0 ? `FAILED groups: ${errors.map((e) => `${e.group}: ${e.message.split("\n")[0]}`).join("; ")}\n\n` : "") +
       `written to ${path} (and latest.json); ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,

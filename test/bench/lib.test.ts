@@ -78,7 +78,7 @@ test("writeReport: <timestamp>.json and latest.json, the same JSON, no temporary
     argv: ["--quick"],
     machine: { cpuModel: "cpu", cores: 2, ramBytes: 1, kernel: "k", scratchFs: "ext4 (0xef53)", loadAverage: [0, 0, 0] },
     loadAverageAtEnd: [0, 0, 0],
-    versions: { node: "v20", qemu: "q", virtiofsd: "v", viofs: { commit: "c", describe: "d", dirtyFiles: 0 } },
+    versions: { node: "v20", qemu: "q", virtiofsd: "v", viofs: { commit: "c", describe: "d", dirtyFiles: 0, distBuiltAt: null } },
     settings: {},
     results: [],
     ratios: [],
