@@ -395,7 +395,7 @@ export const driverGroup: BenchGroup = {
       for (const t of targets) for (const w of list) await w.pass(t, `warm-${w.qd}`, true);
 
       for (const w of list) {
-        for (let rep = 0; rep < s.reps; rep++) {
+        for (let rep = 0; rep < s.reps * ctx.rounds; rep++) {
           const order = rep % 2 === 0 ? targets : [...targets].reverse();
           for (const t of order) results.add(w.name, w.unit, t.name, await w.pass(t, `r${rep}-${w.qd}`, false));
         }
@@ -419,6 +419,7 @@ export const driverGroup: BenchGroup = {
       ratios,
       settings: {
         ...s,
+        rounds: ctx.rounds,
         subjects: Object.fromEntries(targets.map((t) => [t.name, t.info])),
         order: "per workload: reps × subjects, order reversed on odd reps, after one warm-up pass of everything",
       },

@@ -173,6 +173,12 @@ export interface BenchContext {
   readonly backends: readonly BackendName[];
   /** Where scratch directories go (a local file system). */
   readonly tmpRoot: string;
+  /**
+   * How many times to repeat the group's side-by-side cycle, the subjects'
+   * order reversed every other time (default 1). On a busy machine more
+   * rounds spread other work more evenly over the subjects.
+   */
+  readonly rounds: number;
   /** One line of progress to stderr. */
   progress(line: string): void;
 }

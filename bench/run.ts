@@ -2,7 +2,7 @@
  * The benchmarks' entry point (`npm run bench`):
  *
  *     node dist/bench/run.js [--quick] [--only=driver,vm] [--backends=virtiofsd,viofs]
- *                            [--out=bench/results] [--tmp=/tmp]
+ *                            [--rounds=N] [--out=bench/results] [--tmp=/tmp]
  *
  * Runs each group, every figure side by side with its peer in this one run,
  * prints one progress line per workload to stderr and a table of ratios to
@@ -43,9 +43,13 @@ interface Args {
   backends: BackendName[];
   out: string;
   tmp: string;
+  rounds: number;
 }
 
-const USAGE = `usage: bench/run.js [--quick] [--only=${GROUPS.map((g) => g.name).join(",")}] [--backends=virtiofsd,viofs] [--out=DIR] [--tmp=DIR]
+const USAGE = `usage: bench/run.js [--quick] [--only=${GROUPS.map((g) => g.name).join(",")}] [--backends=virtiofsd,viofs] [--rounds=N] [--out=DIR] [--tmp=DIR]
+
+  --quick     smaller sizes and fewer repetitions: the whole run in under 3 minutes
+  --rounds=N  repeat each group's side-by-side cycle N times, order alternating (vm: N boots per backend)
 
 groups:
 ${GROUPS.map((g) => `  ${g.name.padEnd(8)} ${g.description}`).join("\n")}
@@ -58,6 +62,7 @@ function parseArgs(argv: readonly string[]): Args {
     backends: [...ALL_BACKENDS],
     out: join(repoRoot(), "bench", "results"),
     tmp: "/tmp",
+    rounds: 1,
   };
   const list = (value: string): string[] => value.split(",").map((x) => x.trim()).filter(Boolean);
   for (const arg of argv) {
@@ -80,6 +85,10 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--tmp":
         args.tmp = value;
+        break;
+      case "--rounds":
+        args.rounds = Number(value);
+        if (!Number.isSafeInteger(args.rounds) || args.rounds < 1) throw new UsageError(`--rounds needs a positive integer, not '${value}'`);
         break;
       case "--help":
       case "-h":
@@ -125,12 +134,12 @@ async function main(argv: readonly string[]): Promise<number> {
 
   const results: ResultRecord[] = [];
   const ratios: RatioRow[] = [];
-  const settings: Record<string, unknown> = { backends, quick: args.quick, tmpRoot: args.tmp };
+  const settings: Record<string, unknown> = { backends, quick: args.quick, rounds: args.rounds, tmpRoot: args.tmp };
   const errors: BenchReport["errors"] = [];
   for (const group of GROUPS.filter((g) => args.only.includes(g.name))) {
     progress(`${group.name}: ${group.description}`);
     try {
-      const r = await group.run({ quick: args.quick, backends, tmpRoot: args.tmp, progress });
+      const r = await group.run({ quick: args.quick, backends, tmpRoot: args.tmp, rounds: args.rounds, progress });
       results.push(...r.records);
       ratios.push(...r.ratios);
       settings[group.name] = r.settings;

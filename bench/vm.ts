@@ -271,35 +271,46 @@ export const vmGroup: BenchGroup = {
     const helper = built.path;
     if (built.path === null) notes.push(`vm: no static helper (gcc failed: ${built.why}); metadata figures come from shell loops only`);
 
-    const boots: Record<string, unknown> = {};
-    for (const backend of ctx.backends) {
-      ctx.progress(`vm: booting the guest against ${backend} (${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload)…`);
-      const out = await bootOnce(ctx, backend, s, helper);
-      boots[backend] = { ...out.guest.timings, info: out.info, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) };
-      const perRep = new Map<string, number>();
-      for (const x of out.samples) {
-        const key = `${x.tool} ${x.kind}`;
-        if (x.tool === "dd") {
-          results.add(x.kind === "write" ? w.write : w.read, "MiB/s", backend, x.amount / MiB / x.seconds);
-          continue;
+    const boots: Array<Record<string, unknown>> = [];
+    for (let round = 0; round < ctx.rounds; round++) {
+      const order = round % 2 === 0 ? ctx.backends : [...ctx.backends].reverse();
+      for (const backend of order) {
+        const which = ctx.rounds > 1 ? ` (round ${round + 1} of ${ctx.rounds})` : "";
+        ctx.progress(`vm: booting the guest against ${backend}${which}, ${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload…`);
+        const out = await bootOnce(ctx, backend, s, helper);
+        boots.push({ backend, round: round + 1, ...out.guest.timings, info: out.info, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) });
+        // This boot's figures, per workload, in the order of `w`.
+        const figures = new Map<string, { unit: string; values: number[] }>();
+        const add = (name: string, unit: string, value: number): void => {
+          const f = figures.get(name) ?? { unit, values: [] };
+          f.values.push(value);
+          figures.set(name, f);
+          results.add(name, unit, backend, value);
+        };
+        const phase = new Map<string, number>();
+        for (const x of out.samples) {
+          if (x.tool === "dd") {
+            add(x.kind === "write" ? w.write : w.read, "MiB/s", x.amount / MiB / x.seconds);
+            continue;
+          }
+          const shell = x.tool === "shell";
+          const name = { create: shell ? w.shCreate : w.create, stat: shell ? w.shStat : w.stat, unlink: shell ? w.shUnlink : w.unlink }[x.kind as "create" | "stat" | "unlink"];
+          add(name, "ops/s", x.amount / x.seconds);
+          phase.set(`${x.tool} ${x.kind} ${x.rep}`, x.seconds);
         }
-        const shell = x.tool === "shell";
-        const name = { create: shell ? w.shCreate : w.create, stat: shell ? w.shStat : w.stat, unlink: shell ? w.shUnlink : w.unlink }[x.kind as "create" | "stat" | "unlink"];
-        results.add(name, "ops/s", backend, x.amount / x.seconds);
-        perRep.set(`${key} ${x.rep}`, x.seconds);
-      }
-      // The whole metadata cycle per rep: 3 × files operations over the sum of the three phases.
-      for (let rep = 1; rep <= s.reps; rep++) {
-        for (const [tool, name] of [["helper", w.meta], ["shell", w.shMeta]] as const) {
-          const t = ["create", "stat", "unlink"].map((k) => perRep.get(`${tool} ${k} ${rep}`));
-          if (t.every((x) => x !== undefined)) results.add(name, "ops/s", backend, (3 * s.files) / t.reduce((a, b) => a! + b!, 0)!);
+        // The whole metadata cycle per rep: 3 × files operations over the sum of the three phases.
+        for (let rep = 1; rep <= s.reps; rep++) {
+          for (const [tool, name] of [["helper", w.meta], ["shell", w.shMeta]] as const) {
+            const t = ["create", "stat", "unlink"].map((k) => phase.get(`${tool} ${k} ${rep}`));
+            if (t.every((x) => x !== undefined)) add(name, "ops/s", (3 * s.files) / t.reduce((a, b) => a! + b!, 0)!);
+          }
         }
+        for (const name of Object.values(w)) {
+          const f = figures.get(name);
+          if (f) ctx.progress(`vm: ${backend}: ${name}: ${formatValue(median(f.values))} ${f.unit}`);
+        }
+        ctx.progress(`vm: ${backend}: boot ${(out.guest.timings.bootMs / 1000).toFixed(1)} s, script ${(out.guest.timings.scriptMs / 1000).toFixed(1)} s`);
       }
-      for (const name of Object.values(w)) {
-        const v = results.value(name, backend);
-        if (v !== undefined) ctx.progress(`vm: ${backend}: ${name}: ${formatValue(v)} ${name.startsWith("write") || name.startsWith("read") ? "MiB/s" : "ops/s"}`);
-      }
-      ctx.progress(`vm: ${backend}: boot ${(out.guest.timings.bootMs / 1000).toFixed(1)} s, script ${(out.guest.timings.scriptMs / 1000).toFixed(1)} s`);
     }
 
     const ratios: RatioRow[] = [];
@@ -318,7 +329,7 @@ export const vmGroup: BenchGroup = {
     return {
       records: results.records(),
       ratios,
-      settings: { ...s, tag: TAG, accel: "tcg", helper: helper !== null ? "bench/guest/fsops.c (gcc -static -O2)" : "none", boots },
+      settings: { ...s, rounds: ctx.rounds, tag: TAG, accel: "tcg", helper: helper !== null ? "bench/guest/fsops.c (gcc -static -O2)" : "none", boots },
       notes,
     };
   },

@@ -25,6 +25,7 @@ import {
   type Request,
   type RequestHeader,
 } from "../../src/fuse/messages.js";
+import { DirentplusEncoder } from "../../src/fuse/dirent.js";
 import type { AttrOut, EntryOut, OpenOut, WriteOut } from "../../src/fuse/structs.js";
 import { log } from "../../src/common/log.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
@@ -131,6 +132,7 @@ const entryOut: EntryOut = {
   attrValidNsec: 0,
   attr,
 };
+const names = Array.from({ length: 100 }, (_, i) => Buffer.from(`file-${String(i).padStart(4, "0")}.txt`));
 const attrOut: AttrOut = { attrValid: 1n, attrValidNsec: 0, attr };
 const openOut: OpenOut = { fh: 3n, openFlags: 0, backingId: 0 };
 const writeOut: WriteOut = { size: 4096 };
@@ -239,6 +241,17 @@ async function cases(): Promise<Case[]> {
         let r: Uint8Array[] | null = null;
         for (let i = 0; i < n; i++) r = encodeReply(0x1234n, Opcode.WRITE, writeOut);
         sink = r;
+      },
+    },
+    {
+      name: "READDIRPLUS entry (100 a reply)",
+      run(n) {
+        let e = new DirentplusEncoder(1 << 17);
+        for (let i = 0; i < n; i++) {
+          if (i % 100 === 0) e = new DirentplusEncoder(1 << 17);
+          e.add({ entry: entryOut, dirent: { ino: 42n, off: BigInt(i + 1), type: 8, name: names[i % 100]! } });
+        }
+        sink = e.finish();
       },
     },
     {
