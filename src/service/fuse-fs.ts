@@ -1,0 +1,1482 @@
+/**
+ * FuseWindowsFileSystem: WinFsp's FSP_FILE_SYSTEM_INTERFACE over FUSE
+ * requests, through a {@link FuseSession} to a virtio-fs device (QEMU's
+ * virtiofsd, Rust virtiofsd or `viofs serve`). The role virtio-win's
+ * `virtiofs.exe` plays, with Windows metadata kept in the host's xattrs in
+ * Samba's formats, so a Samba server sharing the same directory shows the
+ * same attributes, creation times, ACLs, streams, EAs and reparse points.
+ *
+ * The semantics are MemoryFileSystem's (src/winfsp/memfs.ts) wherever the
+ * host allows; where it does not, the member's comment says what differs.
+ *
+ * Shape:
+ * - names.ts: Windows ↔ host names; resolver.ts: paths → nodes (name cache,
+ *   case-insensitive fall-back through case-index.ts); nodes.ts: node
+ *   lifetimes and FUSE lookup counts (every reference is given back, so the
+ *   server's FORGETs flow);
+ * - metadata.ts: attributes, `user.DOSATTRIB`, FileInfo; acl-store.ts:
+ *   `security.NTACL` / `user.NTACL`; stream-store.ts: `user.DosStream.*`;
+ *   ea-store.ts: `user.<EA>`; reparse-store.ts: symlinks, NFS special files,
+ *   `user.SmbReparse`; directory.ts: listings;
+ * - this file: the interface members, file contexts and handles.
+ *
+ * File contexts: one {@link FuseFileContext} per open. A context on a
+ * regular file holds a FUSE file handle when the opener was granted data
+ * access (read and/or write), opened with the matching flags; directories
+ * are opened (OPENDIR) only while a listing snapshot is taken. A context on
+ * a named stream names its main file's node and the stream; its I/O is
+ * read-modify-write of the stream's xattr (stream-store.ts).
+ */
+import type { Logger } from "../common/log.js";
+import { log as processLog } from "../common/log.js";
+import { ErrnoError, ProtocolError } from "../common/errors.js";
+import { Errno } from "../common/errno.js";
+import { Falloc, Mode, OpenFlag, RenameFlag } from "../fuse/abi.js";
+import type { EntryOut } from "../fuse/structs.js";
+import type { CallOptions, FuseSession, SetTime } from "../guest/session.js";
+import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
+import { dateToFiletime, filetimeToUnixNs, unixNsToFiletime } from "../windows/filetime.js";
+import { NtStatus } from "../windows/ntstatus.js";
+import { REPARSE_XATTR, SYMLINK_FLAG_RELATIVE, canReplaceReparsePoint, decodeReparseBuffer, mknodForNfsReparse } from "../windows/reparse.js";
+import { AccessMask } from "../windows/security.js";
+import { CleanupFlag, CreateOption } from "../winfsp/constants.js";
+import { DirInfoPacker, dirInfoPackedSize } from "../winfsp/fsctl.js";
+import {
+  NT_OK,
+  VOLUME_LABEL_MAX,
+  ntFail,
+  ntOk,
+  type BasicInfoIn,
+  type CreateExIn,
+  type CreateIn,
+  type DirInfo,
+  type DirectoryChunk,
+  type FileInfo,
+  type FileSystemInterface,
+  type FullEa,
+  type NtResult,
+  type OpenIn,
+  type OpenResult,
+  type OverwriteExIn,
+  type OverwriteIn,
+  type ReparseResolution,
+  type SecurityByName,
+  type StreamInfo,
+  type VolumeInfo,
+  type VolumeParams,
+  type WriteOut,
+} from "../winfsp/interface.js";
+import { findReparsePoint, reparseTagOf, resolveReparsePoints } from "../winfsp/reparse-resolve.js";
+import { applySecurityDescriptor } from "../winfsp/security-merge.js";
+import { volumeParams } from "../winfsp/volume-params.js";
+import { isNameInExpression } from "../winfsp/wildcard.js";
+import { AclStore } from "./acl-store.js";
+import { CaseIndexes } from "./case-index.js";
+import { Listing, directoryIsEmpty, listingKey, snapshotDirectory } from "./directory.js";
+import { EaStore } from "./ea-store.js";
+import { MetadataStore, NO_XATTR_SUPPORT, storedAttributes } from "./metadata.js";
+import { foldName, hostNameOf, joinWindowsPath, lastComponent, parseWindowsPath } from "./names.js";
+import { DentryCache, NodeTable, hostAttrFromFuse, type HostAttr, type ServiceNode } from "./nodes.js";
+import { resolveOptions, type FuseWindowsOptions, type ResolvedOptions } from "./options.js";
+import { ReparseStore, hostSymlinkTarget } from "./reparse-store.js";
+import { Resolver } from "./resolver.js";
+import { isErrno, statusOfError } from "./status.js";
+import { StreamStore } from "./stream-store.js";
+
+const A = FileAttribute;
+
+/** DeviceIoControl codes the service answers (DeviceType 0x8000 + 'V', METHOD_BUFFERED, FILE_ANY_ACCESS). */
+export const ViofsControl = {
+  /** Drop every cached name, attribute and case index (after changes made on the host). No input, no output. */
+  INVALIDATE_CACHES: 0x80560124,
+  /** A UTF-8 JSON description of the share: tag, FUSE protocol, limits, where ACLs go. */
+  QUERY_SHARE: 0x80560144,
+} as const;
+
+const READ_ACCESS =
+  AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE | AccessMask.GENERIC_READ | AccessMask.GENERIC_EXECUTE | AccessMask.GENERIC_ALL | AccessMask.MAXIMUM_ALLOWED;
+const WRITE_ACCESS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.GENERIC_WRITE | AccessMask.GENERIC_ALL | AccessMask.MAXIMUM_ALLOWED;
+
+/** Attributes the caller may give; the rest follow from what the file is. */
+const DERIVED = A.FILE_ATTRIBUTE_NORMAL | A.FILE_ATTRIBUTE_DIRECTORY | A.FILE_ATTRIBUTE_REPARSE_POINT;
+
+/** How many entries of one ReadDirectory answer are looked up at once. */
+const LISTING_CONCURRENCY = 32;
+
+/** One open of a file, directory or named stream. */
+export class FuseFileContext {
+  closed = false;
+  /** FUSE handle of a regular file (or null), the nodeid it belongs to, and what it may do. */
+  fh: bigint | null = null;
+  fhNodeid = 0n;
+  fhReadable = false;
+  fhWritable = false;
+  /** The snapshot ReadDirectory answers from. */
+  listing: Listing | null = null;
+
+  constructor(
+    /** The file or directory (for a stream: its main file); the context holds one of its users. */
+    readonly node: ServiceNode,
+    /** The stored-case components of the name it was opened by (updated by Rename). */
+    public names: readonly string[],
+    /** The stream's stored name, or null for the main stream. */
+    readonly stream: string | null,
+  ) {
+    node.opens++;
+  }
+
+  /** The stored-case full name, `\Dir\File:stream`. */
+  get fileName(): string {
+    return joinWindowsPath(this.names, this.stream);
+  }
+}
+
+function filetimeToSetTime(ft: bigint): { sec: bigint; nsec: number } {
+  const ns = filetimeToUnixNs(ft);
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns - sec * 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  // fuse_setattr_in carries seconds as u64; the server reads them back as time_t.
+  return { sec: BigInt.asUintN(64, sec), nsec: Number(nsec) };
+}
+
+function randomName(): string {
+  return `.viofs-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/** The Windows file-system service over one FUSE session. */
+export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContext> {
+  readonly volumeParams: VolumeParams;
+  private readonly log: Logger;
+  private readonly options: ResolvedOptions;
+  private readonly nodes: NodeTable;
+  private readonly dentries: DentryCache;
+  private readonly indexes: CaseIndexes | null;
+  private readonly metadata: MetadataStore;
+  private readonly resolver: Resolver;
+  private readonly acls: AclStore;
+  private readonly streams: StreamStore;
+  private readonly eas: EaStore;
+  private readonly reparse: ReparseStore;
+  private readonly creds: CallOptions | undefined;
+  private readonly allocationUnit: bigint;
+  private volumeLabel: string;
+  private stopped: boolean | null = null;
+
+  private constructor(
+    readonly session: FuseSession,
+    options: FuseWindowsOptions,
+    rootAttr: HostAttr,
+    /** The device's tag, when the driver read one. */
+    readonly tag: string | undefined,
+  ) {
+    this.options = resolveOptions(options);
+    this.log = options.log ?? processLog;
+    const o = this.options;
+    this.allocationUnit = BigInt(o.sectorSize);
+    this.nodes = new NodeTable(session, rootAttr, o.maxCacheMs);
+    this.dentries = new DentryCache(this.nodes, o.nameCacheSize);
+    this.indexes = o.caseInsensitive ? new CaseIndexes(this.nodes, o.caseIndexCount) : null;
+    this.metadata = new MetadataStore(session, this.log, {
+      dosAttribVersion: o.dosAttribVersion,
+      hideDotFiles: o.hideDotFiles,
+      allocationUnit: this.allocationUnit,
+      maxCacheMs: o.maxCacheMs,
+    });
+    this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.indexes);
+    this.acls = new AclStore(session, this.log, this.metadata, options);
+    this.streams = new StreamStore(session, this.log, this.metadata);
+    this.eas = new EaStore(session, this.log, this.metadata);
+    this.reparse = new ReparseStore(session, this.metadata, o.hostRoot);
+    this.creds = options.owner === undefined ? undefined : { uid: options.owner.uid, gid: options.owner.gid };
+    this.volumeLabel = (o.volumeLabel ?? tag ?? "VIOFS").slice(0, VOLUME_LABEL_MAX);
+    const created = dateToFiletime(new Date());
+    this.volumeParams = Object.freeze(
+      volumeParams({
+        sectorSize: o.sectorSize,
+        sectorsPerAllocationUnit: 1,
+        maxComponentLength: 255,
+        volumeCreationTime: created,
+        volumeSerialNumber: Number((created / 10_000_000n) & 0xffffffffn),
+        fileInfoTimeout: o.fileInfoTimeout,
+        caseSensitiveSearch: !o.caseInsensitive,
+        casePreservedNames: true,
+        unicodeOnDisk: true,
+        persistentAcls: true,
+        reparsePoints: true,
+        namedStreams: true,
+        extendedAttributes: true,
+        postCleanupWhenModifiedOnly: true,
+        passQueryDirectoryFileName: true,
+        flushAndPurgeOnCleanup: true,
+        deviceControl: true,
+        umFileContextIsUserContext2: true,
+        fileSystemName: o.fileSystemName,
+      }),
+    );
+  }
+
+  /**
+   * Mounts the service on an initialised session: reads the root's
+   * attributes and answers the file system. `tag` names the share (the
+   * default volume label).
+   */
+  static async mount(session: FuseSession, options: FuseWindowsOptions = {}, tag?: string): Promise<FuseWindowsFileSystem> {
+    const root = await session.getattr(1n);
+    return new FuseWindowsFileSystem(session, options, hostAttrFromFuse(root.attr), tag);
+  }
+
+  /** Counters for tests and statistics. */
+  get stats(): { nodes: number; cachedNames: number; caseIndexes: number; caseIndexBuilds: number } {
+    return {
+      nodes: this.nodes.size,
+      cachedNames: this.dentries.size,
+      caseIndexes: this.indexes?.size ?? 0,
+      caseIndexBuilds: this.indexes?.builds ?? 0,
+    };
+  }
+
+  /** Where security descriptors are written now (`security.NTACL`, or `user.NTACL` after the backend refused). */
+  get ntaclXattr(): string {
+    return this.acls.xattrName;
+  }
+
+  /** `null` until DispatcherStopped; then its `normally` argument. */
+  get dispatcherStoppedNormally(): boolean | null {
+    return this.stopped;
+  }
+
+  /**
+   * Drops every cached name, attribute, xattr summary and case index, giving
+   * their references back (FORGETs follow). Open contexts keep their nodes.
+   */
+  invalidateCaches(): void {
+    this.dentries.clear();
+    this.indexes?.clear();
+    for (const node of this.nodes.values()) {
+      node.attrDeadline = 0;
+      node.meta = null;
+      node.metaStamp = null;
+      node.linkIsDirectory = null;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Runs a member's body; a host failure becomes its NTSTATUS. */
+  private async guarded<T>(body: () => Promise<NtResult<T>>): Promise<NtResult<T>> {
+    try {
+      return await body();
+    } catch (error) {
+      return ntFail(statusOfError(error, this.log));
+    }
+  }
+
+  private roundUp(size: bigint): bigint {
+    const unit = this.allocationUnit;
+    return ((size + unit - 1n) / unit) * unit;
+  }
+
+  /** FileInfo of a main file or directory reached by `names`. */
+  private async nodeInfo(node: ServiceNode, names: readonly string[]): Promise<FileInfo> {
+    const attr = await this.metadata.attr(node);
+    const meta = await this.metadata.meta(node);
+    const linkDir = node.kind === "symlink" ? await this.linkIsDirectory(node, names) : false;
+    return this.metadata.fileInfo(node, attr, meta, lastComponent(names), linkDir);
+  }
+
+  /** FileInfo of what a context has open. */
+  private async contextInfo(ctx: FuseFileContext): Promise<NtResult<FileInfo>> {
+    const main = await this.nodeInfo(ctx.node, ctx.names);
+    if (ctx.stream === null) return ntOk(main);
+    const size = await this.streams.size(ctx.node, ctx.stream);
+    if (!size.ok) return size;
+    return ntOk(this.metadata.streamInfo(main, size.value));
+  }
+
+  /** Whether a symlink resolves (inside the volume) to a directory; a dangling or outside link is not. */
+  private async linkIsDirectory(node: ServiceNode, names: readonly string[]): Promise<boolean> {
+    const cached = node.linkIsDirectory;
+    if (cached !== null && cached.deadline > performance.now()) return cached.value;
+    let value = false;
+    const resolved = await this.resolveReparse(joinWindowsPath(names), 0, true);
+    if (resolved.ok) {
+      try {
+        const link = decodeReparseBuffer(resolved.value.buffer);
+        if (link.kind === "symlink" && (link.flags & SYMLINK_FLAG_RELATIVE) !== 0) {
+          const target = parseWindowsPath(link.substituteName);
+          if (target.ok) {
+            const w = await this.resolver.walk(target.value.components);
+            if (w.ok) {
+              value = w.value.node.kind === "directory";
+              this.nodes.release(w.value.node);
+            }
+          }
+        }
+      } catch (error) {
+        if (!ProtocolError.is(error)) throw error;
+      }
+    }
+    node.linkIsDirectory = { value, deadline: performance.now() + this.options.maxCacheMs };
+    return value;
+  }
+
+  /** GetReparsePointByName: the reparse buffer of a main file or directory by name. */
+  private async reparseByName(fileName: string): Promise<NtResult<Uint8Array>> {
+    const parsed = parseWindowsPath(fileName);
+    if (!parsed.ok) return parsed;
+    const w = await this.resolver.walk(parsed.value.components);
+    if (!w.ok) return w;
+    try {
+      return await this.reparse.bufferOf(w.value.node);
+    } finally {
+      this.nodes.release(w.value.node);
+    }
+  }
+
+  /**
+   * Runs a synchronous helper of reparse-resolve.ts that asks for reparse
+   * points by name: names it asks for that are not known yet are fetched
+   * (all of one round together) and the helper is run again, until it ran
+   * without asking for anything new.
+   */
+  private async withReparseNames<T>(run: (byName: (name: string) => NtResult<Uint8Array>) => T): Promise<T> {
+    const known = new Map<string, NtResult<Uint8Array>>();
+    for (let round = 0; ; round++) {
+      const missing = new Set<string>();
+      const result = run((name) => {
+        const k = known.get(name);
+        if (k !== undefined) return k;
+        missing.add(name);
+        return ntFail(NtStatus.STATUS_NOT_A_REPARSE_POINT);
+      });
+      if (missing.size === 0 || round > 64) return result;
+      const fetched = await Promise.all([...missing].map(async (name) => [name, await this.reparseByName(name)] as const));
+      for (const [name, r] of fetched) known.set(name, r);
+    }
+  }
+
+  private resolveReparse(fileName: string, index: number, resolveLast: boolean): Promise<NtResult<ReparseResolution>> {
+    return this.withReparseNames((byName) => resolveReparsePoints(byName, fileName, index, resolveLast));
+  }
+
+  /** Opens a FUSE handle for a context on a regular file, with read and/or write access. */
+  private async openHandle(ctx: FuseFileContext, read: boolean, write: boolean): Promise<void> {
+    const node = ctx.node;
+    let out;
+    try {
+      out = await this.session.open(node.nodeid, write ? (read ? OpenFlag.O_RDWR : OpenFlag.O_WRONLY) : OpenFlag.O_RDONLY);
+    } catch (error) {
+      // A host file we may write but not read still takes Windows writes.
+      if (!(write && read && isErrno(error, Errno.EACCES))) throw error;
+      read = false;
+      out = await this.session.open(node.nodeid, OpenFlag.O_WRONLY);
+    }
+    await this.dropHandle(ctx);
+    ctx.fh = out.fh;
+    ctx.fhNodeid = node.nodeid;
+    ctx.fhReadable = read;
+    ctx.fhWritable = write;
+  }
+
+  /** The context's handle, opened again (read and write) when it has none that can do what is asked. */
+  private async handle(ctx: FuseFileContext, write: boolean): Promise<bigint> {
+    const fits = ctx.fh !== null && ctx.fhNodeid === ctx.node.nodeid && (write ? ctx.fhWritable : ctx.fhReadable);
+    if (!fits) await this.openHandle(ctx, true, write || ctx.fhWritable);
+    return ctx.fh!;
+  }
+
+  private async dropHandle(ctx: FuseFileContext): Promise<void> {
+    if (ctx.fh === null) return;
+    const fh = ctx.fh;
+    ctx.fh = null;
+    await this.session.release(ctx.fhNodeid, fh).catch((error: unknown) => {
+      this.log.debug(`service: RELEASE of handle ${fh}: ${String(error)}`);
+    });
+  }
+
+  /** Stores the DOS attributes (and creation time) of a node, keeping what it derives. */
+  private async storeAttributes(node: ServiceNode, attributes: number, createTime?: bigint): Promise<void> {
+    const attr = await this.metadata.attr(node);
+    const meta = await this.metadata.meta(node);
+    const keepReparse = meta.reparse !== undefined ? storedAttributes(meta) & A.FILE_ATTRIBUTE_REPARSE_POINT : 0;
+    const value = (attributes & ~DERIVED) | keepReparse;
+    await this.metadata.writeDos(node, value, createTime ?? this.metadata.creationTime(attr, meta));
+  }
+
+  // ---------------------------------------------------------------- volume
+
+  async getVolumeInfo(): Promise<NtResult<VolumeInfo>> {
+    return this.guarded(async () => {
+      const st = await this.session.statfs();
+      const unit = BigInt(st.frsize || st.bsize);
+      return ntOk({ totalSize: st.blocks * unit, freeSize: st.bavail * unit, volumeLabel: this.volumeLabel });
+    });
+  }
+
+  /** SetVolumeLabel: kept in the service for the life of the mount (the host has no place for it). */
+  async setVolumeLabel(volumeLabel: string): Promise<NtResult<VolumeInfo>> {
+    this.volumeLabel = volumeLabel.slice(0, VOLUME_LABEL_MAX);
+    return this.getVolumeInfo();
+  }
+
+  // ---------------------------------------------------------- create/open
+
+  async getSecurityByName(fileName: string): Promise<NtResult<SecurityByName>> {
+    return this.guarded<SecurityByName>(async () => {
+      const parsed = parseWindowsPath(fileName);
+      if (!parsed.ok) return parsed;
+      const w = await this.resolver.walk(parsed.value.components);
+      if (!w.ok) {
+        if (w.status !== NtStatus.STATUS_OBJECT_NAME_INVALID) {
+          const index = await this.withReparseNames((byName) => findReparsePoint(byName, fileName));
+          if (index !== null) return ntOk({ reparse: true, reparsePointIndex: index }, NtStatus.STATUS_REPARSE);
+        }
+        return w;
+      }
+      const { node, names } = w.value;
+      try {
+        const stream = parsed.value.stream;
+        if (stream !== null && (await this.streams.find(node, stream)) === undefined) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+        const info = await this.nodeInfo(node, names);
+        const attributes = stream === null ? info.fileAttributes : info.fileAttributes & ~A.FILE_ATTRIBUTE_DIRECTORY;
+        return ntOk({ reparse: false, fileAttributes: attributes >>> 0, securityDescriptor: await this.acls.get(node) });
+      } finally {
+        this.nodes.release(node);
+      }
+    });
+  }
+
+  async create(request: CreateIn): Promise<NtResult<OpenResult<FuseFileContext>>> {
+    return this.createEx({ ...request, ea: null, reparseData: null });
+  }
+
+  /**
+   * CreateEx. A new file gets `user.DOSATTRIB` at once (its attributes with
+   * ARCHIVE, and its creation time, which Samba then shows too), the given
+   * descriptor as NTACL v1, the EAs, and the allocation size (FALLOCATE
+   * with KEEP_SIZE, so a full disk fails here). A failure after the host
+   * file exists removes it again.
+   */
+  async createEx(request: CreateExIn): Promise<NtResult<OpenResult<FuseFileContext>>> {
+    return this.guarded(async () => {
+      const parsed = parseWindowsPath(request.fileName);
+      if (!parsed.ok) return parsed;
+      const { components, stream } = parsed.value;
+      const isDirectory = (request.createOptions & CreateOption.FILE_DIRECTORY_FILE) !== 0;
+      if (stream !== null) {
+        if (isDirectory) return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
+        return this.createStream(components, stream);
+      }
+      if (components.length === 0) return ntFail(NtStatus.STATUS_OBJECT_NAME_COLLISION);
+      const parentWalk = await this.resolver.walkParent(components);
+      if (!parentWalk.ok) return parentWalk;
+      const parent = parentWalk.value.node;
+      try {
+        const name = lastComponent(components);
+        const host = hostNameOf(name);
+        if (!host.ok) return host;
+        const free = await this.resolver.checkFree(parent, name);
+        if (!free.ok) return free;
+
+        let ctx: FuseFileContext;
+        let entryCtime: bigint;
+        try {
+          if (isDirectory) {
+            const entry = await this.session.mkdir(parent.nodeid, host.value, this.options.directoryMode, 0, this.creds);
+            const node = this.nodes.adopt(entry);
+            this.resolver.noteAdded(parent, name, host.value, node, entry);
+            ctx = new FuseFileContext(node, [...parentWalk.value.names, name], null);
+            entryCtime = node.attr.ctimeNs;
+          } else {
+            const flags = OpenFlag.O_CREAT | OpenFlag.O_EXCL | OpenFlag.O_RDWR;
+            const created = await this.session.create(parent.nodeid, host.value, Mode.S_IFREG | this.options.fileMode, flags, 0, this.creds);
+            const node = this.nodes.adopt(created.entry);
+            this.resolver.noteAdded(parent, name, host.value, node, created.entry);
+            ctx = new FuseFileContext(node, [...parentWalk.value.names, name], null);
+            ctx.fh = created.open.fh;
+            ctx.fhNodeid = node.nodeid;
+            ctx.fhReadable = true;
+            ctx.fhWritable = true;
+            entryCtime = node.attr.ctimeNs;
+          }
+        } catch (error) {
+          if (isErrno(error, Errno.EEXIST)) return ntFail(NtStatus.STATUS_OBJECT_NAME_COLLISION);
+          if (isErrno(error, Errno.ENAMETOOLONG)) return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
+          throw error;
+        }
+
+        const done = await this.initializeNew(ctx, request, entryCtime, isDirectory);
+        if (!done.ok) {
+          await this.undoCreate(ctx, parent, name, host.value);
+          return done;
+        }
+        const info = await this.contextInfo(ctx);
+        if (!info.ok) {
+          await this.close(ctx);
+          return info;
+        }
+        return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+      } finally {
+        this.nodes.release(parent);
+      }
+    });
+  }
+
+  /** Applies a new file's attributes, descriptor, allocation, EAs and reparse data. */
+  private async initializeNew(ctx: FuseFileContext, request: CreateExIn, ctimeNs: bigint, isDirectory: boolean): Promise<NtResult<void>> {
+    const node = ctx.node;
+    try {
+      const given = request.fileAttributes & ~DERIVED;
+      const attributes = isDirectory ? given : given | A.FILE_ATTRIBUTE_ARCHIVE;
+      try {
+        await this.metadata.writeDos(node, attributes, unixNsToFiletime(ctimeNs));
+      } catch (error) {
+        if (!isErrno(error, ...NO_XATTR_SUPPORT)) throw error;
+        this.metadata.noteNoXattrs(error.message);
+      }
+      if (request.securityDescriptor !== null && request.securityDescriptor.length > 0 && this.metadata.xattrsSupported) {
+        await this.acls.set(node, request.securityDescriptor);
+      }
+      if (!isDirectory && request.allocationSize > 0n) {
+        const grown = await this.allocate(ctx, this.roundUp(request.allocationSize));
+        if (!grown.ok) return grown;
+      }
+      if (request.ea !== null) {
+        const eas = await this.eas.apply(node, request.ea);
+        if (!eas.ok) return eas;
+      }
+      if (request.reparseData !== null) {
+        const set = await this.setReparse(ctx, request.reparseData);
+        if (!set.ok) return set;
+      }
+      return NT_OK;
+    } catch (error) {
+      if (ProtocolError.is(error)) return ntFail(NtStatus.STATUS_INVALID_SECURITY_DESCR);
+      return ntFail(statusOfError(error, this.log));
+    }
+  }
+
+  /** Removes a file just created whose set-up failed, and closes its context. */
+  private async undoCreate(ctx: FuseFileContext, parent: ServiceNode, name: string, host: string): Promise<void> {
+    try {
+      if (ctx.node.kind === "directory") await this.session.rmdir(parent.nodeid, host);
+      else await this.session.unlink(parent.nodeid, host);
+    } catch (error) {
+      this.log.warn(`service: removing ${ctx.fileName} after a failed create: ${String(error)}`);
+    }
+    this.resolver.noteRemoved(parent, name, host);
+    await this.close(ctx);
+  }
+
+  /** A new named stream of an existing file or directory. */
+  private async createStream(components: readonly string[], stream: string): Promise<NtResult<OpenResult<FuseFileContext>>> {
+    const w = await this.resolver.walk(components);
+    if (!w.ok) return w;
+    const node = w.value.node;
+    const created = await this.streams.create(node, stream);
+    if (!created.ok) {
+      this.nodes.release(node);
+      return created;
+    }
+    const ctx = this.streamContext(node, w.value.names, stream);
+    const info = await this.contextInfo(ctx);
+    if (!info.ok) {
+      await this.close(ctx);
+      return info;
+    }
+    return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+  }
+
+  private streamContext(node: ServiceNode, names: readonly string[], stream: string): FuseFileContext {
+    const key = foldName(stream);
+    node.openStreams.set(key, (node.openStreams.get(key) ?? 0) + 1);
+    return new FuseFileContext(node, names, stream);
+  }
+
+  private normalized(ctx: FuseFileContext): string | null {
+    return this.options.caseInsensitive ? ctx.fileName : null;
+  }
+
+  /**
+   * Open. Regular files opened with data access get a FUSE handle with the
+   * matching flags (a host refusal is the open's failure, as on Windows).
+   */
+  async open(request: OpenIn): Promise<NtResult<OpenResult<FuseFileContext>>> {
+    return this.guarded(async () => {
+      const parsed = parseWindowsPath(request.fileName);
+      if (!parsed.ok) return parsed;
+      const w = await this.resolver.walk(parsed.value.components);
+      if (!w.ok) return w;
+      const { node, names } = w.value;
+      let ctx: FuseFileContext;
+      if (parsed.value.stream !== null) {
+        let stored: string | undefined;
+        try {
+          stored = await this.streams.find(node, parsed.value.stream);
+        } catch (error) {
+          this.nodes.release(node);
+          throw error;
+        }
+        if (stored === undefined) {
+          this.nodes.release(node);
+          return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+        }
+        ctx = this.streamContext(node, names, stored);
+      } else {
+        ctx = new FuseFileContext(node, names, null);
+        const read = (request.grantedAccess & READ_ACCESS) !== 0;
+        const write = (request.grantedAccess & WRITE_ACCESS) !== 0;
+        if (node.kind === "file" && (read || write)) {
+          try {
+            await this.openHandle(ctx, read, write);
+          } catch (error) {
+            await this.close(ctx);
+            throw error;
+          }
+        }
+      }
+      const info = await this.contextInfo(ctx);
+      if (!info.ok) {
+        await this.close(ctx);
+        return info;
+      }
+      return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+    });
+  }
+
+  async overwrite(ctx: FuseFileContext, request: OverwriteIn): Promise<NtResult<FileInfo>> {
+    return this.overwriteEx(ctx, { ...request, ea: null });
+  }
+
+  /**
+   * OverwriteEx: size 0 with the new allocation, attributes replaced or ORed
+   * (plus ARCHIVE), named streams that are not open removed, EAs replaced.
+   */
+  async overwriteEx(ctx: FuseFileContext, request: OverwriteExIn): Promise<NtResult<FileInfo>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      if (ctx.stream !== null) {
+        const r = await this.streams.setSize(node, ctx.stream, 0n);
+        if (!r.ok) return r;
+        return this.contextInfo(ctx);
+      }
+      if (node.kind === "file") {
+        const out = await this.session.setattr(node.nodeid, { size: 0, atime: "now", mtime: "now", ...(ctx.fh === null ? {} : { fh: ctx.fh }) });
+        this.metadata.noteAttr(node, out);
+        node.allocationHint = null;
+      }
+      if (node.holdsXattrs && this.metadata.xattrsSupported) {
+        for (const s of await this.streams.list(node)) {
+          if (!node.openStreams.has(foldName(s))) {
+            const removed = await this.streams.remove(node, s);
+            if (!removed.ok) return removed;
+          }
+        }
+        const cleared = await this.eas.clear(node);
+        if (!cleared.ok) return cleared;
+        if (request.ea !== null) {
+          const set = await this.eas.apply(node, request.ea);
+          if (!set.ok) return set;
+        }
+        const meta = await this.metadata.meta(node);
+        const current = storedAttributes(meta);
+        const given = request.fileAttributes & ~DERIVED;
+        const kept = current & A.FILE_ATTRIBUTE_REPARSE_POINT;
+        const next = request.replaceFileAttributes ? given | kept | A.FILE_ATTRIBUTE_ARCHIVE : current | given | A.FILE_ATTRIBUTE_ARCHIVE;
+        await node.lock.run(() => this.storeAttributes(node, next));
+      }
+      if (node.kind === "file" && request.allocationSize > 0n) {
+        const grown = await this.allocate(ctx, this.roundUp(request.allocationSize));
+        if (!grown.ok) return grown;
+      }
+      return this.contextInfo(ctx);
+    });
+  }
+
+  /**
+   * Cleanup. Delete removes the name (UNLINK, or RMDIR for a directory, a
+   * non-empty one being left alone) or the named stream. Attribute and time
+   * flags act on the main file: ARCHIVE in `user.DOSATTRIB`, access and write
+   * times set to now; the change time is the host's, which these updates
+   * move. SetAllocationSize drops the allocation kept beyond the file size
+   * (a truncate to the same size releases preallocated host blocks).
+   */
+  async cleanup(ctx: FuseFileContext, fileName: string | null, flags: number): Promise<void> {
+    try {
+      await this.cleanupInner(ctx, fileName, flags);
+    } catch (error) {
+      this.log.warn(`service: cleanup of ${ctx.fileName}: ${String(error)}`);
+    }
+  }
+
+  private async cleanupInner(ctx: FuseFileContext, fileName: string | null, flags: number): Promise<void> {
+    const node = ctx.node;
+    const isDirectory = node.kind === "directory";
+    let touched = false;
+    if ((flags & CleanupFlag.SetArchiveBit) !== 0 && !isDirectory && node.holdsXattrs && this.metadata.xattrsSupported) {
+      await node.lock.run(async () => {
+        const meta = await this.metadata.meta(node);
+        const current = storedAttributes(meta);
+        if (meta.dos === undefined || (current & A.FILE_ATTRIBUTE_ARCHIVE) === 0) {
+          await this.storeAttributes(node, current | A.FILE_ATTRIBUTE_ARCHIVE);
+          touched = true;
+        }
+      });
+    }
+    const times: { atime?: SetTime; mtime?: SetTime } = {};
+    if ((flags & CleanupFlag.SetLastAccessTime) !== 0) times.atime = "now";
+    if ((flags & CleanupFlag.SetLastWriteTime) !== 0) times.mtime = "now";
+    if (times.atime !== undefined || times.mtime !== undefined) {
+      this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, times));
+      touched = true;
+    }
+    if ((flags & CleanupFlag.SetChangeTime) !== 0 && !touched && node.holdsXattrs && this.metadata.xattrsSupported) {
+      // Rewriting the DOS attributes as they are moves the host ctime to now, and nothing else.
+      await node.lock.run(async () => this.storeAttributes(node, storedAttributes(await this.metadata.meta(node))));
+    }
+    if ((flags & CleanupFlag.SetAllocationSize) !== 0 && ctx.stream === null && node.kind === "file") {
+      const hint = node.allocationHint;
+      node.allocationHint = null;
+      const attr = await this.metadata.refreshAttr(node);
+      if (hint !== null && hint > this.roundUp(attr.size)) {
+        this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { size: attr.size }));
+      }
+    }
+    if ((flags & CleanupFlag.Delete) !== 0) await this.deleteNow(ctx, fileName ?? ctx.fileName);
+  }
+
+  /** Removes what a context has open, by its current name; the name must still be that node's. */
+  private async deleteNow(ctx: FuseFileContext, fileName: string): Promise<void> {
+    const parsed = parseWindowsPath(fileName);
+    if (!parsed.ok) return;
+    if (ctx.stream !== null) {
+      await this.streams.remove(ctx.node, ctx.stream);
+      return;
+    }
+    const { components } = parsed.value;
+    if (components.length === 0 || ctx.node.pinned) return;
+    const parentWalk = await this.resolver.walkParent(components);
+    if (!parentWalk.ok) return;
+    const parent = parentWalk.value.node;
+    try {
+      const found = await this.resolver.child(parent, lastComponent(components));
+      if (!found.ok || found.value === null) return;
+      this.nodes.release(found.value.node);
+      if (found.value.node !== ctx.node) {
+        this.log.warn(`service: not deleting ${fileName}: the name now stands for another file`);
+        return;
+      }
+      const host = hostNameOf(found.value.name);
+      if (!host.ok) return;
+      try {
+        if (ctx.node.kind === "directory") await this.session.rmdir(parent.nodeid, host.value);
+        else await this.session.unlink(parent.nodeid, host.value);
+      } catch (error) {
+        // A directory with children stays, silently (FILE_DELETE_ON_CLOSE is never checked by CanDelete).
+        if (isErrno(error, Errno.ENOTEMPTY, Errno.EEXIST, Errno.ENOENT)) return;
+        throw error;
+      }
+      this.resolver.noteRemoved(parent, found.value.name, host.value);
+    } finally {
+      this.nodes.release(parent);
+    }
+  }
+
+  async close(ctx: FuseFileContext): Promise<void> {
+    if (ctx.closed) return;
+    ctx.closed = true;
+    await this.dropHandle(ctx);
+    ctx.listing = null;
+    if (ctx.stream !== null) {
+      const key = foldName(ctx.stream);
+      const n = (ctx.node.openStreams.get(key) ?? 1) - 1;
+      if (n > 0) ctx.node.openStreams.set(key, n);
+      else ctx.node.openStreams.delete(key);
+    }
+    if (--ctx.node.opens <= 0) {
+      ctx.node.opens = 0;
+      ctx.node.allocationHint = null;
+    }
+    this.nodes.release(ctx.node);
+  }
+
+  // ---------------------------------------------------------------- data
+
+  async read(ctx: FuseFileContext, buffer: Uint8Array, offset: bigint): Promise<NtResult<number>> {
+    return this.guarded(async () => {
+      if (ctx.stream !== null) return this.streams.read(ctx.node, ctx.stream, buffer, offset);
+      if (ctx.node.kind !== "file") return ntFail(ctx.node.kind === "directory" ? NtStatus.STATUS_FILE_IS_A_DIRECTORY : NtStatus.STATUS_INVALID_DEVICE_REQUEST);
+      const fh = await this.handle(ctx, false);
+      if (buffer.length === 0) {
+        const attr = await this.metadata.refreshAttr(ctx.node, fh);
+        return offset >= attr.size ? ntFail(NtStatus.STATUS_END_OF_FILE) : ntOk(0);
+      }
+      const n = await this.session.readInto(ctx.node.nodeid, fh, offset, buffer);
+      return n === 0 ? ntFail(NtStatus.STATUS_END_OF_FILE) : ntOk(n);
+    });
+  }
+
+  async write(
+    ctx: FuseFileContext,
+    buffer: Uint8Array,
+    offset: bigint,
+    writeToEndOfFile: boolean,
+    constrainedIo: boolean,
+  ): Promise<NtResult<WriteOut>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      if (ctx.stream !== null) {
+        const r = await this.streams.write(node, ctx.stream, buffer, offset, writeToEndOfFile, constrainedIo);
+        if (!r.ok) return r;
+        const info = await this.contextInfo(ctx);
+        if (!info.ok) return info;
+        return ntOk({ bytesTransferred: r.value.bytes, fileInfo: info.value });
+      }
+      if (node.kind !== "file") return ntFail(node.kind === "directory" ? NtStatus.STATUS_FILE_IS_A_DIRECTORY : NtStatus.STATUS_INVALID_DEVICE_REQUEST);
+      const fh = await this.handle(ctx, true);
+      const transfer = async (): Promise<number> => {
+        let at = offset;
+        let data = buffer;
+        if (constrainedIo || writeToEndOfFile) {
+          const size = (await this.metadata.refreshAttr(node, fh)).size;
+          if (constrainedIo) {
+            if (at >= size) return 0;
+            if (at + BigInt(data.length) > size) data = data.subarray(0, Number(size - at));
+          } else at = size;
+        }
+        if (data.length === 0) return 0;
+        return this.session.write(node.nodeid, fh, at, data);
+      };
+      // Appends and size-bounded writes read the size first: one at a time per file.
+      const n = constrainedIo || writeToEndOfFile ? await node.lock.run(transfer) : await transfer();
+      await this.metadata.refreshAttr(node, fh);
+      return ntOk({ bytesTransferred: n, fileInfo: await this.nodeInfo(node, ctx.names) });
+    });
+  }
+
+  /**
+   * Flush: FSYNC of the file (FlushFileBuffers must reach the host's disk,
+   * not just end a descriptor as FLUSH would), FSYNCDIR of a directory,
+   * SYNCFS of the whole share for the volume.
+   */
+  async flush(ctx: FuseFileContext | null): Promise<NtResult<FileInfo | null>> {
+    return this.guarded(async () => {
+      if (ctx === null) {
+        try {
+          await this.session.syncfs();
+        } catch (error) {
+          if (!isErrno(error, Errno.ENOSYS)) throw error;
+        }
+        return ntOk(null);
+      }
+      const node = ctx.node;
+      if (node.kind === "file") {
+        if (ctx.fh !== null && ctx.fhNodeid === node.nodeid) await this.session.fsync(node.nodeid, ctx.fh);
+        else {
+          const out = await this.session.open(node.nodeid, OpenFlag.O_RDONLY);
+          try {
+            await this.session.fsync(node.nodeid, out.fh);
+          } finally {
+            await this.session.release(node.nodeid, out.fh).catch(() => undefined);
+          }
+        }
+      } else if (node.kind === "directory") {
+        const out = await this.session.opendir(node.nodeid);
+        try {
+          await this.session.fsyncdir(node.nodeid, out.fh);
+        } finally {
+          await this.session.releasedir(node.nodeid, out.fh).catch(() => undefined);
+        }
+      }
+      this.metadata.expireAttr(node);
+      return this.contextInfo(ctx);
+    });
+  }
+
+  // ------------------------------------------------------------ metadata
+
+  async getFileInfo(ctx: FuseFileContext): Promise<NtResult<FileInfo>> {
+    return this.guarded(() => this.contextInfo(ctx));
+  }
+
+  /**
+   * SetBasicInfo. Attributes and the creation time go to `user.DOSATTRIB`
+   * (never to the mode bits); access and write times to the host's atime
+   * and mtime. The change time cannot be set on Linux: it stays the host's
+   * (which the update moves to now). Symlinks and special files cannot hold
+   * xattrs: attribute and creation-time changes to them are not kept.
+   */
+  async setBasicInfo(ctx: FuseFileContext, request: BasicInfoIn): Promise<NtResult<FileInfo>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      const attributes = request.fileAttributes >>> 0;
+      if ((attributes !== INVALID_FILE_ATTRIBUTES || request.creationTime !== 0n) && node.holdsXattrs) {
+        if (!this.metadata.xattrsSupported) return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
+        await node.lock.run(async () => {
+          const meta = await this.metadata.meta(node);
+          const next = attributes === INVALID_FILE_ATTRIBUTES ? storedAttributes(meta) : attributes;
+          await this.storeAttributes(node, next, request.creationTime !== 0n ? request.creationTime : undefined);
+        });
+      }
+      const times: { atime?: { sec: bigint; nsec: number }; mtime?: { sec: bigint; nsec: number } } = {};
+      if (request.lastAccessTime !== 0n) times.atime = filetimeToSetTime(request.lastAccessTime);
+      if (request.lastWriteTime !== 0n) times.mtime = filetimeToSetTime(request.lastWriteTime);
+      if (times.atime !== undefined || times.mtime !== undefined) {
+        this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, times));
+      }
+      return this.contextInfo(ctx);
+    });
+  }
+
+  /**
+   * SetFileSize. The end of file is the host file's size. The allocation
+   * size is kept by the service while the file is open (reported as
+   * max(round-up(size), allocation)) and reserved on the host with
+   * FALLOCATE(KEEP_SIZE), so a full disk fails here (STATUS_DISK_FULL); a
+   * smaller allocation than the size truncates. A named stream changes its
+   * xattr's length.
+   */
+  async setFileSize(ctx: FuseFileContext, newSize: bigint, setAllocationSize: boolean): Promise<NtResult<FileInfo>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      if (ctx.stream !== null) {
+        let target = newSize;
+        if (setAllocationSize) {
+          const current = await this.streams.size(node, ctx.stream);
+          if (!current.ok) return current;
+          const allocation = this.roundUp(newSize);
+          target = BigInt(current.value) > allocation ? allocation : BigInt(current.value);
+        }
+        const r = await this.streams.setSize(node, ctx.stream, target);
+        if (!r.ok) return r;
+        return this.contextInfo(ctx);
+      }
+      if (node.kind !== "file") return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
+      const fh = ctx.fh !== null && ctx.fhNodeid === node.nodeid ? { fh: ctx.fh } : {};
+      if (!setAllocationSize) {
+        this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { size: newSize, ...fh }));
+        if (node.allocationHint !== null && node.allocationHint < this.roundUp(newSize)) node.allocationHint = null;
+        return this.contextInfo(ctx);
+      }
+      const allocation = this.roundUp(newSize);
+      const size = (await this.metadata.refreshAttr(node)).size;
+      if (size > allocation) this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { size: allocation, ...fh }));
+      const previous = node.allocationHint;
+      const grown = await this.allocate(ctx, allocation);
+      if (!grown.ok) return grown;
+      if (previous !== null && allocation < previous) {
+        // Give back preallocated host blocks beyond the new allocation.
+        const current = (await this.metadata.refreshAttr(node)).size;
+        this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { size: current, ...fh }));
+      }
+      return this.contextInfo(ctx);
+    });
+  }
+
+  /** Sets the kept allocation and reserves it on the host (ENOSPC → STATUS_DISK_FULL; no FALLOCATE → just kept). */
+  private async allocate(ctx: FuseFileContext, allocation: bigint): Promise<NtResult<void>> {
+    const node = ctx.node;
+    node.allocationHint = allocation;
+    const size = (await this.metadata.attr(node)).size;
+    if (allocation <= this.roundUp(size)) return NT_OK;
+    try {
+      const fh = await this.handle(ctx, true);
+      await this.session.fallocate(node.nodeid, fh, 0, allocation, Falloc.KEEP_SIZE);
+    } catch (error) {
+      if (isErrno(error, Errno.ENOSYS, Errno.EOPNOTSUPP)) return NT_OK;
+      node.allocationHint = null;
+      return ntFail(statusOfError(error, this.log));
+    }
+    this.metadata.expireAttr(node);
+    return NT_OK;
+  }
+
+  // ------------------------------------------------------ delete/rename
+
+  async canDelete(ctx: FuseFileContext, _fileName: string): Promise<NtResult<void>> {
+    return this.guarded(async () => {
+      if (ctx.stream === null && ctx.node.kind === "directory" && !(await directoryIsEmpty(this.session, ctx.node))) {
+        return ntFail(NtStatus.STATUS_DIRECTORY_NOT_EMPTY);
+      }
+      return NT_OK;
+    });
+  }
+
+  async setDelete(ctx: FuseFileContext, fileName: string, deleteFile: boolean): Promise<NtResult<void>> {
+    return deleteFile ? this.canDelete(ctx, fileName) : NT_OK;
+  }
+
+  /**
+   * Rename: RENAME2 with NOREPLACE unless replacing. On case-insensitive
+   * volumes a target that differs only in case from an existing name is
+   * that name (collision, or replaced and renamed to the new spelling); a
+   * case-only change of the file itself is a rename. A directory target is
+   * STATUS_ACCESS_DENIED (MemoryFileSystem's rule).
+   */
+  async rename(ctx: FuseFileContext, fileName: string, newFileName: string, replaceIfExists: boolean): Promise<NtResult<void>> {
+    return this.guarded(async () => {
+      if (ctx.stream !== null || ctx.node.pinned) return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
+      const from = parseWindowsPath(fileName);
+      if (!from.ok) return from;
+      const to = parseWindowsPath(newFileName);
+      if (!to.ok) return to;
+      if (to.value.stream !== null || to.value.components.length === 0 || from.value.components.length === 0) return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
+
+      const oldParentWalk = await this.resolver.walkParent(from.value.components);
+      if (!oldParentWalk.ok) return oldParentWalk;
+      const oldParent = oldParentWalk.value.node;
+      const held: ServiceNode[] = [oldParent];
+      try {
+        const source = await this.resolver.child(oldParent, lastComponent(from.value.components));
+        if (!source.ok) return source;
+        if (source.value === null) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+        held.push(source.value.node);
+        if (source.value.node !== ctx.node) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+        const oldName = source.value.name;
+        const oldHost = hostNameOf(oldName);
+        if (!oldHost.ok) return oldHost;
+
+        const newParentWalk = await this.resolver.walkParent(to.value.components);
+        if (!newParentWalk.ok) return newParentWalk;
+        const newParent = newParentWalk.value.node;
+        held.push(newParent);
+        const newName = lastComponent(to.value.components);
+        const newHost = hostNameOf(newName);
+        if (!newHost.ok) return newHost;
+
+        const target = await this.resolver.child(newParent, newName);
+        if (!target.ok) return target;
+        if (target.value !== null) held.push(target.value.node);
+        const targetIsOther = target.value !== null && target.value.node !== ctx.node;
+        if (targetIsOther) {
+          if (!replaceIfExists) return ntFail(NtStatus.STATUS_OBJECT_NAME_COLLISION);
+          if (target.value!.node.kind === "directory") return ntFail(NtStatus.STATUS_ACCESS_DENIED);
+        }
+        if (oldParent === newParent && oldHost.value === newHost.value) return NT_OK;
+
+        const targetName = targetIsOther ? target.value!.name : newName;
+        const targetHost = hostNameOf(targetName);
+        if (!targetHost.ok) return targetHost;
+        try {
+          if (targetIsOther) await this.session.rename(oldParent.nodeid, oldHost.value, newParent.nodeid, targetHost.value);
+          else await this.renameNoReplace(oldParent, oldHost.value, newParent, newHost.value);
+        } catch (error) {
+          if (isErrno(error, Errno.EEXIST, Errno.ENOTEMPTY)) return ntFail(replaceIfExists ? NtStatus.STATUS_ACCESS_DENIED : NtStatus.STATUS_OBJECT_NAME_COLLISION);
+          if (isErrno(error, Errno.EISDIR)) return ntFail(NtStatus.STATUS_ACCESS_DENIED);
+          throw error;
+        }
+        this.resolver.noteRemoved(oldParent, oldName, oldHost.value);
+        if (targetIsOther) this.resolver.noteRemoved(newParent, targetName, targetHost.value);
+        if (targetIsOther && targetHost.value !== newHost.value) {
+          // Replaced a case variant: the file takes the new spelling.
+          await this.renameNoReplace(newParent, targetHost.value, newParent, newHost.value);
+        }
+        this.resolver.noteAdded(newParent, newName, newHost.value, ctx.node, { entryValid: 1n, entryValidNsec: 0 });
+        ctx.names = [...newParentWalk.value.names, newName];
+        ctx.node.linkIsDirectory = null;
+        return NT_OK;
+      } finally {
+        for (const n of held) this.nodes.release(n);
+      }
+    });
+  }
+
+  /**
+   * RENAME2 with NOREPLACE. A server that does not know the flag answers
+   * ENOSYS or EINVAL; EINVAL is also "a directory into itself", so the plain
+   * RENAME it falls back to is sent only when the target is free (and gives
+   * that EINVAL again when it was the reason).
+   */
+  private async renameNoReplace(parent: ServiceNode, name: string, newParent: ServiceNode, newName: string): Promise<void> {
+    try {
+      await this.session.rename2(parent.nodeid, name, newParent.nodeid, newName, RenameFlag.NOREPLACE);
+      return;
+    } catch (error) {
+      if (!isErrno(error, Errno.EINVAL, Errno.ENOSYS)) throw error;
+    }
+    let exists = true;
+    try {
+      const e = await this.session.lookup(newParent.nodeid, newName);
+      this.session.forget(e.nodeid, 1);
+    } catch (error) {
+      if (!isErrno(error, Errno.ENOENT)) throw error;
+      exists = false;
+    }
+    if (exists) throw new ErrnoError(Errno.EEXIST, "FUSE_RENAME2", newName);
+    await this.session.rename(parent.nodeid, name, newParent.nodeid, newName);
+  }
+
+  // ------------------------------------------------------------ security
+
+  async getSecurity(ctx: FuseFileContext): Promise<NtResult<Uint8Array>> {
+    return this.guarded(async () => ntOk(await this.acls.get(ctx.node)));
+  }
+
+  /**
+   * SetSecurity: the descriptor merged as FspSetSecurityDescriptor does,
+   * then stored as NTACL v1, so GetSecurity answers exactly what was set.
+   * Owner and mode bits on the host are left alone.
+   */
+  async setSecurity(ctx: FuseFileContext, securityInformation: number, modificationDescriptor: Uint8Array): Promise<NtResult<void>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      if (!this.metadata.xattrsSupported) return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
+      return node.lock.run(async () => {
+        const current = await this.acls.get(node);
+        const merged = applySecurityDescriptor(current, securityInformation, modificationDescriptor);
+        if (!merged.ok) return merged;
+        await this.acls.set(node, merged.value);
+        return NT_OK;
+      });
+    });
+  }
+
+  // ----------------------------------------------------------- directory
+
+  async readDirectory(
+    ctx: FuseFileContext,
+    pattern: string | null,
+    marker: string | null,
+    length: number,
+  ): Promise<NtResult<DirectoryChunk>> {
+    return this.guarded(async () => {
+      const dir = ctx.node;
+      if (ctx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
+      const ci = this.options.caseInsensitive;
+      if (marker === null || ctx.listing === null) {
+        const open = await this.session.opendir(dir.nodeid);
+        try {
+          ctx.listing = await snapshotDirectory(this.session, this.nodes, this.dentries, dir, open.fh, ci);
+        } finally {
+          await this.session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
+        }
+      }
+      const listing = ctx.listing;
+      const packer = new DirInfoPacker(length);
+      const matches = (name: string): boolean => pattern === null || isNameInExpression(pattern, name, ci);
+
+      if (!dir.pinned) {
+        if (marker === null && matches(".")) {
+          if (!packer.add({ fileName: ".", fileInfo: await this.nodeInfo(dir, ctx.names) })) return ntOk(packer.chunk());
+        }
+        if (marker === null || marker === ".") {
+          if (matches("..")) {
+            const parentNames = ctx.names.slice(0, -1);
+            const w = await this.resolver.walk(parentNames);
+            if (!w.ok) return w;
+            let info: FileInfo;
+            try {
+              info = await this.nodeInfo(w.value.node, parentNames);
+            } finally {
+              this.nodes.release(w.value.node);
+            }
+            if (!packer.add({ fileName: "..", fileInfo: info })) return ntOk(packer.chunk());
+          }
+          marker = null;
+        } else if (marker === "..") marker = null;
+      }
+
+      const from = marker === null ? 0 : listing.after(listingKey(marker, ci));
+      // The entries that can fit, by name length; their information is fetched together.
+      const candidates: number[] = [];
+      let budget = length - packer.bytesTransferred;
+      let reachedEnd = true;
+      for (let i = from; i < listing.entries.length; i++) {
+        const e = listing.entries[i]!;
+        if (!matches(e.name)) continue;
+        const size = dirInfoPackedSize(e.name);
+        if (size > budget) {
+          reachedEnd = false;
+          break;
+        }
+        budget -= size;
+        candidates.push(i);
+      }
+      const infos = new Array<FileInfo | null>(candidates.length).fill(null);
+      for (let start = 0; start < candidates.length; start += LISTING_CONCURRENCY) {
+        const batch = candidates.slice(start, start + LISTING_CONCURRENCY);
+        await Promise.all(
+          batch.map(async (index, j) => {
+            infos[start + j] = await this.entryInfo(dir, ctx.names, listing.entries[index]!.name, listing.entries[index]!.host);
+          }),
+        );
+      }
+      for (let k = 0; k < candidates.length; k++) {
+        const info = infos[k];
+        // An entry that vanished since the snapshot is left out.
+        if (info === null || info === undefined) continue;
+        if (!packer.add({ fileName: listing.entries[candidates[k]!]!.name, fileInfo: info })) return ntOk(packer.chunk());
+      }
+      if (reachedEnd) packer.end();
+      return ntOk(packer.chunk());
+    });
+  }
+
+  /** FileInfo of a listed entry, or null when it is gone. */
+  private async entryInfo(dir: ServiceNode, dirNames: readonly string[], name: string, host: string): Promise<FileInfo | null> {
+    let node = this.dentries.get(dir, host);
+    if (node === undefined) {
+      try {
+        const entry = await this.session.lookup(dir.nodeid, host);
+        node = this.nodes.adopt(entry);
+      } catch (error) {
+        if (isErrno(error, Errno.ENOENT)) return null;
+        throw error;
+      }
+    }
+    try {
+      return await this.nodeInfo(node, [...dirNames, name]);
+    } finally {
+      this.nodes.release(node);
+    }
+  }
+
+  async getDirInfoByName(parentCtx: FuseFileContext, fileName: string): Promise<NtResult<DirInfo>> {
+    return this.guarded(async () => {
+      const dir = parentCtx.node;
+      if (parentCtx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
+      const found = await this.resolver.child(dir, fileName);
+      if (!found.ok) return found;
+      if (found.value === null) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+      try {
+        const info = await this.nodeInfo(found.value.node, [...parentCtx.names, found.value.name]);
+        return ntOk({ fileName: found.value.name, fileInfo: info });
+      } finally {
+        this.nodes.release(found.value.node);
+      }
+    });
+  }
+
+  // ------------------------------------------------------- reparse points
+
+  async resolveReparsePoints(fileName: string, reparsePointIndex: number, resolveLastPathComponent: boolean): Promise<NtResult<ReparseResolution>> {
+    return this.guarded(() => this.resolveReparse(fileName, reparsePointIndex, resolveLastPathComponent));
+  }
+
+  async getReparsePoint(ctx: FuseFileContext, _fileName: string): Promise<NtResult<Uint8Array>> {
+    return this.guarded(() => this.reparse.bufferOf(ctx.node));
+  }
+
+  /**
+   * SetReparsePoint. A symlink becomes a host symlink and an NFS special
+   * file a host FIFO/socket/device (the file's inode is replaced: the new
+   * one is made under a temporary name and renamed over it); any other tag
+   * is stored in `user.SmbReparse` with REPARSE_POINT in `user.DOSATTRIB`.
+   * Replacing needs the same tag (and GUID); a directory must be empty.
+   */
+  async setReparsePoint(ctx: FuseFileContext, _fileName: string, buffer: Uint8Array): Promise<NtResult<void>> {
+    return this.guarded(() => this.setReparse(ctx, buffer));
+  }
+
+  private async setReparse(ctx: FuseFileContext, buffer: Uint8Array): Promise<NtResult<void>> {
+    const node = ctx.node;
+    const tag = reparseTagOf(buffer);
+    if (tag === null) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
+    const existing = await this.reparse.bufferOf(node);
+    if (existing.ok) {
+      const status = canReplaceReparsePoint(existing.value, buffer);
+      if (status !== NtStatus.STATUS_SUCCESS) return ntFail(status);
+    }
+    if (node.kind === "directory" && !(await directoryIsEmpty(this.session, node))) return ntFail(NtStatus.STATUS_DIRECTORY_NOT_EMPTY);
+    let point;
+    try {
+      point = decodeReparseBuffer(buffer);
+    } catch (error) {
+      if (ProtocolError.is(error)) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
+      throw error;
+    }
+    if (point.kind === "symlink") {
+      const target = hostSymlinkTarget(point.substituteName, point.flags, ctx.names, this.reparse.hostRoot);
+      if (!target.ok) return target;
+      return this.replaceInode(ctx, (parent, temp) => this.session.symlink(parent.nodeid, temp, target.value, this.creds));
+    }
+    if (point.kind === "nfs") {
+      const made = mknodForNfsReparse(point);
+      if (made === undefined) {
+        const target = point.target ?? "";
+        if (target.length === 0) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
+        return this.replaceInode(ctx, (parent, temp) => this.session.symlink(parent.nodeid, temp, target, this.creds));
+      }
+      return this.replaceInode(ctx, (parent, temp) =>
+        this.session.mknod(parent.nodeid, temp, made.fileType | this.options.fileMode, Number(made.rdev), 0, this.creds),
+      );
+    }
+    if (!node.holdsXattrs) return ntFail(NtStatus.STATUS_IO_REPARSE_TAG_MISMATCH);
+    if (!this.metadata.xattrsSupported) return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
+    return node.lock.run(async () => {
+      await this.session.setxattr(node.nodeid, REPARSE_XATTR, buffer);
+      const meta = await this.metadata.meta(node);
+      meta.reparse = buffer.slice();
+      meta.names.add(REPARSE_XATTR);
+      const attr = await this.metadata.attr(node);
+      const attributes = storedAttributes(meta) | A.FILE_ATTRIBUTE_REPARSE_POINT;
+      await this.metadata.writeDos(node, attributes, this.metadata.creationTime(attr, meta));
+      return NT_OK;
+    });
+  }
+
+  /**
+   * DeleteReparsePoint: same tag (and GUID) as set. A symlink or special
+   * file becomes an empty file again (an empty directory for a link to a
+   * directory); a stored reparse point loses its xattr and attribute.
+   */
+  async deleteReparsePoint(ctx: FuseFileContext, _fileName: string, buffer: Uint8Array): Promise<NtResult<void>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      const existing = await this.reparse.bufferOf(node);
+      if (!existing.ok) return existing;
+      const status = canReplaceReparsePoint(existing.value, buffer);
+      if (status !== NtStatus.STATUS_SUCCESS) return ntFail(status);
+      if (node.holdsXattrs) {
+        return node.lock.run(async () => {
+          try {
+            await this.session.removexattr(node.nodeid, REPARSE_XATTR);
+          } catch (error) {
+            if (!isErrno(error, Errno.ENODATA)) throw error;
+          }
+          const meta = await this.metadata.meta(node);
+          meta.reparse = undefined;
+          meta.names.delete(REPARSE_XATTR);
+          const attr = await this.metadata.attr(node);
+          await this.metadata.writeDos(node, storedAttributes(meta) & ~A.FILE_ATTRIBUTE_REPARSE_POINT, this.metadata.creationTime(attr, meta));
+          return NT_OK;
+        });
+      }
+      const asDirectory = node.kind === "symlink" && (await this.linkIsDirectory(node, ctx.names));
+      const replaced = await this.replaceInode(ctx, async (parent, temp) => {
+        if (asDirectory) return this.session.mkdir(parent.nodeid, temp, this.options.directoryMode, 0, this.creds);
+        const created = await this.session.create(parent.nodeid, temp, Mode.S_IFREG | this.options.fileMode, OpenFlag.O_CREAT | OpenFlag.O_EXCL | OpenFlag.O_WRONLY, 0, this.creds);
+        await this.session.release(created.entry.nodeid, created.open.fh).catch(() => undefined);
+        return created.entry;
+      });
+      if (!replaced.ok) return replaced;
+      await this.metadata.writeDos(node, asDirectory ? 0 : A.FILE_ATTRIBUTE_ARCHIVE, dateToFiletime(new Date()));
+      return NT_OK;
+    });
+  }
+
+  /**
+   * Replaces the inode behind a context's name with one `make` creates (under
+   * a temporary name in the same directory, then renamed over the name; a
+   * directory on either side is removed first, as rename cannot replace
+   * across kinds). The context's node is rebound to the new inode.
+   */
+  private async replaceInode(
+    ctx: FuseFileContext,
+    make: (parent: ServiceNode, temp: string) => Promise<EntryOut>,
+  ): Promise<NtResult<void>> {
+    const node = ctx.node;
+    if (node.pinned || ctx.names.length === 0) return ntFail(NtStatus.STATUS_ACCESS_DENIED);
+    const parentWalk = await this.resolver.walkParent(ctx.names);
+    if (!parentWalk.ok) return parentWalk;
+    const parent = parentWalk.value.node;
+    try {
+      const name = lastComponent(ctx.names);
+      const host = hostNameOf(name);
+      if (!host.ok) return host;
+      const temp = randomName();
+      const entry = await make(parent, temp);
+      const newIsDirectory = (entry.attr.mode & Mode.S_IFMT) === Mode.S_IFDIR;
+      try {
+        if (node.kind === "directory" || newIsDirectory) {
+          if (node.kind === "directory") await this.session.rmdir(parent.nodeid, host.value);
+          else await this.session.unlink(parent.nodeid, host.value);
+        }
+        await this.session.rename(parent.nodeid, temp, parent.nodeid, host.value);
+      } catch (error) {
+        await (newIsDirectory ? this.session.rmdir(parent.nodeid, temp) : this.session.unlink(parent.nodeid, temp)).catch(() => undefined);
+        this.session.forget(entry.nodeid, 1);
+        throw error;
+      }
+      await this.dropHandle(ctx);
+      this.resolver.noteRemoved(parent, name, host.value);
+      this.nodes.rebind(node, entry);
+      this.resolver.noteAdded(parent, name, host.value, node, entry);
+      return NT_OK;
+    } finally {
+      this.nodes.release(parent);
+    }
+  }
+
+  // -------------------------------------------------------------- streams
+
+  async getStreamInfo(ctx: FuseFileContext): Promise<NtResult<StreamInfo[]>> {
+    return this.guarded(async () => {
+      const node = ctx.node;
+      const out: StreamInfo[] = [];
+      if (node.kind !== "directory") {
+        const info = await this.nodeInfo(node, ctx.names);
+        out.push({ streamName: "", streamSize: info.fileSize, streamAllocationSize: info.allocationSize });
+      }
+      for (const name of await this.streams.list(node)) {
+        const size = await this.streams.size(node, name);
+        if (!size.ok) {
+          if (size.status === NtStatus.STATUS_OBJECT_NAME_NOT_FOUND) continue;
+          return size;
+        }
+        out.push({ streamName: name, streamSize: BigInt(size.value), streamAllocationSize: this.roundUp(BigInt(size.value)) });
+      }
+      return ntOk(out);
+    });
+  }
+
+  // ------------------------------------------------------------------ EAs
+
+  async getEa(ctx: FuseFileContext): Promise<NtResult<FullEa[]>> {
+    return this.guarded(async () => ntOk(await this.eas.list(ctx.node)));
+  }
+
+  async setEa(ctx: FuseFileContext, ea: readonly FullEa[]): Promise<NtResult<FileInfo>> {
+    return this.guarded(async () => {
+      if (!ctx.node.holdsXattrs) return ntFail(NtStatus.STATUS_EAS_NOT_SUPPORTED);
+      const r = await this.eas.apply(ctx.node, ea);
+      if (!r.ok) return r;
+      return this.contextInfo(ctx);
+    });
+  }
+
+  // ------------------------------------------------------------- control
+
+  /**
+   * Control: {@link ViofsControl} codes; anything else is
+   * STATUS_INVALID_DEVICE_REQUEST. An answer longer than `outputLength` is
+   * STATUS_BUFFER_OVERFLOW.
+   */
+  async control(_ctx: FuseFileContext, controlCode: number, _input: Uint8Array, outputLength: number): Promise<NtResult<Uint8Array>> {
+    switch (controlCode >>> 0) {
+      case ViofsControl.INVALIDATE_CACHES:
+        this.invalidateCaches();
+        return ntOk(new Uint8Array(0));
+      case ViofsControl.QUERY_SHARE: {
+        const info = this.session.info;
+        const text = JSON.stringify({
+          tag: this.tag ?? null,
+          fuse: `7.${info.minor}`,
+          maxRead: info.maxRead,
+          maxWrite: info.maxWrite,
+          caseInsensitive: this.options.caseInsensitive,
+          birthTime: this.metadata.hasStatx,
+          xattrs: this.metadata.xattrsSupported,
+          ntaclXattr: this.acls.xattrName,
+        });
+        const out = new Uint8Array(Buffer.from(text, "utf8"));
+        if (out.length > outputLength) return ntFail(NtStatus.STATUS_BUFFER_OVERFLOW);
+        return ntOk(out);
+      }
+      default:
+        return ntFail(NtStatus.STATUS_INVALID_DEVICE_REQUEST);
+    }
+  }
+
+  /** DispatcherStopped: drops the caches (their FORGETs are sent) and records how the dispatcher ended. */
+  async dispatcherStopped(normally: boolean): Promise<void> {
+    this.stopped = normally;
+    this.invalidateCaches();
+    await this.session.flushForgets().catch(() => undefined);
+  }
+}
+

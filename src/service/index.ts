@@ -1,0 +1,10 @@
+/**
+ * The Windows file-system service: WinFsp's file-system interface over a
+ * virtio-fs FUSE session, Windows metadata in Samba's xattr formats, one or
+ * several shares.
+ */
+export { FuseWindowsFileSystem, FuseFileContext, ViofsControl } from "./fuse-fs.js";
+export { FuseWindowsService, type ShareConfig, type MountedShare } from "./shares.js";
+export type { FuseWindowsOptions } from "./options.js";
+export { parseWindowsPath, hostNameOf, windowsNameOf, joinWindowsPath, foldName, type WindowsPath } from "./names.js";
+export { hostSymlinkTarget, windowsSymlinkOf } from "./reparse-store.js";
