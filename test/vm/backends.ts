@@ -4,8 +4,9 @@
  * take the same inputs (a shared directory and a socket path to listen on),
  * so a test switches backend by name and nothing else.
  */
-import { spawn } from "node:child_process";
-import { rmSync, statSync } from "node:fs";
+import { execFileSync, spawn, type StdioOptions } from "node:child_process";
+import { closeSync, rmSync, statSync } from "node:fs";
+import { listenUnix } from "../../src/sys/socket.js";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { repoRoot } from "./image.js";
@@ -31,7 +32,7 @@ export interface BackendHandle {
   stop(graceMs?: number): Promise<BackendExit>;
 }
 
-export type BackendName = "virtiofsd" | "viofs";
+export type BackendName = "virtiofsd" | "viofs" | "viofs-libvirt";
 
 export interface Backend {
   readonly name: BackendName;
@@ -68,9 +69,32 @@ export function startViofsServe(sharedDir: string, socketPath: string): Promise<
   ], sharedDir, socketPath);
 }
 
+/**
+ * `viofs serve` started the way libvirt starts virtiofsd: `--print-capabilities`
+ * first, then the daemon gets a socket libvirt already bound and listens on
+ * (`--fd=3`) and C virtiofsd's `-o` option list, with the default (namespace)
+ * sandbox.
+ */
+export async function startViofsLibvirt(sharedDir: string, socketPath: string): Promise<BackendHandle> {
+  const bin = join(repoRoot(), "bin", "viofs.js");
+  const caps = execFileSync(process.execPath, [bin, "serve", "--print-capabilities"], { encoding: "utf8" });
+  const parsed = JSON.parse(caps) as { type?: unknown };
+  if (parsed.type !== "fs") throw new Error(`test/vm: viofs serve --print-capabilities printed ${caps}`);
+  rmSync(socketPath, { force: true });
+  const listenFd = listenUnix(socketPath);
+  return startDaemon(
+    "viofs-libvirt",
+    [process.execPath, bin, "serve", "--fd=3", "-o", `source=${sharedDir},cache=auto,xattr`, "--thread-pool-size=0"],
+    sharedDir,
+    socketPath,
+    listenFd,
+  );
+}
+
 export const BACKENDS: Record<BackendName, Backend> = {
   virtiofsd: { name: "virtiofsd", start: startVirtiofsd },
   viofs: { name: "viofs", start: startViofsServe },
+  "viofs-libvirt": { name: "viofs-libvirt", start: startViofsLibvirt },
 };
 
 /** How long a daemon may take to create its socket. */
@@ -81,16 +105,20 @@ async function startDaemon(
   argv: string[],
   sharedDir: string,
   socketPath: string,
+  /** A socket already listening at `socketPath`, handed to the daemon as fd 3 (and closed here). */
+  listenFd?: number,
 ): Promise<BackendHandle> {
-  rmSync(socketPath, { force: true }); // a stale socket would look ready
+  if (listenFd === undefined) rmSync(socketPath, { force: true }); // a stale socket would look ready
   const [program, ...args] = argv as [string, ...string[]];
-  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const stdio: StdioOptions = listenFd === undefined ? ["ignore", "pipe", "pipe"] : ["ignore", "pipe", "pipe", listenFd];
+  const child = spawn(program, args, { stdio });
+  if (listenFd !== undefined) closeSync(listenFd);
   let output = "";
   const collect = (chunk: Buffer): void => {
     output += chunk.toString("utf8");
   };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
   let done: BackendExit | undefined;
   const exited = new Promise<BackendExit>((resolve) => {
     child.on("close", (code, signal) => {
