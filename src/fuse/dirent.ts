@@ -10,7 +10,7 @@
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { FUSE_NAME_MAX, FUSE_NAME_OFFSET, FUSE_NAME_OFFSET_DIRENTPLUS, fuseRecAlign, Mode } from "./abi.js";
 import { DirentHeader, EntryOut } from "./structs.js";
-import { WireReader, WireWriter } from "./wire.js";
+import { WireReader } from "./wire.js";
 
 /** One directory entry. */
 export interface Dirent {
@@ -58,36 +58,44 @@ function checkDirentName(name: Uint8Array, what: string): void {
   }
 }
 
-/** Accumulates records into a buffer that grows up to `maxSize`. */
+/** Accumulates records into a buffer that grows up to `maxSize`; each record is written in place. */
 abstract class RecordEncoder<T> {
   private buf: Uint8Array;
+  private view: DataView;
   private used = 0;
   private entries = 0;
 
   /** @param maxSize the size the driver asked for (`fuse_read_in.size`); the stream never exceeds it. */
   constructor(readonly maxSize: number) {
     this.buf = new Uint8Array(Math.min(maxSize, 4096));
+    this.view = new DataView(this.buf.buffer);
   }
 
   protected abstract recordSize(item: T): number;
-  protected abstract write(w: WireWriter, item: T): void;
+  /** Writes `item`'s record at `at` of `buf` (zeros there; `view` is over the same memory, padding left alone). */
+  protected abstract write(buf: Uint8Array, view: DataView, at: number, item: T): void;
 
   /** Appends `item` if its whole record fits; false (and nothing added) otherwise. */
   add(item: T): boolean {
     const size = this.recordSize(item);
-    if (this.used + size > this.maxSize) return false;
-    const w = new WireWriter(size);
-    this.write(w, item);
-    w.skip(size - w.offset);
-    if (this.used + size > this.buf.byteLength) {
+    const at = this.used;
+    if (at + size > this.maxSize) return false;
+    if (at + size > this.buf.byteLength) {
       let cap = this.buf.byteLength * 2 || 4096;
-      while (cap < this.used + size) cap *= 2;
+      while (cap < at + size) cap *= 2;
       const grown = new Uint8Array(Math.min(cap, this.maxSize));
-      grown.set(this.buf.subarray(0, this.used));
+      grown.set(this.buf.subarray(0, at));
       this.buf = grown;
+      this.view = new DataView(grown.buffer);
     }
-    this.buf.set(w.finish(), this.used);
-    this.used += size;
+    try {
+      this.write(this.buf, this.view, at, item);
+    } catch (error) {
+      // A refused value: leave the room after the stream zeroed for the next record's padding.
+      this.buf.fill(0, at, at + size);
+      throw error;
+    }
+    this.used = at + size;
     this.entries++;
     return true;
   }
@@ -114,9 +122,9 @@ export class DirentEncoder extends RecordEncoder<Dirent> {
     checkDirentName(d.name, "dirent");
     return direntSize(d.name.byteLength);
   }
-  protected write(w: WireWriter, d: Dirent): void {
-    DirentHeader.encode(w, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
-    w.bytesIn(d.name);
+  protected write(buf: Uint8Array, view: DataView, at: number, d: Dirent): void {
+    DirentHeader.encodeAt(view, at, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+    buf.set(d.name, at + FUSE_NAME_OFFSET);
   }
 }
 
@@ -126,11 +134,11 @@ export class DirentplusEncoder extends RecordEncoder<Direntplus> {
     checkDirentName(e.dirent.name, "direntplus");
     return direntplusSize(e.dirent.name.byteLength);
   }
-  protected write(w: WireWriter, e: Direntplus): void {
-    EntryOut.encode(w, e.entry);
+  protected write(buf: Uint8Array, view: DataView, at: number, e: Direntplus): void {
+    EntryOut.encodeAt(view, at, e.entry);
     const d = e.dirent;
-    DirentHeader.encode(w, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
-    w.bytesIn(d.name);
+    DirentHeader.encodeAt(view, at + EntryOut.SIZE, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+    buf.set(d.name, at + FUSE_NAME_OFFSET_DIRENTPLUS);
   }
 }
 

@@ -40,6 +40,12 @@ export interface Struct<T> {
   /** Writes `SIZE` bytes. */
   encode(w: WireWriter, v: T): void;
   /**
+   * Writes `v` at `at` of `target`, without a writer: the `SIZE` bytes there
+   * must be zero (padding is not written). A RangeError when they lie outside
+   * `target`; VALUE as {@link encode}.
+   */
+  encodeAt(target: DataView, at: number, v: T): void;
+  /**
    * Reads the first `size` bytes of the struct (a compat size of an older
    * minor); the fields past them read as zero.
    */
@@ -201,6 +207,12 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
       return read(bytes, at);
     },
     encode,
+    encodeAt(target, at, v) {
+      if (at >>> 0 !== at || size > target.byteLength - at) {
+        throw new RangeError(`${name}: ${size} bytes at ${at} outside ${target.byteLength}`);
+      }
+      write(target, at, v);
+    },
     decodePrefix(r, prefix) {
       if (prefix === size) return decode(r);
       const part = r.bytesView(prefix, name);
