@@ -196,12 +196,11 @@ export interface DeviceConnection {
 }
 
 /**
- * Serves one accepted vhost-user connection (`fd`, owned from now on) for
- * the shared directory `root`: a passthrough file system, a FUSE server and
- * the virtio-fs device over a vhost-user backend. Everything the guest made
- * the daemon hold is released when the connection ends.
+ * The FUSE server over a passthrough file system of `root`, as `viofs serve`
+ * configures both from one set of options (the flags both sides negotiate
+ * must agree: writeback, locks, submounts, killpriv).
  */
-export function serveConnection(fd: number, root: string, options: DeviceOptions): DeviceConnection {
+export function createServer(root: string, options: DeviceOptions): FuseServer {
   const fs = createPassthrough({
     root,
     cache: options.cache,
@@ -214,7 +213,7 @@ export function serveConnection(fd: number, root: string, options: DeviceOptions
     killprivV2: options.killprivV2,
     ...(options.fdBudget !== undefined ? { fdBudget: options.fdBudget } : {}),
   });
-  const server = new FuseServer(fs, {
+  return new FuseServer(fs, {
     readdirplus: options.readdirplus && options.cache !== "never",
     writeback: options.writeback,
     posixLocks: options.posixLock,
@@ -224,6 +223,16 @@ export function serveConnection(fd: number, root: string, options: DeviceOptions
     // A guest driver that restarts without a device reset (a Windows service restart) sends INIT again.
     restartOnInit: true,
   });
+}
+
+/**
+ * Serves one accepted vhost-user connection (`fd`, owned from now on) for
+ * the shared directory `root`: a passthrough file system, a FUSE server and
+ * the virtio-fs device over a vhost-user backend. Everything the guest made
+ * the daemon hold is released when the connection ends.
+ */
+export function serveConnection(fd: number, root: string, options: DeviceOptions): DeviceConnection {
+  const server = createServer(root, options);
   const device = new VirtioFsDevice(server, options.tag !== undefined ? { tag: options.tag } : {});
   const backend = new VhostUserBackend({
     device,
