@@ -131,16 +131,19 @@ export class FuseFileContext {
   }
 }
 
-function filetimeToSetTime(ft: bigint): { sec: bigint; nsec: number } {
-  const ns = filetimeToUnixNs(ft);
+/** Unix nanoseconds as a SETATTR time (seconds travel as u64; the server reads them back as time_t). */
+function nsToSetTime(ns: bigint): { sec: bigint; nsec: number } {
   let sec = ns / 1_000_000_000n;
   let nsec = ns - sec * 1_000_000_000n;
   if (nsec < 0n) {
     sec -= 1n;
     nsec += 1_000_000_000n;
   }
-  // fuse_setattr_in carries seconds as u64; the server reads them back as time_t.
   return { sec: BigInt.asUintN(64, sec), nsec: Number(nsec) };
+}
+
+function filetimeToSetTime(ft: bigint): { sec: bigint; nsec: number } {
+  return nsToSetTime(filetimeToUnixNs(ft));
 }
 
 function randomName(): string {
@@ -734,9 +737,12 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, times));
       touched = true;
     }
-    if ((flags & CleanupFlag.SetChangeTime) !== 0 && !touched && node.holdsXattrs && this.metadata.xattrsSupported) {
-      // Rewriting the DOS attributes as they are moves the host ctime to now, and nothing else.
-      await node.lock.run(async () => this.storeAttributes(node, storedAttributes(await this.metadata.meta(node))));
+    if ((flags & CleanupFlag.SetChangeTime) !== 0 && !touched) {
+      // Setting the access time to what it is moves the host ctime to now and changes nothing else
+      // (rewriting an xattr with the same value does not: ext4 skips it).
+      const attr = await this.metadata.refreshAttr(node);
+      const atime = nsToSetTime(attr.atimeNs);
+      this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { atime }));
     }
     if ((flags & CleanupFlag.SetAllocationSize) !== 0 && ctx.stream === null && node.kind === "file") {
       const hint = node.allocationHint;

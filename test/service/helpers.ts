@@ -1,0 +1,219 @@
+/**
+ * Shared pieces of the service tests: both backends (QEMU's C virtiofsd
+ * `-o xattr` and `viofs serve --xattr`) in every run, a service mounted over
+ * a real driver and session per test, a transport wrapper that counts the
+ * FUSE opcodes sent, the interface's create/open arguments, and host-side
+ * looks at files and xattrs through the kernel.
+ */
+import type { TestContext } from "node:test";
+import assert from "node:assert/strict";
+import { closeSync, constants, openSync } from "node:fs";
+import { join } from "node:path";
+import { opcodeName } from "../../src/fuse/abi.js";
+import { FuseSession, type SessionOptions } from "../../src/guest/session.js";
+import type { FuseTransport, QueueKind } from "../../src/guest/transport.js";
+import { FuseWindowsFileSystem, type FuseFileContext } from "../../src/service/fuse-fs.js";
+import type { FuseWindowsOptions } from "../../src/service/options.js";
+import { fgetxattr, flistxattr } from "../../src/sys/fs.js";
+import { NtStatus } from "../../src/windows/ntstatus.js";
+import { AccessMask } from "../../src/windows/security.js";
+import { CreateDisposition, CreateOption } from "../../src/winfsp/constants.js";
+import type { CreateExIn, NtResult, OpenResult } from "../../src/winfsp/interface.js";
+import { virtiofsd, viofsServe, type Backend, type BackendFactory } from "../guest/backends.js";
+import { connectDriver } from "../guest/helpers.js";
+
+/** Both backends, always: C virtiofsd first, then `viofs serve` (needs the compiled dist/). */
+export const FACTORIES: readonly BackendFactory[] = [virtiofsd, viofsServe];
+
+/** A FuseTransport that counts the opcodes of the requests it carries. */
+export class CountingTransport implements FuseTransport {
+  readonly counts = new Map<string, number>();
+
+  constructor(private readonly inner: FuseTransport) {}
+
+  get maxRequestSize(): number {
+    return this.inner.maxRequestSize;
+  }
+  get maxReplySize(): number {
+    return this.inner.maxReplySize;
+  }
+  get closed(): Promise<Error> {
+    return this.inner.closed;
+  }
+  get closeReason(): Error | null {
+    return this.inner.closeReason;
+  }
+
+  private note(request: readonly Uint8Array[]): void {
+    const head = Buffer.concat(request.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).subarray(0, 8);
+    const name = opcodeName(head.readUInt32LE(4));
+    this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+  }
+
+  submit(request: readonly Uint8Array[], replyCapacity: number, queue?: QueueKind): Promise<Uint8Array> {
+    this.note(request);
+    return this.inner.submit(request, replyCapacity, queue);
+  }
+
+  submitInto(request: readonly Uint8Array[], head: Uint8Array, sink: Uint8Array, queue?: QueueKind): Promise<number> {
+    this.note(request);
+    return this.inner.submitInto(request, head, sink, queue);
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  /** Requests of `opcode` (e.g. "LOOKUP") since the last reset. */
+  count(opcode: string): number {
+    return this.counts.get(opcode) ?? 0;
+  }
+
+  /** All requests since the last reset. */
+  total(): number {
+    let n = 0;
+    for (const v of this.counts.values()) n += v;
+    return n;
+  }
+
+  reset(): void {
+    this.counts.clear();
+  }
+}
+
+export interface Mounted {
+  readonly backend: Backend;
+  readonly session: FuseSession;
+  readonly fs: FuseWindowsFileSystem;
+  readonly counter: CountingTransport;
+  /** The host path of a volume-relative name (`\a\b` → `<share>/a/b`). */
+  host(name: string): string;
+}
+
+/**
+ * Starts `factory`'s daemon on a fresh directory, connects a driver and a
+ * session (through a {@link CountingTransport}) and mounts the service; the
+ * test's teardown closes everything.
+ */
+export async function mount(
+  t: TestContext,
+  factory: BackendFactory,
+  options: FuseWindowsOptions = {},
+  session: SessionOptions = {},
+): Promise<Mounted> {
+  const backend = await factory.start();
+  let counter: CountingTransport | undefined;
+  let s: FuseSession | undefined;
+  t.after(async () => {
+    if (s !== undefined) await s.close().catch(() => undefined);
+    counter?.close();
+    await backend.stop();
+  });
+  const driver = await connectDriver(backend.socketPath);
+  counter = new CountingTransport(driver);
+  s = await FuseSession.init(counter, session);
+  const fs = await FuseWindowsFileSystem.mount(s, { hostRoot: backend.dir, ...options }, "share");
+  return {
+    backend,
+    session: s,
+    fs,
+    counter,
+    host: (name: string) => join(backend.dir, ...name.split("\\").filter((c) => c.length > 0)),
+  };
+}
+
+const statusNames = new Map<number, string>(Object.entries(NtStatus).map(([k, v]) => [v >>> 0, k]));
+
+/** The name of an NTSTATUS, for readable assertions. */
+export function statusName(status: number): string {
+  return statusNames.get(status >>> 0) ?? `0x${(status >>> 0).toString(16)}`;
+}
+
+/** Asserts success and answers the value. */
+export function ok<T>(r: NtResult<T>, what = "call"): T {
+  assert.ok(r.ok, `${what}: expected success, got ${statusName(r.status)}`);
+  return r.value;
+}
+
+/** Asserts a failure with `expected` (a status name). */
+export function fails(r: NtResult<unknown>, expected: keyof typeof NtStatus, what = "call"): void {
+  assert.equal(r.ok, false, `${what}: expected ${expected}, got success`);
+  assert.equal(statusName(r.status), expected, what);
+}
+
+/** CreateOptions with a disposition. */
+export function createOptions(disposition: number, options = 0): number {
+  return ((disposition << 24) | options) >>> 0;
+}
+
+/** A CreateEx request with everything defaulted. */
+export function createRequest(fileName: string, fields: Partial<CreateExIn> = {}): CreateExIn {
+  return {
+    fileName,
+    createOptions: createOptions(CreateDisposition.FILE_CREATE),
+    grantedAccess: AccessMask.FILE_ALL_ACCESS,
+    fileAttributes: 0,
+    securityDescriptor: null,
+    allocationSize: 0n,
+    ea: null,
+    reparseData: null,
+    ...fields,
+  };
+}
+
+/** Creates a file (or, with `directory`, a directory) and answers the open result. */
+export async function create(
+  fs: FuseWindowsFileSystem,
+  fileName: string,
+  fields: Partial<CreateExIn> & { directory?: boolean } = {},
+): Promise<OpenResult<FuseFileContext>> {
+  const { directory, ...rest } = fields;
+  const options = createOptions(CreateDisposition.FILE_CREATE, directory ? CreateOption.FILE_DIRECTORY_FILE : 0);
+  return ok(await fs.createEx(createRequest(fileName, { createOptions: options, ...rest })), `create ${fileName}`);
+}
+
+/** Opens an existing name with full access. */
+export async function open(fs: FuseWindowsFileSystem, fileName: string, grantedAccess: number = AccessMask.FILE_ALL_ACCESS): Promise<FuseFileContext> {
+  const r = await fs.open({ fileName, createOptions: createOptions(CreateDisposition.FILE_OPEN), grantedAccess });
+  return ok(r, `open ${fileName}`).fileContext;
+}
+
+/** Cleanup (with flags) and Close, as the FSD sends them at the last handle. */
+export async function closeFile(fs: FuseWindowsFileSystem, ctx: FuseFileContext, flags = 0, fileName: string | null = null): Promise<void> {
+  await fs.cleanup(ctx, fileName, flags);
+  await fs.close(ctx);
+}
+
+/** A host xattr's value, or undefined when absent (read through the kernel). */
+export function hostXattr(path: string, name: string): Buffer | undefined {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return fgetxattr(fd, name);
+  } catch (error) {
+    if ((error as { errnoName?: string }).errnoName === "ENODATA") return undefined;
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A host file's xattr names. */
+export function hostXattrNames(path: string): string[] {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    return flistxattr(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** FILETIME now. */
+export function nowFiletime(): bigint {
+  return BigInt(Date.now()) * 10_000n + 116444736000000000n;
+}
+
+/** Asserts a FILETIME within `seconds` of now. */
+export function assertRecent(ft: bigint, what: string, seconds = 30): void {
+  const d = nowFiletime() - ft;
+  assert.ok(d > -BigInt(seconds) * 10_000_000n && d < BigInt(seconds) * 10_000_000n, `${what}: ${ft} is not within ${seconds} s of now`);
+}
