@@ -7,12 +7,13 @@
  * the VMM disconnects, exit 0. SIGTERM, SIGINT and SIGHUP close the
  * connection, remove the socket file this process created and exit 0.
  */
-import { closeSync, readlinkSync } from "node:fs";
+import { closeSync, existsSync, readlinkSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { log, type Level } from "../common/log.js";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
-import { serveConnection, type DeviceOptions } from "../host/device.js";
+import { createServer, serveConnection, type DeviceOptions } from "../host/device.js";
+import { FuseDevMount } from "../host/fusedev.js";
 import { Listener } from "../host/listener.js";
 import {
   SANDBOX_PROBE_ENV,
@@ -57,8 +58,8 @@ export async function runServe(argv: string[]): Promise<number> {
     return 0;
   }
   const { options } = request;
-  if (options.fuseMount !== undefined) {
-    throw new UsageError("--fuse-mount is not available in this build; serve through --socket-path or --fd", 1);
+  if (options.fuseMount !== undefined && options.sandbox === "namespace") {
+    throw new UsageError("--fuse-mount mounts on this host, which a namespace sandbox cannot reach: add --sandbox=none or --sandbox=chroot");
   }
   if (options.socketGroup !== undefined && options.listen.kind === "fd") {
     throw new UsageError("--socket-group applies to --socket-path only (an fd's socket belongs to whoever made it)");
@@ -79,6 +80,7 @@ export async function runServe(argv: string[]): Promise<number> {
 async function serve(options: ServeOptions): Promise<number> {
   const child = sandboxChild();
   configureLogging(options);
+  if (options.fuseMount !== undefined) return serveFuseMount(options, options.fuseMount);
   if (options.sandbox === "namespace" && child === null) return launchSandboxed(options);
   return serveHere(options, child);
 }
@@ -138,6 +140,39 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
     listener?.close();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
+}
+
+/**
+ * The second transport: the same server and file system mounted on this host
+ * through the kernel's FUSE client (/dev/fuse), until SIGTERM/SIGINT or an
+ * outside unmount.
+ */
+async function serveFuseMount(options: ServeOptions, mountpoint: string): Promise<number> {
+  let isDir = false;
+  try {
+    isDir = statSync(mountpoint).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new UsageError(`mount point '${mountpoint}' is not a directory; create it first`);
+  if (!existsSync("/dev/fuse")) throw new UsageError("no /dev/fuse on this host: load the module with 'modprobe fuse'");
+  const { fdBudget } = setupFileLimit(options.rlimitNofile, options.threadPoolSize);
+  const server = createServer(resolve(options.sharedDir), deviceOptions(options, fdBudget));
+  const mount = await FuseDevMount.mount(server, resolve(mountpoint), { readOnly: options.readonly });
+  if (options.sandbox === "chroot") enterChroot(options.sharedDir);
+  log.info(`serving ${options.sharedDir} at ${mountpoint} through /dev/fuse`);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    log.info(`${signal}: unmounting ${mountpoint}`);
+    void mount.unmount();
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
+  try {
+    await mount.closed;
+  } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+  log.info(`${mountpoint} unmounted`);
+  return 0;
 }
 
 /** Takes one connection and serves it until it closes (0), fails (1) or `stop` ends it (0). */
