@@ -27,6 +27,7 @@ import {
 } from "../../src/fuse/messages.js";
 import { DirentplusEncoder } from "../../src/fuse/dirent.js";
 import type { AttrOut, EntryOut, OpenOut, WriteOut } from "../../src/fuse/structs.js";
+import { errno } from "../../src/common/errors.js";
 import { log } from "../../src/common/log.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
 import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
@@ -139,10 +140,14 @@ const writeOut: WriteOut = { size: 4096 };
 
 // ─── Server ────────────────────────────────────────────────────────────────
 
-/** Answers LOOKUP and GETATTR from constants. */
+/** One ENOENT for every miss, so the figure is the server's and not the cost of making an Error. */
+const ENOENT = errno("ENOENT", "lookup");
+const missing = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(1n), name: Buffer.from("no-such-file") });
+
+/** Answers LOOKUP and GETATTR from constants; a LOOKUP of "no-such-file" is ENOENT. */
 class ConstFs extends FileSystemBase {
-  override lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<EntryOut> {
-    return Promise.resolve(entryOut);
+  override lookup(_ctx: Context, _parent: bigint, name: Uint8Array): Promise<EntryOut> {
+    return name[0] === 0x6e ? Promise.reject(ENOENT) : Promise.resolve(entryOut);
   }
   override getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
     return Promise.resolve(attrOut);
@@ -272,6 +277,12 @@ async function cases(): Promise<Case[]> {
       name: "handle LOOKUP end to end",
       async run(n) {
         for (let i = 0; i < n; i++) await server.handle(lookupReq, discard);
+      },
+    },
+    {
+      name: "handle LOOKUP -> ENOENT",
+      async run(n) {
+        for (let i = 0; i < n; i++) await server.handle(missing, discard);
       },
     },
     chainCase(server, "GETATTR", getattrReq),

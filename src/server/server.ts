@@ -519,12 +519,16 @@ export class FuseServer {
     return Errno.EIO;
   }
 
-  /** Sends a header-only error reply; returns `e`. */
-  private async fail(reply: ReplyTarget, unique: bigint, e: number): Promise<number> {
+  /**
+   * Sends a header-only error reply; returns `e` (a promise of it only when
+   * the send is asynchronous, so a synchronous one costs no microtask turn).
+   */
+  private fail(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
     try {
-      await reply.send([encodeErrorReply(unique, e)]);
+      const sent = reply.send([encodeErrorReply(unique, e)]);
+      if (sent !== undefined) return sent.then(() => e, (error: unknown) => unsent(e, unique, error));
     } catch (error) {
-      log.warn(`fuse: cannot send the ${errnoName(e)} reply to request ${unique}: ${describe(error)}`);
+      return unsent(e, unique, error);
     }
     return e;
   }
@@ -639,6 +643,12 @@ const ZERO_INIT_OUT: InitOut = {
   maxStackDepth: 0,
   requestTimeout: 0,
 };
+
+/** Logs an error reply that could not be sent; returns its errno. */
+function unsent(e: number, unique: bigint, error: unknown): number {
+  log.warn(`fuse: cannot send the ${errnoName(e)} reply to request ${unique}: ${describe(error)}`);
+  return e;
+}
 
 function describe(error: unknown, stack = false): string {
   if (error instanceof Error) return stack && error.stack ? error.stack : `${error.name}: ${error.message}`;
