@@ -6,7 +6,7 @@
  *
  *     npx tsx bench/micro/device.ts [--viofs=LABEL=DIR]... [--rounds=N] [--ops=N]
  *                                   [--mib=N] [--only=WORD,...] [--prof=DIR] [--json]
- *                                   [--no-virtiofsd] [--wrap="strace -f -c -o FILE"]
+ *                                   [--no-virtiofsd] [--wrap="strace -f -c -o FILE"] [--node-flag=FLAG]...
  *
  * `DIR` is a checkout with a compiled `dist/` (`bin/viofs.js` is started from
  * it); default: this repository as `viofs`. Several `--viofs` compare builds
@@ -49,11 +49,13 @@ interface Args {
   virtiofsd: boolean;
   /** A command the viofs builds run under (e.g. `strace -f -c -o FILE`), split at spaces. */
   wrap: string[];
+  /** Extra node flags for the viofs builds. */
+  nodeFlags: string[];
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const here = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const args: Args = { builds: [], rounds: 5, ops: 4000, mib: 128, only: null, prof: null, json: false, virtiofsd: true, wrap: [] };
+  const args: Args = { builds: [], rounds: 5, ops: 4000, mib: 128, only: null, prof: null, json: false, virtiofsd: true, wrap: [], nodeFlags: [] };
   for (const arg of argv) {
     const eq = arg.indexOf("=");
     const flag = eq < 0 ? arg : arg.slice(0, eq);
@@ -84,6 +86,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--wrap":
         args.wrap = value.split(" ").filter(Boolean);
+        break;
+      case "--node-flag":
+        args.nodeFlags.push(value);
         break;
       case "--no-virtiofsd":
         args.virtiofsd = false;
@@ -283,7 +288,7 @@ async function main(): Promise<void> {
       plan.push({ label: "virtiofsd", argv: (share, sock) => [VIRTIOFSD, `--socket-path=${sock}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], env });
     }
     for (const b of a.builds) {
-      const node = [...a.wrap, process.execPath];
+      const node = [...a.wrap, process.execPath, ...a.nodeFlags];
       if (a.prof !== null) node.push("--cpu-prof", `--cpu-prof-dir=${join(a.prof, b.label)}`);
       plan.push({
         label: b.label,

@@ -3,7 +3,12 @@
  * functions with the most self time, and the most inclusive time, as a
  * share of all samples. Not a test:
  *
- *     npx tsx bench/micro/profile.ts FILE.cpuprofile [--top=N] [--inclusive]
+ *     npx tsx bench/micro/profile.ts FILE.cpuprofile [--top=N] [--inclusive] [--samples]
+ *
+ * By default each sample weighs the time since the previous one; a thread
+ * that was preempted inside a system call then shows that wait as the
+ * call's self time. `--samples` counts samples instead, which is closer to
+ * CPU time on a busy machine.
  */
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
@@ -29,8 +34,9 @@ function label(n: ProfileNode): string {
 
 function main(argv: string[]): void {
   const file = argv.find((a) => !a.startsWith("--"));
-  if (file === undefined) throw new Error("usage: profile.ts FILE.cpuprofile [--top=N] [--inclusive]");
+  if (file === undefined) throw new Error("usage: profile.ts FILE.cpuprofile [--top=N] [--inclusive] [--samples]");
   const top = Number(argv.find((a) => a.startsWith("--top="))?.slice(6) ?? 25);
+  const bySamples = argv.includes("--samples");
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -41,7 +47,7 @@ function main(argv: string[]): void {
   let total = 0;
   let idle = 0;
   for (let i = 0; i < profile.samples.length; i++) {
-    const dt = profile.timeDeltas[i] ?? 0;
+    const dt = bySamples ? 1000 : (profile.timeDeltas[i] ?? 0);
     const node = byId.get(profile.samples[i]!)!;
     total += dt;
     const name = label(node);
@@ -57,7 +63,8 @@ function main(argv: string[]): void {
   }
   const busy = total - idle;
   const print = (title: string, m: Map<string, number>): void => {
-    console.log(`${title} (of ${(busy / 1000).toFixed(0)} ms busy, ${(idle / 1000).toFixed(0)} ms idle)`);
+    const unit = bySamples ? "samples" : "ms";
+    console.log(`${title} (of ${(busy / 1000).toFixed(0)} ${unit} busy, ${(idle / 1000).toFixed(0)} ${unit} idle)`);
     for (const [name, t] of [...m].sort((x, y) => y[1] - x[1]).slice(0, top)) {
       console.log(`${((100 * t) / busy).toFixed(1).padStart(6)}%  ${name}`);
     }
