@@ -26,8 +26,9 @@ import { runGuest, type GuestRun } from "../test/vm/qemu.js";
 import {
   MiB,
   Results,
-  formatValue,
   commandLineOf,
+  formatValue,
+  median,
   scratchDir,
   startBackend,
   type BackendName,
