@@ -9,7 +9,6 @@
 import { ErrnoError } from "../common/errors.js";
 import type { Logger } from "../common/log.js";
 import { errnoToNtStatus, type ErrnoContext } from "../windows/ntstatus.js";
-import { ntFail, ntOk, type NtResult } from "../winfsp/interface.js";
 
 /** The NTSTATUS for a failed host call; rethrows what is not an ErrnoError. */
 export function statusOfError(error: unknown, log: Logger, context: ErrnoContext = "generic"): number {
@@ -18,15 +17,6 @@ export function statusOfError(error: unknown, log: Logger, context: ErrnoContext
   if (!mapped.known) log.warn(`service: ${error.message}: errno ${mapped.errnoName} has no NTSTATUS; answering STATUS_UNSUCCESSFUL`);
   else if (log.enabled("debug")) log.debug(`service: ${error.message} -> 0x${mapped.status.toString(16)}`);
   return mapped.status;
-}
-
-/** Runs a host call; its failure becomes an NtFailure (see {@link statusOfError}). */
-export async function attempt<T>(call: () => Promise<T>, log: Logger, context: ErrnoContext = "generic"): Promise<NtResult<T>> {
-  try {
-    return ntOk(await call());
-  } catch (error) {
-    return ntFail(statusOfError(error, log, context));
-  }
 }
 
 /** True when `error` is an ErrnoError with one of `errnos`. */

@@ -13,7 +13,7 @@ import { FileAttribute } from "../../src/windows/attributes.js";
 import { AccessMask } from "../../src/windows/security.js";
 import { CleanupFlag } from "../../src/winfsp/constants.js";
 import { dirInfoPackedSize } from "../../src/winfsp/fsctl.js";
-import type { DirInfo } from "../../src/winfsp/interface.js";
+import type { DirInfo, DirectoryChunk } from "../../src/winfsp/interface.js";
 import type { FuseFileContext, FuseWindowsFileSystem } from "../../src/service/fuse-fs.js";
 import { FACTORIES, closeFile, create, createRequest, fails, mount, ok, open } from "./helpers.js";
 
@@ -24,7 +24,7 @@ async function listAll(fs: FuseWindowsFileSystem, ctx: FuseFileContext, length: 
   const entries: DirInfo[] = [];
   let marker: string | null = null;
   for (let calls = 1; ; calls++) {
-    const chunk = ok(await fs.readDirectory(ctx, pattern, marker, length));
+    const chunk: DirectoryChunk = ok(await fs.readDirectory(ctx, pattern, marker, length));
     entries.push(...chunk.entries);
     if (chunk.endOfDirectory) return { entries, calls };
     assert.ok(chunk.entries.length > 0, "a chunk that is not the end carries entries");

@@ -1,0 +1,114 @@
+/**
+ * The service's pure parts: Windows path parsing, the Windows ↔ host name
+ * mapping and its limits, symlink target mapping, and the errno → NTSTATUS
+ * boundary that names unknown errnos in the log.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
+import { Errno } from "../../src/common/errno.js";
+import { Logger } from "../../src/common/log.js";
+import { CaseIndex } from "../../src/service/case-index.js";
+import { foldName, hostNameOf, joinWindowsPath, parseWindowsPath, windowsNameOf } from "../../src/service/names.js";
+import { hostSymlinkTarget, windowsSymlinkOf } from "../../src/service/reparse-store.js";
+import { statusOfError } from "../../src/service/status.js";
+import { NtStatus } from "../../src/windows/ntstatus.js";
+import { SYMLINK_FLAG_RELATIVE } from "../../src/windows/reparse.js";
+import { statusName } from "./helpers.js";
+
+test("parseWindowsPath: components, streams, :$DATA, and what is not a name", () => {
+  assert.deepEqual(parseWindowsPath("\\"), { ok: true, status: 0, value: { components: [], stream: null } });
+  const parts = (name: string) => {
+    const r = parseWindowsPath(name);
+    return r.ok ? r.value : statusName(r.status);
+  };
+  assert.deepEqual(parts("\\a\\b c\\d.txt"), { components: ["a", "b c", "d.txt"], stream: null });
+  assert.deepEqual(parts("\\f:s"), { components: ["f"], stream: "s" });
+  assert.deepEqual(parts("\\f:s:$DATA"), { components: ["f"], stream: "s" });
+  assert.deepEqual(parts("\\f:s:$data"), { components: ["f"], stream: "s" });
+  assert.deepEqual(parts("\\f::$DATA"), { components: ["f"], stream: null });
+  assert.deepEqual(parts("\\f:we?rd*"), { components: ["f"], stream: "we?rd*" });
+  for (const bad of ["", "a", "\\a\\\\b", "\\a\\", "\\a:s\\b", "\\f:s:$INDEX", "\\f:", "\\a*b", "\\a?", "\\a|b", "\\a<b", "\\a>b", '\\a"b', "\\a\u0001b", "\\.", "\\a\\..", `\\${"x".repeat(256)}`]) {
+    assert.equal(parts(bad), "STATUS_OBJECT_NAME_INVALID", JSON.stringify(bad));
+  }
+  assert.deepEqual(parts(`\\${"x".repeat(255)}`), { components: ["x".repeat(255)], stream: null });
+  assert.equal(joinWindowsPath([]), "\\");
+  assert.equal(joinWindowsPath(["a", "b"], "s"), "\\a\\b:s");
+});
+
+test("hostNameOf / windowsNameOf: UTF-8 within 255 bytes, forbidden characters through U+F000+c, invalid UTF-8 unspellable", () => {
+  const host = (name: string) => {
+    const r = hostNameOf(name);
+    return r.ok ? r.value : statusName(r.status);
+  };
+  assert.equal(host("plain.txt"), "plain.txt");
+  assert.equal(host("é".repeat(127)), "é".repeat(127), "254 bytes fit");
+  assert.equal(host("é".repeat(128)), "STATUS_OBJECT_NAME_INVALID", "256 bytes do not");
+  assert.equal(host("€".repeat(85)), "€".repeat(85));
+  assert.equal(host("€".repeat(86)), "STATUS_OBJECT_NAME_INVALID");
+  assert.equal(host("😀".repeat(63)), "😀".repeat(63), "a surrogate pair is 4 bytes");
+  assert.equal(host("😀".repeat(64)), "STATUS_OBJECT_NAME_INVALID");
+  assert.equal(host("a\ud800b"), "STATUS_OBJECT_NAME_INVALID");
+  assert.equal(host("a\udc00"), "STATUS_OBJECT_NAME_INVALID");
+  assert.equal(host("a\uf03ab\uf02a\uf03f\uf05c"), "a:b*?\\");
+  assert.equal(host("a\uf02f"), "STATUS_OBJECT_NAME_INVALID", "no host spelling for /");
+  assert.equal(host("\uf000"), "STATUS_OBJECT_NAME_INVALID", "nor for NUL");
+  assert.equal(host("\uf041"), "\uf041", "private-use characters that do not stand for a forbidden one pass");
+
+  assert.equal(windowsNameOf(Buffer.from("a:b*?\\|<>\"\u0001")), "a\uf03ab\uf02a\uf03f\uf05c\uf07c\uf03c\uf03e\uf022\uf001");
+  assert.equal(windowsNameOf(Buffer.from([0x66, 0xff])), undefined);
+  assert.equal(windowsNameOf(Buffer.from("..")), undefined);
+  assert.equal(windowsNameOf("Ünïcode"), "Ünïcode");
+  for (const name of ["a:b", "x?y", "tab\there"]) assert.equal(host(windowsNameOf(name)!), name, `${name} round trip`);
+});
+
+test("foldName and CaseIndex: simple upper case, exact spelling first, then the first variant", () => {
+  assert.equal(foldName("straße.txt"), "STRAßE.TXT", "no special casing: the length never changes");
+  assert.equal(foldName("ǅ"), "Ǆ");
+  const index = new CaseIndex("s", ["File", "FILE", "other"]);
+  assert.equal(index.find("file"), "File");
+  assert.equal(index.find("FILE"), "FILE");
+  assert.equal(index.find("nope"), undefined);
+  index.remove("File");
+  assert.equal(index.find("file"), "FILE");
+  index.add("file");
+  assert.equal(index.find("file"), "file");
+  assert.equal(index.size, 2);
+});
+
+test("symlink targets: relative, volume-rooted (with and without the host root), absolute NT paths, both ways", () => {
+  const target = (name: string, flags: number, link: string[], root?: string) => {
+    const r = hostSymlinkTarget(name, flags, link, root);
+    return r.ok ? r.value : statusName(r.status);
+  };
+  const R = SYMLINK_FLAG_RELATIVE;
+  assert.equal(target("..\\dir\\file", R, ["a", "link"]), "../dir/file");
+  assert.equal(target("x\uf03ay", R, ["link"]), "x:y");
+  assert.equal(target("\\dir\\file", R, ["a", "b", "link"], "/srv/share/"), "/srv/share/dir/file");
+  assert.equal(target("\\dir\\file", R, ["a", "b", "link"]), "../../dir/file", "without the host root: the same place, relative");
+  assert.equal(target("\\", R, ["link"]), ".");
+  assert.equal(target("\\??\\C:\\Windows", 0, ["link"]), "/??/C:/Windows");
+  assert.equal(target("", R, ["link"]), "STATUS_IO_REPARSE_DATA_INVALID");
+  assert.equal(target("a\\b\uf02f", R, ["link"]), "STATUS_IO_REPARSE_DATA_INVALID");
+
+  assert.deepEqual(windowsSymlinkOf("../dir/file", "/srv/share"), { kind: "symlink", substituteName: "..\\dir\\file", printName: "..\\dir\\file", flags: R });
+  assert.deepEqual(windowsSymlinkOf("/srv/share/dir/a:b", "/srv/share"), { kind: "symlink", substituteName: "\\dir\\a\uf03ab", printName: "\\dir\\a\uf03ab", flags: R });
+  assert.deepEqual(windowsSymlinkOf("/srv/shared/x", "/srv/share"), { kind: "symlink", substituteName: "\\srv\\shared\\x", printName: "\\srv\\shared\\x", flags: 0 });
+  assert.deepEqual(windowsSymlinkOf("/??/C:/Windows", undefined), { kind: "symlink", substituteName: "\\??\\C:\\Windows", printName: "C:\\Windows", flags: 0 });
+});
+
+test("statusOfError: errnos by their context, unknown ones named in the log; non-errno errors propagate", () => {
+  const lines: string[] = [];
+  const log = new Logger("test");
+  log.setSink((_level, line) => lines.push(line));
+  assert.equal(statusOfError(new ErrnoError(Errno.ENOENT, "FUSE_LOOKUP", "x"), log), NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+  assert.equal(statusOfError(new ErrnoError(Errno.ENOTDIR, "FUSE_LOOKUP"), log, "lookup"), NtStatus.STATUS_OBJECT_PATH_NOT_FOUND);
+  assert.equal(statusOfError(new ErrnoError(Errno.ENOSPC, "FUSE_WRITE"), log), NtStatus.STATUS_DISK_FULL);
+  assert.equal(statusOfError(new ErrnoError(Errno.E2BIG, "FUSE_SETXATTR"), log, "stream-write"), NtStatus.STATUS_FILE_SYSTEM_LIMITATION);
+  assert.deepEqual(lines, []);
+  assert.equal(statusOfError(new ErrnoError(Errno.ECHRNG, "FUSE_OPEN", "f"), log), NtStatus.STATUS_UNSUCCESSFUL);
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /ECHRNG/);
+  assert.match(lines[0]!, /FUSE_OPEN "f"/);
+  assert.throws(() => statusOfError(new ProtocolError(ProtocolErrorCode.SHORT, "bug"), log), ProtocolError);
+});
