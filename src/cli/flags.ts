@@ -105,7 +105,11 @@ export function splitOptionList(text: string): [string, string | undefined][] {
 /** --help text for a set of flags. */
 export function describeFlags(specs: Record<string, FlagSpec>): string {
   const rows = Object.entries(specs).map(([name, spec]) => {
-    const names = [`--${name}${spec.value ? `=${spec.meta ?? "VALUE"}` : ""}`, ...(spec.aliases ?? [])].join(", ");
+    // One-letter flags are spelled as their short form only (`-o OPTS`).
+    const names =
+      name.length === 1
+        ? `-${name}${spec.value ? ` ${spec.meta ?? "VALUE"}` : ""}`
+        : [`--${name}${spec.value ? `=${spec.meta ?? "VALUE"}` : ""}`, ...(spec.aliases ?? [])].join(", ");
     return [names, spec.help] as const;
   });
   const width = Math.min(36, Math.max(...rows.map(([n]) => n.length)));
