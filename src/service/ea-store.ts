@@ -13,7 +13,7 @@ import type { FuseSession } from "../guest/session.js";
 import { canonicalEaXattr, checkSetEa, eaNameOfXattr, isListableEaValue, type FullEa } from "../windows/ea.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import { NT_OK, ntFail, type NtResult } from "../winfsp/interface.js";
-import { NO_XATTR_SUPPORT, type MetadataStore } from "./metadata.js";
+import type { MetadataStore } from "./metadata.js";
 import type { ServiceNode } from "./nodes.js";
 import { isErrno, statusOfError } from "./status.js";
 
@@ -71,7 +71,7 @@ export class EaStore {
           }
         }
       } catch (error) {
-        if (isErrno(error, ...NO_XATTR_SUPPORT)) this.metadata.noteNoXattrs(error.message);
+        if (isErrno(error, Errno.ENOSYS)) this.metadata.noteNoXattrs(error.message);
         return ntFail(statusOfError(error, this.log, "ea-set"));
       } finally {
         // EA sizes are recounted on the next read.

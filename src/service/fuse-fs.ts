@@ -31,7 +31,7 @@ import type { Logger } from "../common/log.js";
 import { log as processLog } from "../common/log.js";
 import { ErrnoError, ProtocolError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
-import { Falloc, Mode, OpenFlag, RenameFlag } from "../fuse/abi.js";
+import { FUSE_ROOT_ID, Falloc, Mode, OpenFlag, RenameFlag } from "../fuse/abi.js";
 import type { EntryOut } from "../fuse/structs.js";
 import type { CallOptions, FuseSession, SetTime } from "../guest/session.js";
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
@@ -173,8 +173,10 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     readonly session: FuseSession,
     options: FuseWindowsOptions,
     rootAttr: HostAttr,
-    /** The device's tag, when the driver read one. */
+    /** The share's name. */
     readonly tag: string | undefined,
+    /** Whether the backend keeps xattrs (Windows metadata needs them). */
+    xattrs: boolean,
   ) {
     this.options = resolveOptions(options);
     this.log = options.log ?? processLog;
@@ -189,6 +191,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       allocationUnit: this.allocationUnit,
       maxCacheMs: o.maxCacheMs,
     });
+    if (!xattrs) this.metadata.noteNoXattrs("it answers ENOSYS to LISTXATTR");
     this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.indexes);
     this.acls = new AclStore(session, this.log, this.metadata, options);
     this.streams = new StreamStore(session, this.log, this.metadata);
@@ -208,10 +211,10 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         caseSensitiveSearch: !o.caseInsensitive,
         casePreservedNames: true,
         unicodeOnDisk: true,
-        persistentAcls: true,
+        persistentAcls: xattrs,
         reparsePoints: true,
-        namedStreams: true,
-        extendedAttributes: true,
+        namedStreams: xattrs,
+        extendedAttributes: xattrs,
         postCleanupWhenModifiedOnly: true,
         passQueryDirectoryFileName: true,
         flushAndPurgeOnCleanup: true,
@@ -228,8 +231,15 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
    * default volume label).
    */
   static async mount(session: FuseSession, options: FuseWindowsOptions = {}, tag?: string): Promise<FuseWindowsFileSystem> {
-    const root = await session.getattr(1n);
-    return new FuseWindowsFileSystem(session, options, hostAttrFromFuse(root.attr), tag);
+    const root = await session.getattr(FUSE_ROOT_ID);
+    let xattrs = true;
+    try {
+      await session.listxattr(FUSE_ROOT_ID);
+    } catch (error) {
+      if (!isErrno(error, Errno.ENOSYS)) throw error;
+      xattrs = false;
+    }
+    return new FuseWindowsFileSystem(session, options, hostAttrFromFuse(root.attr), tag, xattrs);
   }
 
   /** Counters for tests and statistics. */
@@ -269,11 +279,19 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
 
   // ---------------------------------------------------------------- helpers
 
-  /** Runs a member's body; a host failure becomes its NTSTATUS. */
+  /**
+   * Runs a member's body; a host failure becomes its NTSTATUS. An xattr call
+   * the backend or the file's file system does not offer is
+   * STATUS_NOT_SUPPORTED (and ENOSYS turns the xattr-backed features off).
+   */
   private async guarded<T>(body: () => Promise<NtResult<T>>): Promise<NtResult<T>> {
     try {
       return await body();
     } catch (error) {
+      if (isErrno(error, ...NO_XATTR_SUPPORT) && (error.syscall ?? "").includes("XATTR")) {
+        if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
+        return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
+      }
       return ntFail(statusOfError(error, this.log));
     }
   }
@@ -535,11 +553,14 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     try {
       const given = request.fileAttributes & ~DERIVED;
       const attributes = isDirectory ? given : given | A.FILE_ATTRIBUTE_ARCHIVE;
-      try {
-        await this.metadata.writeDos(node, attributes, unixNsToFiletime(ctimeNs));
-      } catch (error) {
-        if (!isErrno(error, ...NO_XATTR_SUPPORT)) throw error;
-        this.metadata.noteNoXattrs(error.message);
+      if (this.metadata.xattrsSupported) {
+        try {
+          await this.metadata.writeDos(node, attributes, unixNsToFiletime(ctimeNs));
+        } catch (error) {
+          // A host file system without xattrs keeps the file, without its DOS attributes.
+          if (!isErrno(error, ...NO_XATTR_SUPPORT)) throw error;
+          if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
+        }
       }
       if (request.securityDescriptor !== null && request.securityDescriptor.length > 0 && this.metadata.xattrsSupported) {
         await this.acls.set(node, request.securityDescriptor);

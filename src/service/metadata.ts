@@ -42,7 +42,10 @@ import { isErrno } from "./status.js";
 
 const A = FileAttribute;
 
-/** Errnos that mean "this backend keeps no xattrs" (virtiofsd without --xattr, a file system without them). */
+/**
+ * Errnos of xattr calls that mean "not here": ENOSYS is the whole backend
+ * (virtiofsd without `--xattr`), EOPNOTSUPP the host file system of one file.
+ */
 export const NO_XATTR_SUPPORT = [Errno.ENOSYS, Errno.EOPNOTSUPP] as const;
 
 /** How the store behaves. */
@@ -71,7 +74,7 @@ export function storedAttributes(meta: XattrMeta): number {
 export class MetadataStore {
   /** Whether the backend answers STATX; undefined until the first try. */
   private statxSupported: boolean | undefined = undefined;
-  /** Whether the backend keeps xattrs at all; false after ENOSYS/EOPNOTSUPP. */
+  /** Whether the backend keeps xattrs at all (false when it answers ENOSYS to them). */
   xattrsSupported = true;
 
   constructor(
@@ -178,7 +181,7 @@ export class MetadataStore {
       list = await this.session.listxattr(node.nodeid);
     } catch (error) {
       if (!isErrno(error, ...NO_XATTR_SUPPORT)) throw error;
-      this.noteNoXattrs(error.message);
+      if (error.errno === Errno.ENOSYS) this.noteNoXattrs(error.message);
       return emptyMeta();
     }
     const names = new Set(list);

@@ -29,7 +29,7 @@ import {
   streamXattrName,
 } from "../windows/streams.js";
 import { NT_OK, ntFail, ntOk, type NtResult } from "../winfsp/interface.js";
-import type { MetadataStore } from "./metadata.js";
+import { NO_XATTR_SUPPORT, type MetadataStore } from "./metadata.js";
 import type { ServiceNode } from "./nodes.js";
 import { isErrno, statusOfError } from "./status.js";
 
@@ -197,8 +197,15 @@ export class StreamStore {
     return NT_OK;
   }
 
-  /** E2BIG → FILE_SYSTEM_LIMITATION, ENOSPC/EDQUOT → DISK_FULL (as Samba answers), the rest as usual. */
+  /**
+   * E2BIG → FILE_SYSTEM_LIMITATION, ENOSPC/EDQUOT → DISK_FULL (as Samba
+   * answers); no xattrs on this backend or file system → NOT_SUPPORTED.
+   */
   private setStatus(error: unknown): number {
+    if (isErrno(error, ...NO_XATTR_SUPPORT)) {
+      if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
+      return NtStatus.STATUS_NOT_SUPPORTED;
+    }
     return statusOfError(error, this.log, "stream-write");
   }
 }

@@ -425,11 +425,29 @@ for (const factory of FACTORIES) {
       await closeFile(m.fs, again);
     });
 
-    test("an O_RDONLY open of a read-only host file; CreateEx creates the directory with FILE_DIRECTORY_FILE only", async (t) => {
+    test("Create (without Ex): a file and a directory, FileInfo and host; the opener of a read-only host file", async (t) => {
       const m = await mount(t, factory);
-      const r = ok(await m.fs.createEx(createRequest("\\newdir", { createOptions: createOptions(CreateDisposition.FILE_OPEN_IF, CreateOption.FILE_DIRECTORY_FILE) })));
+      const { ea: _ea, reparseData: _r, ...plain } = createRequest("\\made.txt", { fileAttributes: A.FILE_ATTRIBUTE_TEMPORARY, allocationSize: 4096n });
+      const f = ok(await m.fs.create(plain));
+      assert.equal(f.fileInfo.fileAttributes, A.FILE_ATTRIBUTE_TEMPORARY | A.FILE_ATTRIBUTE_ARCHIVE);
+      assert.equal(f.fileInfo.allocationSize, 4096n);
+      assert.equal(f.fileInfo.fileSize, 0n);
+      assert.ok(statSync(m.host("\\made.txt")).isFile());
+      await closeFile(m.fs, f.fileContext);
+      const { ea: _e2, reparseData: _r2, ...dir } = createRequest("\\newdir", { createOptions: createOptions(CreateDisposition.FILE_OPEN_IF, CreateOption.FILE_DIRECTORY_FILE) });
+      const d = ok(await m.fs.create(dir));
+      assert.equal(d.fileInfo.fileAttributes, A.FILE_ATTRIBUTE_DIRECTORY);
       assert.ok(statSync(m.host("\\newdir")).isDirectory());
-      await closeFile(m.fs, r.fileContext);
+      await closeFile(m.fs, d.fileContext);
+      fails(await m.fs.create(plain), "STATUS_OBJECT_NAME_COLLISION");
+
+      writeFileSync(m.host("\\ro.txt"), "read me");
+      const { chmodSync } = await import("node:fs");
+      chmodSync(m.host("\\ro.txt"), 0o444);
+      const ro = await open(m.fs, "\\ro.txt", AccessMask.FILE_GENERIC_READ);
+      const buffer = new Uint8Array(16);
+      assert.equal(ok(await m.fs.read(ro, buffer, 0n)), 7);
+      await closeFile(m.fs, ro);
     });
   });
 }

@@ -7,7 +7,9 @@
  */
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { closeSync, constants, openSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { closeSync, constants, existsSync, mkdirSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { opcodeName } from "../../src/fuse/abi.js";
 import { FuseSession, type SessionOptions } from "../../src/guest/session.js";
@@ -19,7 +21,7 @@ import { NtStatus } from "../../src/windows/ntstatus.js";
 import { AccessMask } from "../../src/windows/security.js";
 import { CreateDisposition, CreateOption } from "../../src/winfsp/constants.js";
 import type { CreateExIn, NtResult, OpenResult } from "../../src/winfsp/interface.js";
-import { virtiofsd, viofsServe, type Backend, type BackendFactory } from "../guest/backends.js";
+import { VIRTIOFSD, virtiofsd, viofsServe, type Backend, type BackendFactory } from "../guest/backends.js";
 import { connectDriver } from "../guest/helpers.js";
 
 /** Both backends, always: C virtiofsd first, then `viofs serve` (needs the compiled dist/). */
@@ -81,8 +83,42 @@ export class CountingTransport implements FuseTransport {
   }
 }
 
+/** What a mount needs of a started daemon. */
+export type Daemon = Pick<Backend, "dir" | "socketPath" | "stop">;
+
+/**
+ * QEMU's C virtiofsd without `-o xattr` (it then answers ENOSYS to every
+ * xattr request), on a fresh directory.
+ */
+export async function startVirtiofsdWithoutXattr(): Promise<Daemon> {
+  const root = mkdtempSync(join(tmpdir(), "viofs-service-noxattr-"));
+  const dir = join(root, "share");
+  mkdirSync(dir);
+  const socketPath = join(root, "vhost.sock");
+  const child = spawn(VIRTIOFSD, [`--socket-path=${socketPath}`, "-o", `source=${dir}`, "-o", "cache=auto"], { stdio: "ignore" });
+  const exited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const deadline = Date.now() + 15_000;
+  while (!existsSync(socketPath)) {
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill("SIGKILL");
+      throw new Error("virtiofsd without xattr did not listen");
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return {
+    dir,
+    socketPath,
+    async stop() {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
 export interface Mounted {
-  readonly backend: Backend;
+  readonly backend: Daemon;
   readonly session: FuseSession;
   readonly fs: FuseWindowsFileSystem;
   readonly counter: CountingTransport;
@@ -97,11 +133,11 @@ export interface Mounted {
  */
 export async function mount(
   t: TestContext,
-  factory: BackendFactory,
+  factory: BackendFactory | (() => Promise<Daemon>),
   options: FuseWindowsOptions = {},
   session: SessionOptions = {},
 ): Promise<Mounted> {
-  const backend = await factory.start();
+  const backend = typeof factory === "function" ? await factory() : await factory.start();
   let counter: CountingTransport | undefined;
   let s: FuseSession | undefined;
   t.after(async () => {

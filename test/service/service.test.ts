@@ -9,9 +9,12 @@ import { fsetxattr } from "../../src/sys/fs.js";
 import { FuseWindowsService } from "../../src/service/shares.js";
 import { ViofsControl } from "../../src/service/fuse-fs.js";
 import { FileAttribute, encodeDosAttrib } from "../../src/windows/attributes.js";
-import { AccessMask } from "../../src/windows/security.js";
+import { AccessMask, decodeSecurityDescriptor } from "../../src/windows/security.js";
+import { formatSddl } from "../../src/windows/sddl.js";
 import { virtiofsd, viofsServe } from "../guest/backends.js";
-import { FACTORIES, closeFile, create, fails, mount, ok, open } from "./helpers.js";
+import { FACTORIES, closeFile, create, createRequest, fails, mount, ok, open, startVirtiofsdWithoutXattr } from "./helpers.js";
+import { Logger } from "../../src/common/log.js";
+import { statSync } from "node:fs";
 
 test("several shares in one service: C virtiofsd and viofs serve side by side, each by its tag", async (t) => {
   const a = await virtiofsd.start();
@@ -95,4 +98,35 @@ for (const factory of FACTORIES) {
       assert.equal(m.session.stats.pendingForgets, 0);
     });
   });
+}
+
+test("a backend without xattrs (C virtiofsd without -o xattr): files work, Windows metadata is refused as unsupported, never faked", async (t) => {
+  const lines: string[] = [];
+  const log = new Logger("test");
+  log.setSink((_level, line) => lines.push(line));
+  const m = await mount(t, startVirtiofsdWithoutXattr, { log });
+  const p = m.fs.volumeParams;
+  assert.equal(p.namedStreams, false);
+  assert.equal(p.extendedAttributes, false);
+  assert.equal(p.persistentAcls, false);
+  const f = await create(m.fs, "\\plain.txt", { fileAttributes: FileAttribute.FILE_ATTRIBUTE_HIDDEN });
+  assert.ok(statSync(m.host("\\plain.txt")).isFile());
+  assert.equal(f.fileInfo.fileAttributes, 0, "nothing to keep DOS attributes in");
+  ok(await m.fs.write(f.fileContext, Buffer.from("data"), 0n, false, false));
+  const info = ok(await m.fs.setBasicInfo(f.fileContext, { fileAttributes: 0xffffffff, creationTime: 0n, lastAccessTime: 0n, lastWriteTime: 130000000000000000n, changeTime: 0n }));
+  assert.equal(info.lastWriteTime, 130000000000000000n, "times still reach the host");
+  fails(await m.fs.setBasicInfo(f.fileContext, { fileAttributes: FileAttribute.FILE_ATTRIBUTE_READONLY, creationTime: 0n, lastAccessTime: 0n, lastWriteTime: 0n, changeTime: 0n }), "STATUS_NOT_SUPPORTED");
+  assert.match(formatSddlOf(ok(await m.fs.getSecurity(f.fileContext))), /^O:S-1-22-1-0G:S-1-22-2-0D:/);
+  fails(await m.fs.setSecurity(f.fileContext, 4, ok(await m.fs.getSecurity(f.fileContext))), "STATUS_NOT_SUPPORTED");
+  fails(await m.fs.createEx(createRequest("\\plain.txt:stream")), "STATUS_NOT_SUPPORTED");
+  fails(await m.fs.setEa(f.fileContext, [{ flags: 0, name: "X", value: Buffer.from("1") }]), "STATUS_EAS_NOT_SUPPORTED");
+  assert.deepEqual(ok(await m.fs.getEa(f.fileContext)), []);
+  assert.deepEqual(ok(await m.fs.getStreamInfo(f.fileContext)).map((s) => s.streamName), [""]);
+  await closeFile(m.fs, f.fileContext);
+  assert.ok(lines.some((l) => /keeps no xattrs/.test(l)), "said once in the log");
+  assert.equal(lines.filter((l) => /keeps no xattrs/.test(l)).length, 1);
+});
+
+function formatSddlOf(sd: Uint8Array): string {
+  return formatSddl(decodeSecurityDescriptor(sd));
 }
