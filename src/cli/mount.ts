@@ -115,34 +115,34 @@ async function mount(options: MountOptions): Promise<number> {
   const { socketPath } = options;
   const mountpoint = checkMountpoint(options.mountpoint);
   checkFuseDevice();
-  const driver = await connectBackend(socketPath);
-  const backendTag = driver.tag;
-  if (options.tag !== undefined && backendTag !== undefined && backendTag !== options.tag) {
-    driver.close();
-    throw new UsageError(`${socketPath} serves the tag '${backendTag}', not '${options.tag}'`);
-  }
-  let relay: FuseRelay;
-  try {
-    relay = await FuseRelay.mount(driver, mountpoint, {
-      readOnly: options.readOnly,
-      fsName: options.tag ?? backendTag ?? "viofs",
-    });
-  } catch (error) {
-    throw mountError(error, socketPath, mountpoint);
-  }
-  const init = relay.init!;
-  log.info(`mounted ${socketPath} at ${mountpoint}${options.readOnly ? " (read-only)" : ""}, FUSE 7.${init.reply.minor}`);
-
+  // Signals are taken from the start: one that comes while connecting or mounting unmounts as soon as there is a mount.
   let stopping = false;
+  let relay: FuseRelay | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     log.info(`${signal}: unmounting ${mountpoint}`);
-    void relay.unmount();
+    if (relay !== null) void relay.unmount();
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   let end: RelayEnd;
   try {
+    const driver = await connectBackend(socketPath);
+    const backendTag = driver.tag;
+    if (options.tag !== undefined && backendTag !== undefined && backendTag !== options.tag) {
+      driver.close();
+      throw new UsageError(`${socketPath} serves the tag '${backendTag}', not '${options.tag}'`);
+    }
+    try {
+      relay = await FuseRelay.mount(driver, mountpoint, {
+        readOnly: options.readOnly,
+        fsName: options.tag ?? backendTag ?? "viofs",
+      });
+    } catch (error) {
+      throw mountError(error, socketPath, mountpoint);
+    }
+    log.info(`mounted ${socketPath} at ${mountpoint}${options.readOnly ? " (read-only)" : ""}, FUSE 7.${relay.init!.reply.minor}`);
+    if (stopping) void relay.unmount();
     end = await relay.closed;
   } finally {
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);

@@ -645,8 +645,15 @@ export class FuseRelay {
     } catch {
       return;
     }
+    // A turn of the event loop first: a reply the backend has already sent is
+    // taken meanwhile, and no INTERRUPT then names a request it answered
+    // (QEMU 7.2's virtiofsd does not survive that; see SessionOptions.interrupts).
+    setImmediate(() => this.forwardInterrupt(header, target));
+  }
+
+  private forwardInterrupt(header: InHeader, target: bigint): void {
     const backendUnique = this.inFlight.get(target);
-    if (!this.interrupts || backendUnique === undefined || this.backendGone !== null) {
+    if (!this.interrupts || backendUnique === undefined || this.backendGone !== null || this.state === "closed") {
       this.stats.interruptsDropped++;
       return;
     }
