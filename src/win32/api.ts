@@ -732,10 +732,10 @@ async function openPath(path: string, access: number, share: number, options: nu
 
 const SHARE_ALL = FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE;
 
-/** GetFileAttributesW (NtQueryAttributesFile: an open for FILE_READ_ATTRIBUTES that follows reparse points). */
+/** GetFileAttributesW (NtQueryAttributesFile: an open for FILE_READ_ATTRIBUTES alone, following reparse points). */
 export async function GetFileAttributesW(lpFileName: string): Promise<number> {
   const call = "GetFileAttributesW";
-  const h = await openPath(lpFileName, A.FILE_READ_ATTRIBUTES | A.SYNCHRONIZE, SHARE_ALL, O.FILE_OPEN_FOR_BACKUP_INTENT | O.FILE_SYNCHRONOUS_IO_NONALERT, call);
+  const h = await openPath(lpFileName, A.FILE_READ_ATTRIBUTES, SHARE_ALL, O.FILE_OPEN_FOR_BACKUP_INTENT | O.FILE_SYNCHRONOUS_IO_NONALERT, call);
   try {
     const v = await query(h, FileInformationClass.FileBasicInformation, call);
     if (v.class !== "basic") fail(W.ERROR_INVALID_PARAMETER, call);
@@ -769,13 +769,27 @@ export async function SetFileAttributesW(lpFileName: string, dwFileAttributes: n
  * and on any failure the legacy FileDispositionInformation.
  */
 async function deleteByName(path: string, directory: boolean, call: string): Promise<void> {
-  const h = await openPath(
-    path,
-    A.DELETE | A.FILE_READ_ATTRIBUTES,
-    SHARE_ALL,
-    (directory ? O.FILE_DIRECTORY_FILE : O.FILE_NON_DIRECTORY_FILE) | O.FILE_OPEN_FOR_BACKUP_INTENT | O.FILE_OPEN_REPARSE_POINT | O.FILE_SYNCHRONOUS_IO_NONALERT,
-    call,
-  );
+  const nt = ntPathOf(path, call);
+  const kind = directory ? O.FILE_DIRECTORY_FILE : O.FILE_NON_DIRECTORY_FILE;
+  const open = (access: number, reparse: boolean) =>
+    NtCreateFile(access, { ObjectName: nt }, 0n, 0, SHARE_ALL, CreateDisposition.FILE_OPEN,
+      kind | O.FILE_OPEN_FOR_BACKUP_INTENT | O.FILE_SYNCHRONOUS_IO_NONALERT | (reparse ? O.FILE_OPEN_REPARSE_POINT : 0));
+  let r = await open(A.DELETE | A.FILE_READ_ATTRIBUTES, true);
+  if (r.FileHandle === null && r.Status === S.STATUS_ACCESS_DENIED) {
+    // Maybe no FILE_READ_ATTRIBUTES: again, without querying attributes.
+    r = await open(A.DELETE, true);
+  } else if (r.FileHandle !== null) {
+    // A reparse point that is not a name surrogate is deleted through its handler, if it has one.
+    const tag = await NtQueryInformationFile(r.FileHandle, FileInformationClass.FileAttributeTagInformation);
+    const v = tag.FileInformation;
+    if (v !== null && v.class === "attribute-tag" && (v.fileAttributes & FileAttribute.FILE_ATTRIBUTE_REPARSE_POINT) !== 0 && (v.reparseTag & 0x20000000) === 0) {
+      await NtClose(r.FileHandle);
+      r = await open(A.DELETE, false);
+      if (r.FileHandle === null && r.Status === S.STATUS_IO_REPARSE_TAG_NOT_HANDLED) r = await open(A.DELETE, true);
+    }
+  }
+  if (r.FileHandle === null) failStatus(r.Status, call);
+  const h = r.FileHandle;
   try {
     let r = await NtSetInformationFile(h, { Flags: 0x1 | 0x2 }, FileInformationClass.FileDispositionInformationEx);
     if (!ntSuccess(r.Status)) r = await NtSetInformationFile(h, { DeleteFile: true }, FileInformationClass.FileDispositionInformation);

@@ -8,9 +8,10 @@
 import * as W from "../../src/win32/index.js";
 import type { ConformanceTest, TestContext } from "./harness.js";
 import { createTests } from "./create.js";
+import { infoTests } from "./info.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
-export const allTests: readonly ConformanceTest[] = [...createTests];
+export const allTests: readonly ConformanceTest[] = [...createTests, ...infoTests];
 
 /** A file system to run the suite on. */
 export interface Backend {
