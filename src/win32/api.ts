@@ -184,7 +184,7 @@ export class OVERLAPPED {
     return Promise.resolve({ status: S.STATUS_SUCCESS, bytesTransferred: 0, output: null });
   }
 
-  /** The output of the last completed request (DeviceIoControl's out buffer). */
+  /** The output of the last completed request (the data of a ReadFile, DeviceIoControl's out buffer). */
   get output(): Uint8Array | null {
     return this.done?.output ?? null;
   }
@@ -383,7 +383,7 @@ export async function ReadFile(hFile: HANDLE, nNumberOfBytesToRead: number, lpOv
     failStatus(r.status, call);
   }
   if (!f.overlapped) f.fileObject.currentByteOffset = offset + BigInt(r.value.length);
-  lpOverlapped?.complete({ status: S.STATUS_SUCCESS, bytesTransferred: r.value.length, output: null });
+  lpOverlapped?.complete({ status: S.STATUS_SUCCESS, bytesTransferred: r.value.length, output: r.value });
   succeed();
   return r.value;
 }

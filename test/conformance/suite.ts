@@ -9,9 +9,16 @@ import * as W from "../../src/win32/index.js";
 import type { ConformanceTest, TestContext } from "./harness.js";
 import { createTests } from "./create.js";
 import { infoTests } from "./info.js";
+import { securityTests } from "./security.js";
+import { rdwrTests } from "./rdwr.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
-export const allTests: readonly ConformanceTest[] = [...createTests, ...infoTests];
+export const allTests: readonly ConformanceTest[] = [
+  ...createTests,
+  ...infoTests,
+  ...securityTests,
+  ...rdwrTests,
+];
 
 /** A file system to run the suite on. */
 export interface Backend {
