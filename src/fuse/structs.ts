@@ -163,15 +163,18 @@ function compile<T>(name: string, fields: readonly AnyField[]): { read: ReadFn<T
     return `{ ${parts.join(", ")} }`;
   };
 
+  if (!IDENTIFIER.test(name)) throw new Error(`struct ${name}: the C name is not an identifier`);
   const literal = objectSource(name, fields, 0, "v");
-  const fn = (args: string, body: string): string => `return function (${args}) {\n  ${body}\n};`;
+  // Named, with a source URL, so profiles and stack traces say which struct.
+  const fn = (verb: string, args: string, body: string): string =>
+    `return function ${verb}_${name}(${args}) {\n  ${body}\n};\n//# sourceURL=fuse-struct:${name}.${verb}`;
   const bad = (i: number, x: number | bigint): Error => valueError(labels[i]!, x, kinds[i]!);
   // The only place a function is made from source: the field table is this module's, checked above.
-  const makeRead = new Function("loadU64", "loadI64", fn("b, at", `return ${literal};`)) as (
+  const makeRead = new Function("loadU64", "loadI64", fn("read", "b, at", `return ${literal};`)) as (
     u64: typeof loadU64,
     i64: typeof loadI64,
   ) => ReadFn<T>;
-  const makeWrite = new Function("bad", fn("d, at, v", ["let x;", ...writes].join("\n  "))) as (
+  const makeWrite = new Function("bad", fn("write", "d, at, v", ["let x;", ...writes].join("\n  "))) as (
     failure: typeof bad,
   ) => WriteFn<T>;
   return { read: makeRead(loadU64, loadI64), write: makeWrite(bad) };
