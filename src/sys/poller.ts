@@ -15,6 +15,7 @@
  * dropped: every registration carries its own token in `epoll_event.data`,
  * so a removed and re-added fd number never receives a stale event.
  */
+import { Socket, type SocketConstructorOpts } from "node:net";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
@@ -27,6 +28,7 @@ import {
   EPOLL_CTL_MOD,
   EPOLLIN,
   EPOLLONESHOT,
+  F_DUPFD_CLOEXEC,
 } from "./constants.js";
 
 /** Called on the main thread with the EPOLL* bits that are ready. */
@@ -265,4 +267,106 @@ let shared: FdPoller | undefined;
 export function sharedPoller(): FdPoller {
   if (!shared || shared.closed) shared = new FdPoller();
   return shared;
+}
+
+// ---------------------------------------------------------------------------
+// Reading an fd on the main loop
+
+/** The part of node's internal `pipe_wrap` binding {@link LoopReader} uses. */
+interface PipeBinding {
+  Pipe: new (type: number) => { open(fd: number): number };
+  constants: { SOCKET: number };
+}
+
+let pipeBinding: PipeBinding | null | undefined;
+
+/** Node's `pipe_wrap` binding, or null when this Node does not expose it. */
+function pipes(): PipeBinding | null {
+  if (pipeBinding === undefined) {
+    try {
+      // process.binding is typed loosely; what is used of it is checked below.
+      const binding = (process as unknown as { binding(name: string): Partial<PipeBinding> }).binding("pipe_wrap");
+      pipeBinding = typeof binding.Pipe === "function" && typeof binding.constants?.SOCKET === "number" ? (binding as PipeBinding) : null;
+    } catch {
+      pipeBinding = null;
+    }
+  }
+  return pipeBinding;
+}
+
+/** Bytes one read of a {@link LoopReader} takes (an eventfd read is 8). */
+const LOOP_READ_SIZE = 64;
+
+/**
+ * Reads an fd of any kind that epoll can watch (an eventfd above all, also a
+ * pipe or a socket) on the main thread, from libuv's own epoll: a write by
+ * the peer wakes the event loop directly, with one read(2) per wake-up and
+ * no worker thread. An {@link FdPoller} instead waits on a libuv worker and
+ * hands each readiness to the main thread, two thread hand-offs per event
+ * (measured: a round trip through a vhost-user ring more than twice as slow).
+ *
+ * libuv would not take an eventfd through node's public API (node:net
+ * refuses fds of unknown type), so the reader opens a duplicate of `fd` as a
+ * pipe handle of node's `pipe_wrap` binding; libuv reads a pipe handle with
+ * plain read(2), which is all an eventfd needs. The duplicate shares the
+ * open file description, which libuv makes O_NONBLOCK, and is closed by
+ * {@link close}; `fd` itself stays the caller's. {@link LoopReader.supported}
+ * says whether this Node has the binding; use an FdPoller when it does not.
+ */
+export class LoopReader {
+  readonly #socket: Socket;
+  #closed = false;
+
+  /** Whether this Node lets an fd of unknown type be read on the main loop. */
+  static get supported(): boolean {
+    return pipes() !== null;
+  }
+
+  /**
+   * Starts reading. `onRead(bytes)` runs on the main thread after each read
+   * with the bytes read (at most 64; an eventfd's read returns its counter
+   * and resets it); `onEnd(error)` once if the fd reports end of file or
+   * fails (the reader is then closed). Throws ENOTSUP when not
+   * {@link supported}, and the errno of fcntl or of libuv's open.
+   */
+  constructor(fd: number, onRead: (bytes: Uint8Array) => void, onEnd: (error: Error | null) => void = () => undefined) {
+    const binding = pipes();
+    if (binding === null) throw new ErrnoError(Errno.ENOTSUP, "LoopReader");
+    const dup = libc.check(libc.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
+    const handle = new binding.Pipe(binding.constants.SOCKET);
+    const status = handle.open(dup);
+    if (status !== 0) {
+      libc.close(dup);
+      // libuv errors are negated errnos.
+      throw new ErrnoError(-status, "uv_pipe_open");
+    }
+    const buffer = Buffer.alloc(LOOP_READ_SIZE);
+    const end = (error: Error | null): void => {
+      if (this.#closed) return;
+      this.close();
+      onEnd(error);
+    };
+    // The handle (and so the duplicate fd) now belongs to the socket: destroy() closes it.
+    this.#socket = new Socket({
+      handle,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer,
+        callback: (n: number): boolean => {
+          if (!this.#closed && n > 0) onRead(buffer.subarray(0, n));
+          return true;
+        },
+      },
+    } as SocketConstructorOpts);
+    this.#socket.on("error", end);
+    this.#socket.on("end", () => end(null));
+  }
+
+  /** Stops reading and closes the duplicate fd. No `onRead` runs after this returns. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#socket.destroy();
+  }
 }

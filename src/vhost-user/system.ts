@@ -16,6 +16,7 @@ import {
   EPOLLIN,
   EPOLLOUT,
   FdPoller,
+  LoopReader,
   acceptAsync,
   connectUnix,
   eventfd,
@@ -40,10 +41,19 @@ const MAP_ALIGN = 2n << 20n;
 
 /** {@link FrontendSystem} over the real kernel. */
 export class HostSystem implements FrontendSystem {
-  /** Listeners per watched eventfd: one poller registration serves them all. */
+  /** Listeners per watched eventfd: one reader or poller registration serves them all. */
   private readonly watched = new Map<number, Set<() => void>>();
+  /** How to stop watching each fd of {@link watched}. */
+  private readonly unwatchers = new Map<number, () => void>();
 
-  constructor(private readonly poller: FdPoller = sharedPoller()) {}
+  /**
+   * @param poller watches eventfds when they cannot be read on the main loop
+   * @param loopReads read eventfds on the main loop where possible (default true; false: always the poller)
+   */
+  constructor(
+    private readonly poller: FdPoller = sharedPoller(),
+    private readonly loopReads = true,
+  ) {}
 
   closeFd(fd: number): void {
     try {
@@ -70,22 +80,21 @@ export class HostSystem implements FrontendSystem {
     };
   }
 
+  /**
+   * Kicks are read on the main loop ({@link LoopReader}: the wake-up costs
+   * one read(2) and no thread hand-off) where this Node allows it, else
+   * through the poller.
+   */
   watchEventFd(fd: number, onEvent: () => void): () => void {
     let listeners = this.watched.get(fd);
     if (!listeners) {
       const set = new Set<() => void>();
       listeners = set;
-      this.poller.add(fd, EPOLLIN, () => {
-        let value: bigint | null;
-        try {
-          value = eventfdRead(fd);
-        } catch {
-          value = null;
-        }
-        if (value === null) return;
+      const fire = (): void => {
         for (const listener of [...set]) listener();
-      });
+      };
       this.watched.set(fd, set);
+      this.unwatchers.set(fd, this.watchOnLoop(fd, fire) ?? this.watchOnPoller(fd, fire));
     }
     const mine = (): void => onEvent();
     listeners.add(mine);
@@ -93,8 +102,35 @@ export class HostSystem implements FrontendSystem {
       const set = this.watched.get(fd);
       if (!set?.delete(mine) || set.size > 0) return;
       this.watched.delete(fd);
-      this.poller.remove(fd);
+      const stop = this.unwatchers.get(fd);
+      this.unwatchers.delete(fd);
+      stop?.();
     };
+  }
+
+  /** Reads `fd` on the main loop; null when that is not possible here (then the poller serves). */
+  private watchOnLoop(fd: number, fire: () => void): (() => void) | null {
+    if (!this.loopReads || !LoopReader.supported) return null;
+    let reader: LoopReader;
+    try {
+      reader = new LoopReader(fd, fire);
+    } catch {
+      return null;
+    }
+    return () => reader.close();
+  }
+
+  private watchOnPoller(fd: number, fire: () => void): () => void {
+    this.poller.add(fd, EPOLLIN, () => {
+      let value: bigint | null;
+      try {
+        value = eventfdRead(fd);
+      } catch {
+        value = null;
+      }
+      if (value !== null) fire();
+    });
+    return () => this.poller.remove(fd);
   }
 
   signalEventFd(fd: number): void {
