@@ -16,7 +16,7 @@ import { VhostUserBackend, type Vring, type VhostUserDevice } from "../vhost-use
 import { HostSystem, SocketTransport } from "../vhost-user/system.js";
 import { ChainReply } from "../server/reply.js";
 import { FuseServer } from "../server/server.js";
-import { createPassthrough } from "../passthrough/index.js";
+import { PassthroughFs, ReadOnlyFs } from "../passthrough/index.js";
 import type { CacheMode } from "../passthrough/options.js";
 
 /** virtio-fs device features: none of its own (no notification queue), only the transport's. */
@@ -182,6 +182,7 @@ export interface DeviceOptions {
   readonly: boolean;
   announceSubmounts: boolean;
   killprivV2: boolean;
+  /** 0: READ and WRITE inline on the main thread (virtiofsd's default); more: on the libuv thread pool. */
   threadPoolSize: number;
   tag?: string;
   /** The most fds the guest may make the daemon hold; ENFILE past it. */
@@ -201,18 +202,23 @@ export interface DeviceConnection {
  * must agree: writeback, locks, submounts, killpriv).
  */
 export function createServer(root: string, options: DeviceOptions): FuseServer {
-  const fs = createPassthrough({
-    root,
-    cache: options.cache,
-    xattr: options.xattr,
-    readonly: options.readonly,
-    posixLocks: options.posixLock,
-    flock: options.flock,
-    announceSubmounts: options.announceSubmounts,
-    writeback: options.writeback,
-    killprivV2: options.killprivV2,
-    ...(options.fdBudget !== undefined ? { fdBudget: options.fdBudget } : {}),
-  });
+  // createPassthrough, plus the I/O mode: `--thread-pool-size=0` (the default, as virtiofsd's) serves READ and WRITE inline.
+  const passthrough = new PassthroughFs(
+    {
+      root,
+      cache: options.cache,
+      xattr: options.xattr,
+      readonly: options.readonly,
+      posixLocks: options.posixLock,
+      flock: options.flock,
+      announceSubmounts: options.announceSubmounts,
+      writeback: options.writeback,
+      killprivV2: options.killprivV2,
+      ...(options.fdBudget !== undefined ? { fdBudget: options.fdBudget } : {}),
+    },
+    { inline: options.threadPoolSize === 0 },
+  );
+  const fs = options.readonly ? new ReadOnlyFs(passthrough) : passthrough;
   return new FuseServer(fs, {
     readdirplus: options.readdirplus && options.cache !== "never",
     writeback: options.writeback,
