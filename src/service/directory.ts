@@ -16,9 +16,20 @@
  * itself on case-sensitive volumes and its upper case otherwise, as
  * MemoryFileSystem lists.
  */
+import { Errno } from "../common/errno.js";
 import type { FuseSession } from "../guest/session.js";
+import { NtStatus } from "../windows/ntstatus.js";
+import { DirInfoPacker, dirInfoPackedSize } from "../winfsp/fsctl.js";
+import { ntFail, ntOk, type DirInfo, type DirectoryChunk, type FileInfo, type NtResult } from "../winfsp/interface.js";
+import { isNameInExpression } from "../winfsp/wildcard.js";
+import type { FuseFileContext } from "./context.js";
 import { foldName, windowsNameOf } from "./names.js";
 import { deadlineOf, type DentryCache, type NodeTable, type ServiceNode } from "./nodes.js";
+import { isErrno } from "./status.js";
+import type { Volume } from "./volume.js";
+
+/** How many entries of one ReadDirectory answer are looked up at once. */
+const LISTING_CONCURRENCY = 32;
 
 /** One entry of a snapshot. */
 export interface ListedName {
@@ -106,5 +117,125 @@ export async function directoryIsEmpty(session: FuseSession, dir: ServiceNode): 
     }
   } finally {
     await session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
+  }
+}
+
+/**
+ * ReadDirectory and GetDirInfoByName: answers from a context's snapshot
+ * (dots first in non-root directories), each entry's FileInfo built as
+ * GetFileInfo builds it, those of one answer fetched together.
+ */
+export class DirectoryReader {
+  constructor(
+    private readonly v: Volume,
+    /** FileInfo of a main file or directory reached by `names`. */
+    private readonly info: (node: ServiceNode, names: readonly string[]) => Promise<FileInfo>,
+  ) {}
+
+  /** ReadDirectory (see the module comment). */
+  async read(ctx: FuseFileContext, pattern: string | null, marker: string | null, length: number): Promise<NtResult<DirectoryChunk>> {
+    const dir = ctx.node;
+    if (ctx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
+    const ci = this.v.options.caseInsensitive;
+    if (marker === null || ctx.listing === null) {
+      const open = await this.v.session.opendir(dir.nodeid);
+      try {
+        ctx.listing = await snapshotDirectory(this.v.session, this.v.nodes, this.v.dentries, dir, open.fh, ci);
+      } finally {
+        await this.v.session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
+      }
+    }
+    const listing = ctx.listing;
+    const packer = new DirInfoPacker(length);
+    const matches = (name: string): boolean => pattern === null || isNameInExpression(pattern, name, ci);
+
+    if (!dir.pinned) {
+      if (marker === null && matches(".")) {
+        if (!packer.add({ fileName: ".", fileInfo: await this.info(dir, ctx.names) })) return ntOk(packer.chunk());
+      }
+      if (marker === null || marker === ".") {
+        if (matches("..")) {
+          const parentNames = ctx.names.slice(0, -1);
+          const w = await this.v.resolver.walk(parentNames);
+          if (!w.ok) return w;
+          let info: FileInfo;
+          try {
+            info = await this.info(w.value.node, parentNames);
+          } finally {
+            this.v.nodes.release(w.value.node);
+          }
+          if (!packer.add({ fileName: "..", fileInfo: info })) return ntOk(packer.chunk());
+        }
+        marker = null;
+      } else if (marker === "..") marker = null;
+    }
+
+    const from = marker === null ? 0 : listing.after(listingKey(marker, ci));
+    // The entries that can fit, by name length; their information is fetched together.
+    const candidates: number[] = [];
+    let budget = length - packer.bytesTransferred;
+    let reachedEnd = true;
+    for (let i = from; i < listing.entries.length; i++) {
+      const e = listing.entries[i]!;
+      if (!matches(e.name)) continue;
+      const size = dirInfoPackedSize(e.name);
+      if (size > budget) {
+        reachedEnd = false;
+        break;
+      }
+      budget -= size;
+      candidates.push(i);
+    }
+    const infos = new Array<FileInfo | null>(candidates.length).fill(null);
+    for (let start = 0; start < candidates.length; start += LISTING_CONCURRENCY) {
+      const batch = candidates.slice(start, start + LISTING_CONCURRENCY);
+      await Promise.all(
+        batch.map(async (index, j) => {
+          infos[start + j] = await this.entryInfo(dir, ctx.names, listing.entries[index]!.name, listing.entries[index]!.host);
+        }),
+      );
+    }
+    for (let k = 0; k < candidates.length; k++) {
+      const info = infos[k];
+      // An entry that vanished since the snapshot is left out.
+      if (info === null || info === undefined) continue;
+      if (!packer.add({ fileName: listing.entries[candidates[k]!]!.name, fileInfo: info })) return ntOk(packer.chunk());
+    }
+    if (reachedEnd) packer.end();
+    return ntOk(packer.chunk());
+  }
+
+  /** FileInfo of a listed entry, or null when it is gone. */
+  private async entryInfo(dir: ServiceNode, dirNames: readonly string[], name: string, host: string): Promise<FileInfo | null> {
+    let node = this.v.dentries.get(dir, host);
+    if (node === undefined) {
+      try {
+        const entry = await this.v.session.lookup(dir.nodeid, host);
+        node = this.v.nodes.adopt(entry);
+      } catch (error) {
+        if (isErrno(error, Errno.ENOENT)) return null;
+        throw error;
+      }
+    }
+    try {
+      return await this.info(node, [...dirNames, name]);
+    } finally {
+      this.v.nodes.release(node);
+    }
+  }
+
+  /** GetDirInfoByName: one child of a directory, with its stored-case name. */
+  async byName(parentCtx: FuseFileContext, fileName: string): Promise<NtResult<DirInfo>> {
+    const dir = parentCtx.node;
+    if (parentCtx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
+    const found = await this.v.resolver.child(dir, fileName);
+    if (!found.ok) return found;
+    if (found.value === null) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
+    try {
+      const info = await this.info(found.value.node, [...parentCtx.names, found.value.name]);
+      return ntOk({ fileName: found.value.name, fileInfo: info });
+    } finally {
+      this.v.nodes.release(found.value.node);
+    }
   }
 }

@@ -13,12 +13,13 @@
  * - names.ts: Windows ↔ host names; resolver.ts: paths → nodes (name cache,
  *   case-insensitive fall-back through case-index.ts); nodes.ts: node
  *   lifetimes and FUSE lookup counts (every reference is given back, so the
- *   server's FORGETs flow);
+ *   server's FORGETs flow); context.ts: file contexts and their FUSE handles;
  * - metadata.ts: attributes, `user.DOSATTRIB`, FileInfo; acl-store.ts:
  *   `security.NTACL` / `user.NTACL`; stream-store.ts: `user.DosStream.*`;
- *   ea-store.ts: `user.<EA>`; reparse-store.ts: symlinks, NFS special files,
- *   `user.SmbReparse`; directory.ts: listings;
- * - this file: the interface members, file contexts and handles.
+ *   ea-store.ts: `user.<EA>`; reparse-store.ts and reparse-ops.ts: symlinks,
+ *   NFS special files, `user.SmbReparse`, link resolution; directory.ts:
+ *   listings; volume.ts: the parts they share;
+ * - this file: the interface members.
  *
  * File contexts: one {@link FuseFileContext} per open. A context on a
  * regular file holds a FUSE file handle when the opener was granted data
@@ -32,15 +33,11 @@ import { log as processLog } from "../common/log.js";
 import { ErrnoError, ProtocolError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import { FUSE_ROOT_ID, Falloc, Mode, OpenFlag, RenameFlag } from "../fuse/abi.js";
-import type { EntryOut } from "../fuse/structs.js";
 import type { CallOptions, FuseSession, SetTime } from "../guest/session.js";
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
 import { dateToFiletime, filetimeToUnixNs, unixNsToFiletime } from "../windows/filetime.js";
 import { NtStatus } from "../windows/ntstatus.js";
-import { REPARSE_XATTR, SYMLINK_FLAG_RELATIVE, canReplaceReparsePoint, decodeReparseBuffer, mknodForNfsReparse } from "../windows/reparse.js";
-import { AccessMask } from "../windows/security.js";
 import { CleanupFlag, CreateOption } from "../winfsp/constants.js";
-import { DirInfoPacker, dirInfoPackedSize } from "../winfsp/fsctl.js";
 import {
   NT_OK,
   VOLUME_LABEL_MAX,
@@ -66,22 +63,25 @@ import {
   type VolumeParams,
   type WriteOut,
 } from "../winfsp/interface.js";
-import { findReparsePoint, reparseTagOf, resolveReparsePoints } from "../winfsp/reparse-resolve.js";
 import { applySecurityDescriptor } from "../winfsp/security-merge.js";
 import { volumeParams } from "../winfsp/volume-params.js";
-import { isNameInExpression } from "../winfsp/wildcard.js";
 import { AclStore } from "./acl-store.js";
 import { CaseIndexes } from "./case-index.js";
-import { Listing, directoryIsEmpty, listingKey, snapshotDirectory } from "./directory.js";
+import { FuseFileContext, Handles, READ_ACCESS, WRITE_ACCESS } from "./context.js";
+import { DirectoryReader, directoryIsEmpty } from "./directory.js";
 import { EaStore } from "./ea-store.js";
 import { MetadataStore, NO_XATTR_SUPPORT, storedAttributes } from "./metadata.js";
-import { foldName, hostNameOf, joinWindowsPath, lastComponent, parseWindowsPath } from "./names.js";
+import { foldName, hostNameOf, lastComponent, parseWindowsPath } from "./names.js";
 import { DentryCache, NodeTable, hostAttrFromFuse, type HostAttr, type ServiceNode } from "./nodes.js";
 import { resolveOptions, type FuseWindowsOptions, type ResolvedOptions } from "./options.js";
-import { ReparseStore, hostSymlinkTarget } from "./reparse-store.js";
+import { ReparseStore } from "./reparse-store.js";
+import { ReparseOps } from "./reparse-ops.js";
 import { Resolver } from "./resolver.js";
 import { isErrno, statusOfError } from "./status.js";
 import { StreamStore } from "./stream-store.js";
+import type { Volume } from "./volume.js";
+
+export { FuseFileContext };
 
 const A = FileAttribute;
 
@@ -93,43 +93,8 @@ export const ViofsControl = {
   QUERY_SHARE: 0x80560144,
 } as const;
 
-const READ_ACCESS =
-  AccessMask.FILE_READ_DATA | AccessMask.FILE_EXECUTE | AccessMask.GENERIC_READ | AccessMask.GENERIC_EXECUTE | AccessMask.GENERIC_ALL | AccessMask.MAXIMUM_ALLOWED;
-const WRITE_ACCESS = AccessMask.FILE_WRITE_DATA | AccessMask.FILE_APPEND_DATA | AccessMask.GENERIC_WRITE | AccessMask.GENERIC_ALL | AccessMask.MAXIMUM_ALLOWED;
-
 /** Attributes the caller may give; the rest follow from what the file is. */
 const DERIVED = A.FILE_ATTRIBUTE_NORMAL | A.FILE_ATTRIBUTE_DIRECTORY | A.FILE_ATTRIBUTE_REPARSE_POINT;
-
-/** How many entries of one ReadDirectory answer are looked up at once. */
-const LISTING_CONCURRENCY = 32;
-
-/** One open of a file, directory or named stream. */
-export class FuseFileContext {
-  closed = false;
-  /** FUSE handle of a regular file (or null), the nodeid it belongs to, and what it may do. */
-  fh: bigint | null = null;
-  fhNodeid = 0n;
-  fhReadable = false;
-  fhWritable = false;
-  /** The snapshot ReadDirectory answers from. */
-  listing: Listing | null = null;
-
-  constructor(
-    /** The file or directory (for a stream: its main file); the context holds one of its users. */
-    readonly node: ServiceNode,
-    /** The stored-case components of the name it was opened by (updated by Rename). */
-    public names: readonly string[],
-    /** The stream's stored name, or null for the main stream. */
-    readonly stream: string | null,
-  ) {
-    node.opens++;
-  }
-
-  /** The stored-case full name, `\Dir\File:stream`. */
-  get fileName(): string {
-    return joinWindowsPath(this.names, this.stream);
-  }
-}
 
 /** Unix nanoseconds as a SETATTR time (seconds travel as u64; the server reads them back as time_t). */
 function nsToSetTime(ns: bigint): { sec: bigint; nsec: number } {
@@ -144,10 +109,6 @@ function nsToSetTime(ns: bigint): { sec: bigint; nsec: number } {
 
 function filetimeToSetTime(ft: bigint): { sec: bigint; nsec: number } {
   return nsToSetTime(filetimeToUnixNs(ft));
-}
-
-function randomName(): string {
-  return `.viofs-${Math.random().toString(36).slice(2, 10)}`;
 }
 
 /** The Windows file-system service over one FUSE session. */
@@ -166,6 +127,9 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   private readonly reparse: ReparseStore;
   private readonly creds: CallOptions | undefined;
   private readonly allocationUnit: bigint;
+  private readonly handles: Handles;
+  private readonly links: ReparseOps;
+  private readonly dirs: DirectoryReader;
   private volumeLabel: string;
   private stopped: boolean | null = null;
 
@@ -198,6 +162,19 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     this.eas = new EaStore(session, this.log, this.metadata);
     this.reparse = new ReparseStore(session, this.metadata, o.hostRoot);
     this.creds = options.owner === undefined ? undefined : { uid: options.owner.uid, gid: options.owner.gid };
+    const volume: Volume = {
+      session,
+      log: this.log,
+      options: o,
+      nodes: this.nodes,
+      dentries: this.dentries,
+      metadata: this.metadata,
+      resolver: this.resolver,
+      creds: this.creds,
+    };
+    this.handles = new Handles(session, this.log);
+    this.links = new ReparseOps(volume, this.reparse, this.handles);
+    this.dirs = new DirectoryReader(volume, (node, names) => this.nodeInfo(node, names));
     this.volumeLabel = (o.volumeLabel ?? tag ?? "VIOFS").slice(0, VOLUME_LABEL_MAX);
     const created = dateToFiletime(new Date());
     this.volumeParams = Object.freeze(
@@ -305,7 +282,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   private async nodeInfo(node: ServiceNode, names: readonly string[]): Promise<FileInfo> {
     const attr = await this.metadata.attr(node);
     const meta = await this.metadata.meta(node);
-    const linkDir = node.kind === "symlink" ? await this.linkIsDirectory(node, names) : false;
+    const linkDir = node.kind === "symlink" ? await this.links.linkIsDirectory(node, names) : false;
     return this.metadata.fileInfo(node, attr, meta, lastComponent(names), linkDir);
   }
 
@@ -316,107 +293,6 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     const size = await this.streams.size(ctx.node, ctx.stream);
     if (!size.ok) return size;
     return ntOk(this.metadata.streamInfo(main, size.value));
-  }
-
-  /** Whether a symlink resolves (inside the volume) to a directory; a dangling or outside link is not. */
-  private async linkIsDirectory(node: ServiceNode, names: readonly string[]): Promise<boolean> {
-    const cached = node.linkIsDirectory;
-    if (cached !== null && cached.deadline > performance.now()) return cached.value;
-    let value = false;
-    const resolved = await this.resolveReparse(joinWindowsPath(names), 0, true);
-    if (resolved.ok) {
-      try {
-        const link = decodeReparseBuffer(resolved.value.buffer);
-        if (link.kind === "symlink" && (link.flags & SYMLINK_FLAG_RELATIVE) !== 0) {
-          const target = parseWindowsPath(link.substituteName);
-          if (target.ok) {
-            const w = await this.resolver.walk(target.value.components);
-            if (w.ok) {
-              value = w.value.node.kind === "directory";
-              this.nodes.release(w.value.node);
-            }
-          }
-        }
-      } catch (error) {
-        if (!ProtocolError.is(error)) throw error;
-      }
-    }
-    node.linkIsDirectory = { value, deadline: performance.now() + this.options.maxCacheMs };
-    return value;
-  }
-
-  /** GetReparsePointByName: the reparse buffer of a main file or directory by name. */
-  private async reparseByName(fileName: string): Promise<NtResult<Uint8Array>> {
-    const parsed = parseWindowsPath(fileName);
-    if (!parsed.ok) return parsed;
-    const w = await this.resolver.walk(parsed.value.components);
-    if (!w.ok) return w;
-    try {
-      return await this.reparse.bufferOf(w.value.node);
-    } finally {
-      this.nodes.release(w.value.node);
-    }
-  }
-
-  /**
-   * Runs a synchronous helper of reparse-resolve.ts that asks for reparse
-   * points by name: names it asks for that are not known yet are fetched
-   * (all of one round together) and the helper is run again, until it ran
-   * without asking for anything new.
-   */
-  private async withReparseNames<T>(run: (byName: (name: string) => NtResult<Uint8Array>) => T): Promise<T> {
-    const known = new Map<string, NtResult<Uint8Array>>();
-    for (let round = 0; ; round++) {
-      const missing = new Set<string>();
-      const result = run((name) => {
-        const k = known.get(name);
-        if (k !== undefined) return k;
-        missing.add(name);
-        return ntFail(NtStatus.STATUS_NOT_A_REPARSE_POINT);
-      });
-      if (missing.size === 0 || round > 64) return result;
-      const fetched = await Promise.all([...missing].map(async (name) => [name, await this.reparseByName(name)] as const));
-      for (const [name, r] of fetched) known.set(name, r);
-    }
-  }
-
-  private resolveReparse(fileName: string, index: number, resolveLast: boolean): Promise<NtResult<ReparseResolution>> {
-    return this.withReparseNames((byName) => resolveReparsePoints(byName, fileName, index, resolveLast));
-  }
-
-  /** Opens a FUSE handle for a context on a regular file, with read and/or write access. */
-  private async openHandle(ctx: FuseFileContext, read: boolean, write: boolean): Promise<void> {
-    const node = ctx.node;
-    let out;
-    try {
-      out = await this.session.open(node.nodeid, write ? (read ? OpenFlag.O_RDWR : OpenFlag.O_WRONLY) : OpenFlag.O_RDONLY);
-    } catch (error) {
-      // A host file we may write but not read still takes Windows writes.
-      if (!(write && read && isErrno(error, Errno.EACCES))) throw error;
-      read = false;
-      out = await this.session.open(node.nodeid, OpenFlag.O_WRONLY);
-    }
-    await this.dropHandle(ctx);
-    ctx.fh = out.fh;
-    ctx.fhNodeid = node.nodeid;
-    ctx.fhReadable = read;
-    ctx.fhWritable = write;
-  }
-
-  /** The context's handle, opened again (read and write) when it has none that can do what is asked. */
-  private async handle(ctx: FuseFileContext, write: boolean): Promise<bigint> {
-    const fits = ctx.fh !== null && ctx.fhNodeid === ctx.node.nodeid && (write ? ctx.fhWritable : ctx.fhReadable);
-    if (!fits) await this.openHandle(ctx, true, write || ctx.fhWritable);
-    return ctx.fh!;
-  }
-
-  private async dropHandle(ctx: FuseFileContext): Promise<void> {
-    if (ctx.fh === null) return;
-    const fh = ctx.fh;
-    ctx.fh = null;
-    await this.session.release(ctx.fhNodeid, fh).catch((error: unknown) => {
-      this.log.debug(`service: RELEASE of handle ${fh}: ${String(error)}`);
-    });
   }
 
   /** Stores the DOS attributes (and creation time) of a node, keeping what it derives. */
@@ -453,7 +329,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       const w = await this.resolver.walk(parsed.value.components);
       if (!w.ok) {
         if (w.status !== NtStatus.STATUS_OBJECT_NAME_INVALID) {
-          const index = await this.withReparseNames((byName) => findReparsePoint(byName, fileName));
+          const index = await this.links.findIndex(fileName);
           if (index !== null) return ntOk({ reparse: true, reparsePointIndex: index }, NtStatus.STATUS_REPARSE);
         }
         return w;
@@ -574,7 +450,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         if (!eas.ok) return eas;
       }
       if (request.reparseData !== null) {
-        const set = await this.setReparse(ctx, request.reparseData);
+        const set = await this.links.set(ctx, request.reparseData);
         if (!set.ok) return set;
       }
       return NT_OK;
@@ -656,7 +532,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         const write = (request.grantedAccess & WRITE_ACCESS) !== 0;
         if (node.kind === "file" && (read || write)) {
           try {
-            await this.openHandle(ctx, read, write);
+            await this.handles.open(ctx, read, write);
           } catch (error) {
             await this.close(ctx);
             throw error;
@@ -816,7 +692,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   async close(ctx: FuseFileContext): Promise<void> {
     if (ctx.closed) return;
     ctx.closed = true;
-    await this.dropHandle(ctx);
+    await this.handles.drop(ctx);
     ctx.listing = null;
     if (ctx.stream !== null) {
       const key = foldName(ctx.stream);
@@ -837,7 +713,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     return this.guarded(async () => {
       if (ctx.stream !== null) return this.streams.read(ctx.node, ctx.stream, buffer, offset);
       if (ctx.node.kind !== "file") return ntFail(ctx.node.kind === "directory" ? NtStatus.STATUS_FILE_IS_A_DIRECTORY : NtStatus.STATUS_INVALID_DEVICE_REQUEST);
-      const fh = await this.handle(ctx, false);
+      const fh = await this.handles.handle(ctx, false);
       if (buffer.length === 0) {
         const attr = await this.metadata.refreshAttr(ctx.node, fh);
         return offset >= attr.size ? ntFail(NtStatus.STATUS_END_OF_FILE) : ntOk(0);
@@ -864,7 +740,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         return ntOk({ bytesTransferred: r.value.bytes, fileInfo: info.value });
       }
       if (node.kind !== "file") return ntFail(node.kind === "directory" ? NtStatus.STATUS_FILE_IS_A_DIRECTORY : NtStatus.STATUS_INVALID_DEVICE_REQUEST);
-      const fh = await this.handle(ctx, true);
+      const fh = await this.handles.handle(ctx, true);
       const transfer = async (): Promise<number> => {
         let at = offset;
         let data = buffer;
@@ -1011,7 +887,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     const size = (await this.metadata.attr(node)).size;
     if (allocation <= this.roundUp(size)) return NT_OK;
     try {
-      const fh = await this.handle(ctx, true);
+      const fh = await this.handles.handle(ctx, true);
       await this.session.fallocate(node.nodeid, fh, 0, allocation, Falloc.KEEP_SIZE);
     } catch (error) {
       if (isErrno(error, Errno.ENOSYS, Errno.EOPNOTSUPP)) return NT_OK;
@@ -1170,118 +1046,17 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     marker: string | null,
     length: number,
   ): Promise<NtResult<DirectoryChunk>> {
-    return this.guarded(async () => {
-      const dir = ctx.node;
-      if (ctx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
-      const ci = this.options.caseInsensitive;
-      if (marker === null || ctx.listing === null) {
-        const open = await this.session.opendir(dir.nodeid);
-        try {
-          ctx.listing = await snapshotDirectory(this.session, this.nodes, this.dentries, dir, open.fh, ci);
-        } finally {
-          await this.session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
-        }
-      }
-      const listing = ctx.listing;
-      const packer = new DirInfoPacker(length);
-      const matches = (name: string): boolean => pattern === null || isNameInExpression(pattern, name, ci);
-
-      if (!dir.pinned) {
-        if (marker === null && matches(".")) {
-          if (!packer.add({ fileName: ".", fileInfo: await this.nodeInfo(dir, ctx.names) })) return ntOk(packer.chunk());
-        }
-        if (marker === null || marker === ".") {
-          if (matches("..")) {
-            const parentNames = ctx.names.slice(0, -1);
-            const w = await this.resolver.walk(parentNames);
-            if (!w.ok) return w;
-            let info: FileInfo;
-            try {
-              info = await this.nodeInfo(w.value.node, parentNames);
-            } finally {
-              this.nodes.release(w.value.node);
-            }
-            if (!packer.add({ fileName: "..", fileInfo: info })) return ntOk(packer.chunk());
-          }
-          marker = null;
-        } else if (marker === "..") marker = null;
-      }
-
-      const from = marker === null ? 0 : listing.after(listingKey(marker, ci));
-      // The entries that can fit, by name length; their information is fetched together.
-      const candidates: number[] = [];
-      let budget = length - packer.bytesTransferred;
-      let reachedEnd = true;
-      for (let i = from; i < listing.entries.length; i++) {
-        const e = listing.entries[i]!;
-        if (!matches(e.name)) continue;
-        const size = dirInfoPackedSize(e.name);
-        if (size > budget) {
-          reachedEnd = false;
-          break;
-        }
-        budget -= size;
-        candidates.push(i);
-      }
-      const infos = new Array<FileInfo | null>(candidates.length).fill(null);
-      for (let start = 0; start < candidates.length; start += LISTING_CONCURRENCY) {
-        const batch = candidates.slice(start, start + LISTING_CONCURRENCY);
-        await Promise.all(
-          batch.map(async (index, j) => {
-            infos[start + j] = await this.entryInfo(dir, ctx.names, listing.entries[index]!.name, listing.entries[index]!.host);
-          }),
-        );
-      }
-      for (let k = 0; k < candidates.length; k++) {
-        const info = infos[k];
-        // An entry that vanished since the snapshot is left out.
-        if (info === null || info === undefined) continue;
-        if (!packer.add({ fileName: listing.entries[candidates[k]!]!.name, fileInfo: info })) return ntOk(packer.chunk());
-      }
-      if (reachedEnd) packer.end();
-      return ntOk(packer.chunk());
-    });
-  }
-
-  /** FileInfo of a listed entry, or null when it is gone. */
-  private async entryInfo(dir: ServiceNode, dirNames: readonly string[], name: string, host: string): Promise<FileInfo | null> {
-    let node = this.dentries.get(dir, host);
-    if (node === undefined) {
-      try {
-        const entry = await this.session.lookup(dir.nodeid, host);
-        node = this.nodes.adopt(entry);
-      } catch (error) {
-        if (isErrno(error, Errno.ENOENT)) return null;
-        throw error;
-      }
-    }
-    try {
-      return await this.nodeInfo(node, [...dirNames, name]);
-    } finally {
-      this.nodes.release(node);
-    }
+    return this.guarded(() => this.dirs.read(ctx, pattern, marker, length));
   }
 
   async getDirInfoByName(parentCtx: FuseFileContext, fileName: string): Promise<NtResult<DirInfo>> {
-    return this.guarded(async () => {
-      const dir = parentCtx.node;
-      if (parentCtx.stream !== null || dir.kind !== "directory") return ntFail(NtStatus.STATUS_NOT_A_DIRECTORY);
-      const found = await this.resolver.child(dir, fileName);
-      if (!found.ok) return found;
-      if (found.value === null) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
-      try {
-        const info = await this.nodeInfo(found.value.node, [...parentCtx.names, found.value.name]);
-        return ntOk({ fileName: found.value.name, fileInfo: info });
-      } finally {
-        this.nodes.release(found.value.node);
-      }
-    });
+    return this.guarded(() => this.dirs.byName(parentCtx, fileName));
   }
 
   // ------------------------------------------------------- reparse points
 
   async resolveReparsePoints(fileName: string, reparsePointIndex: number, resolveLastPathComponent: boolean): Promise<NtResult<ReparseResolution>> {
-    return this.guarded(() => this.resolveReparse(fileName, reparsePointIndex, resolveLastPathComponent));
+    return this.guarded(() => this.links.resolve(fileName, reparsePointIndex, resolveLastPathComponent));
   }
 
   async getReparsePoint(ctx: FuseFileContext, _fileName: string): Promise<NtResult<Uint8Array>> {
@@ -1296,54 +1071,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
    * Replacing needs the same tag (and GUID); a directory must be empty.
    */
   async setReparsePoint(ctx: FuseFileContext, _fileName: string, buffer: Uint8Array): Promise<NtResult<void>> {
-    return this.guarded(() => this.setReparse(ctx, buffer));
-  }
-
-  private async setReparse(ctx: FuseFileContext, buffer: Uint8Array): Promise<NtResult<void>> {
-    const node = ctx.node;
-    const tag = reparseTagOf(buffer);
-    if (tag === null) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
-    const existing = await this.reparse.bufferOf(node);
-    if (existing.ok) {
-      const status = canReplaceReparsePoint(existing.value, buffer);
-      if (status !== NtStatus.STATUS_SUCCESS) return ntFail(status);
-    }
-    if (node.kind === "directory" && !(await directoryIsEmpty(this.session, node))) return ntFail(NtStatus.STATUS_DIRECTORY_NOT_EMPTY);
-    let point;
-    try {
-      point = decodeReparseBuffer(buffer);
-    } catch (error) {
-      if (ProtocolError.is(error)) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
-      throw error;
-    }
-    if (point.kind === "symlink") {
-      const target = hostSymlinkTarget(point.substituteName, point.flags, ctx.names, this.reparse.hostRoot);
-      if (!target.ok) return target;
-      return this.replaceInode(ctx, (parent, temp) => this.session.symlink(parent.nodeid, temp, target.value, this.creds));
-    }
-    if (point.kind === "nfs") {
-      const made = mknodForNfsReparse(point);
-      if (made === undefined) {
-        const target = point.target ?? "";
-        if (target.length === 0) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
-        return this.replaceInode(ctx, (parent, temp) => this.session.symlink(parent.nodeid, temp, target, this.creds));
-      }
-      return this.replaceInode(ctx, (parent, temp) =>
-        this.session.mknod(parent.nodeid, temp, made.fileType | this.options.fileMode, Number(made.rdev), 0, this.creds),
-      );
-    }
-    if (!node.holdsXattrs) return ntFail(NtStatus.STATUS_IO_REPARSE_TAG_MISMATCH);
-    if (!this.metadata.xattrsSupported) return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
-    return node.lock.run(async () => {
-      await this.session.setxattr(node.nodeid, REPARSE_XATTR, buffer);
-      const meta = await this.metadata.meta(node);
-      meta.reparse = buffer.slice();
-      meta.names.add(REPARSE_XATTR);
-      const attr = await this.metadata.attr(node);
-      const attributes = storedAttributes(meta) | A.FILE_ATTRIBUTE_REPARSE_POINT;
-      await this.metadata.writeDos(node, attributes, this.metadata.creationTime(attr, meta));
-      return NT_OK;
-    });
+    return this.guarded(() => this.links.set(ctx, buffer));
   }
 
   /**
@@ -1352,81 +1080,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
    * directory); a stored reparse point loses its xattr and attribute.
    */
   async deleteReparsePoint(ctx: FuseFileContext, _fileName: string, buffer: Uint8Array): Promise<NtResult<void>> {
-    return this.guarded(async () => {
-      const node = ctx.node;
-      const existing = await this.reparse.bufferOf(node);
-      if (!existing.ok) return existing;
-      const status = canReplaceReparsePoint(existing.value, buffer);
-      if (status !== NtStatus.STATUS_SUCCESS) return ntFail(status);
-      if (node.holdsXattrs) {
-        return node.lock.run(async () => {
-          try {
-            await this.session.removexattr(node.nodeid, REPARSE_XATTR);
-          } catch (error) {
-            if (!isErrno(error, Errno.ENODATA)) throw error;
-          }
-          const meta = await this.metadata.meta(node);
-          meta.reparse = undefined;
-          meta.names.delete(REPARSE_XATTR);
-          const attr = await this.metadata.attr(node);
-          await this.metadata.writeDos(node, storedAttributes(meta) & ~A.FILE_ATTRIBUTE_REPARSE_POINT, this.metadata.creationTime(attr, meta));
-          return NT_OK;
-        });
-      }
-      const asDirectory = node.kind === "symlink" && (await this.linkIsDirectory(node, ctx.names));
-      const replaced = await this.replaceInode(ctx, async (parent, temp) => {
-        if (asDirectory) return this.session.mkdir(parent.nodeid, temp, this.options.directoryMode, 0, this.creds);
-        const created = await this.session.create(parent.nodeid, temp, Mode.S_IFREG | this.options.fileMode, OpenFlag.O_CREAT | OpenFlag.O_EXCL | OpenFlag.O_WRONLY, 0, this.creds);
-        await this.session.release(created.entry.nodeid, created.open.fh).catch(() => undefined);
-        return created.entry;
-      });
-      if (!replaced.ok) return replaced;
-      await this.metadata.writeDos(node, asDirectory ? 0 : A.FILE_ATTRIBUTE_ARCHIVE, dateToFiletime(new Date()));
-      return NT_OK;
-    });
-  }
-
-  /**
-   * Replaces the inode behind a context's name with one `make` creates (under
-   * a temporary name in the same directory, then renamed over the name; a
-   * directory on either side is removed first, as rename cannot replace
-   * across kinds). The context's node is rebound to the new inode.
-   */
-  private async replaceInode(
-    ctx: FuseFileContext,
-    make: (parent: ServiceNode, temp: string) => Promise<EntryOut>,
-  ): Promise<NtResult<void>> {
-    const node = ctx.node;
-    if (node.pinned || ctx.names.length === 0) return ntFail(NtStatus.STATUS_ACCESS_DENIED);
-    const parentWalk = await this.resolver.walkParent(ctx.names);
-    if (!parentWalk.ok) return parentWalk;
-    const parent = parentWalk.value.node;
-    try {
-      const name = lastComponent(ctx.names);
-      const host = hostNameOf(name);
-      if (!host.ok) return host;
-      const temp = randomName();
-      const entry = await make(parent, temp);
-      const newIsDirectory = (entry.attr.mode & Mode.S_IFMT) === Mode.S_IFDIR;
-      try {
-        if (node.kind === "directory" || newIsDirectory) {
-          if (node.kind === "directory") await this.session.rmdir(parent.nodeid, host.value);
-          else await this.session.unlink(parent.nodeid, host.value);
-        }
-        await this.session.rename(parent.nodeid, temp, parent.nodeid, host.value);
-      } catch (error) {
-        await (newIsDirectory ? this.session.rmdir(parent.nodeid, temp) : this.session.unlink(parent.nodeid, temp)).catch(() => undefined);
-        this.session.forget(entry.nodeid, 1);
-        throw error;
-      }
-      await this.dropHandle(ctx);
-      this.resolver.noteRemoved(parent, name, host.value);
-      this.nodes.rebind(node, entry);
-      this.resolver.noteAdded(parent, name, host.value, node, entry);
-      return NT_OK;
-    } finally {
-      this.nodes.release(parent);
-    }
+    return this.guarded(() => this.links.delete(ctx, buffer));
   }
 
   // -------------------------------------------------------------- streams
