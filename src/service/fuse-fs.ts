@@ -18,7 +18,7 @@
  *   `security.NTACL` / `user.NTACL`; stream-store.ts: `user.DosStream.*`;
  *   ea-store.ts: `user.<EA>`; reparse-store.ts and reparse-ops.ts: symlinks,
  *   NFS special files, `user.SmbReparse`, link resolution; directory.ts:
- *   listings; volume.ts: the parts they share;
+ *   listings; rename.ts: Rename; volume.ts: the parts they share;
  * - this file: the interface members.
  *
  * File contexts: one {@link FuseFileContext} per open. A context on a
@@ -30,9 +30,9 @@
  */
 import type { Logger } from "../common/log.js";
 import { log as processLog } from "../common/log.js";
-import { ErrnoError, ProtocolError } from "../common/errors.js";
+import { ProtocolError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
-import { FUSE_ROOT_ID, Falloc, Mode, OpenFlag, RenameFlag } from "../fuse/abi.js";
+import { FUSE_ROOT_ID, Falloc, Mode, OpenFlag } from "../fuse/abi.js";
 import type { CallOptions, FuseSession, SetTime } from "../guest/session.js";
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
 import { dateToFiletime, filetimeToUnixNs, unixNsToFiletime } from "../windows/filetime.js";
@@ -75,6 +75,7 @@ import { foldName, hostNameOf, lastComponent, parseWindowsPath } from "./names.j
 import { DentryCache, NodeTable, hostAttrFromFuse, type HostAttr, type ServiceNode } from "./nodes.js";
 import { resolveOptions, type FuseWindowsOptions, type ResolvedOptions } from "./options.js";
 import { ReparseStore } from "./reparse-store.js";
+import { Renamer } from "./rename.js";
 import { ReparseOps } from "./reparse-ops.js";
 import { Resolver } from "./resolver.js";
 import { isErrno, statusOfError } from "./status.js";
@@ -130,6 +131,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   private readonly handles: Handles;
   private readonly links: ReparseOps;
   private readonly dirs: DirectoryReader;
+  private readonly renamer: Renamer;
   private volumeLabel: string;
   private stopped: boolean | null = null;
 
@@ -175,6 +177,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     this.handles = new Handles(session, this.log);
     this.links = new ReparseOps(volume, this.reparse, this.handles);
     this.dirs = new DirectoryReader(volume, (node, names) => this.nodeInfo(node, names));
+    this.renamer = new Renamer(volume);
     this.volumeLabel = (o.volumeLabel ?? tag ?? "VIOFS").slice(0, VOLUME_LABEL_MAX);
     const created = dateToFiletime(new Date());
     this.volumeParams = Object.freeze(
@@ -921,96 +924,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
    * STATUS_ACCESS_DENIED (MemoryFileSystem's rule).
    */
   async rename(ctx: FuseFileContext, fileName: string, newFileName: string, replaceIfExists: boolean): Promise<NtResult<void>> {
-    return this.guarded(async () => {
-      if (ctx.stream !== null || ctx.node.pinned) return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
-      const from = parseWindowsPath(fileName);
-      if (!from.ok) return from;
-      const to = parseWindowsPath(newFileName);
-      if (!to.ok) return to;
-      if (to.value.stream !== null || to.value.components.length === 0 || from.value.components.length === 0) return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
-
-      const oldParentWalk = await this.resolver.walkParent(from.value.components);
-      if (!oldParentWalk.ok) return oldParentWalk;
-      const oldParent = oldParentWalk.value.node;
-      const held: ServiceNode[] = [oldParent];
-      try {
-        const source = await this.resolver.child(oldParent, lastComponent(from.value.components));
-        if (!source.ok) return source;
-        if (source.value === null) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
-        held.push(source.value.node);
-        if (source.value.node !== ctx.node) return ntFail(NtStatus.STATUS_OBJECT_NAME_NOT_FOUND);
-        const oldName = source.value.name;
-        const oldHost = hostNameOf(oldName);
-        if (!oldHost.ok) return oldHost;
-
-        const newParentWalk = await this.resolver.walkParent(to.value.components);
-        if (!newParentWalk.ok) return newParentWalk;
-        const newParent = newParentWalk.value.node;
-        held.push(newParent);
-        const newName = lastComponent(to.value.components);
-        const newHost = hostNameOf(newName);
-        if (!newHost.ok) return newHost;
-
-        const target = await this.resolver.child(newParent, newName);
-        if (!target.ok) return target;
-        if (target.value !== null) held.push(target.value.node);
-        const targetIsOther = target.value !== null && target.value.node !== ctx.node;
-        if (targetIsOther) {
-          if (!replaceIfExists) return ntFail(NtStatus.STATUS_OBJECT_NAME_COLLISION);
-          if (target.value!.node.kind === "directory") return ntFail(NtStatus.STATUS_ACCESS_DENIED);
-        }
-        if (oldParent === newParent && oldHost.value === newHost.value) return NT_OK;
-
-        const targetName = targetIsOther ? target.value!.name : newName;
-        const targetHost = hostNameOf(targetName);
-        if (!targetHost.ok) return targetHost;
-        try {
-          if (targetIsOther) await this.session.rename(oldParent.nodeid, oldHost.value, newParent.nodeid, targetHost.value);
-          else await this.renameNoReplace(oldParent, oldHost.value, newParent, newHost.value);
-        } catch (error) {
-          if (isErrno(error, Errno.EEXIST, Errno.ENOTEMPTY)) return ntFail(replaceIfExists ? NtStatus.STATUS_ACCESS_DENIED : NtStatus.STATUS_OBJECT_NAME_COLLISION);
-          if (isErrno(error, Errno.EISDIR)) return ntFail(NtStatus.STATUS_ACCESS_DENIED);
-          throw error;
-        }
-        this.resolver.noteRemoved(oldParent, oldName, oldHost.value);
-        if (targetIsOther) this.resolver.noteRemoved(newParent, targetName, targetHost.value);
-        if (targetIsOther && targetHost.value !== newHost.value) {
-          // Replaced a case variant: the file takes the new spelling.
-          await this.renameNoReplace(newParent, targetHost.value, newParent, newHost.value);
-        }
-        this.resolver.noteAdded(newParent, newName, newHost.value, ctx.node, { entryValid: 1n, entryValidNsec: 0 });
-        ctx.names = [...newParentWalk.value.names, newName];
-        ctx.node.linkIsDirectory = null;
-        return NT_OK;
-      } finally {
-        for (const n of held) this.nodes.release(n);
-      }
-    });
-  }
-
-  /**
-   * RENAME2 with NOREPLACE. A server that does not know the flag answers
-   * ENOSYS or EINVAL; EINVAL is also "a directory into itself", so the plain
-   * RENAME it falls back to is sent only when the target is free (and gives
-   * that EINVAL again when it was the reason).
-   */
-  private async renameNoReplace(parent: ServiceNode, name: string, newParent: ServiceNode, newName: string): Promise<void> {
-    try {
-      await this.session.rename2(parent.nodeid, name, newParent.nodeid, newName, RenameFlag.NOREPLACE);
-      return;
-    } catch (error) {
-      if (!isErrno(error, Errno.EINVAL, Errno.ENOSYS)) throw error;
-    }
-    let exists = true;
-    try {
-      const e = await this.session.lookup(newParent.nodeid, newName);
-      this.session.forget(e.nodeid, 1);
-    } catch (error) {
-      if (!isErrno(error, Errno.ENOENT)) throw error;
-      exists = false;
-    }
-    if (exists) throw new ErrnoError(Errno.EEXIST, "FUSE_RENAME2", newName);
-    await this.session.rename(parent.nodeid, name, newParent.nodeid, newName);
+    return this.guarded(() => this.renamer.rename(ctx, fileName, newFileName, replaceIfExists));
   }
 
   // ------------------------------------------------------------ security
