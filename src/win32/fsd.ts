@@ -1982,6 +1982,8 @@ export class Fsd {
       const wild = hasWildcards(pattern);
       if (!wild && fo.dirHasSuchFile) return ioFail(S.STATUS_NO_MORE_FILES);
 
+      const markerBefore = fo.dirMarker;
+      const hasSuchFileBefore = fo.dirHasSuchFile;
       const out = new Uint8Array(q.length);
       let used = 0;
       let prev = -1;
@@ -2057,6 +2059,11 @@ export class Fsd {
         if (entries.length === 0) break;
       }
       if (prev < 0) return ioFail(fo.dirHasSuchFile ? S.STATUS_NO_MORE_FILES : S.STATUS_NO_SUCH_FILE);
+      if (status === S.STATUS_BUFFER_OVERFLOW) {
+        // Not NT_SUCCESS: the marker is not advanced (FspFsvolQueryDirectoryCopyCache).
+        fo.dirMarker = markerBefore;
+        fo.dirHasSuchFile = hasSuchFileBefore;
+      }
       // Information ends at the last entry's name, not at its padding.
       const last = new DataView(out.buffer);
       const lastNameLength = q.infoClass === FileInformationClass.FileNamesInformation ? last.getUint32(prev + 8, true) : last.getUint32(prev + 60, true);

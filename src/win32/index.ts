@@ -36,6 +36,7 @@ export {
 export { AccessToken, Privilege } from "./token.js";
 export { Fsd, FileObject, FileNode } from "./fsd.js";
 export type { MappedView } from "./mm.js";
+export { readDirectoryEntries, type DirectoryEntry } from "./dirinfo.js";
 export { NtStatus, ntStatusName } from "../windows/ntstatus.js";
 export { CreateDisposition, CreateOption, CreateResult } from "../winfsp/constants.js";
 export { FILE_NEED_EA, encodeFullEaList, encodeGetEaList, decodeFullEaList, type FullEa } from "../windows/ea.js";

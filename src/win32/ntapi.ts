@@ -12,6 +12,7 @@ import { CreateDisposition, CreateOption } from "../winfsp/constants.js";
 import type { StreamInfo } from "../winfsp/interface.js";
 import { FILE_SHARE_READ, FILE_SHARE_WRITE, FileInformationClass } from "./constants.js";
 import type { FileObject, QueryInformationValue, VolumeInformation } from "./fsd.js";
+import { directoryInfoBaseLength } from "./dirinfo.js";
 import { ioCreateFile } from "./iomgr.js";
 import { currentProcess, type HANDLE } from "./process.js";
 import type { Volume } from "./volume.js";
@@ -262,7 +263,9 @@ export async function NtQueryDirectoryFile(
 ): Promise<IO_STATUS_BLOCK & { Buffer: Uint8Array }> {
   const f = fileHandle(h);
   if (f === null) return { Status: S.STATUS_INVALID_HANDLE, Information: 0, Buffer: new Uint8Array(0) };
-  if (Length === 0) return { Status: S.STATUS_INFO_LENGTH_MISMATCH, Information: 0, Buffer: new Uint8Array(0) };
+  // The I/O manager's check: at least sizeof the class's structure (IopQueryOperationLength).
+  const base = directoryInfoBaseLength(FileInformationClassValue);
+  if (base !== null && Length < ((base + 2 + 7) & ~7)) return { Status: S.STATUS_INFO_LENGTH_MISMATCH, Information: 0, Buffer: new Uint8Array(0) };
   const r = await f.volume.fsd.queryDirectory(f.fileObject, {
     infoClass: FileInformationClassValue,
     length: Length,

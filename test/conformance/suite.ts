@@ -11,6 +11,9 @@ import { createTests } from "./create.js";
 import { infoTests } from "./info.js";
 import { securityTests } from "./security.js";
 import { rdwrTests } from "./rdwr.js";
+import { flushTests } from "./flush.js";
+import { lockTests } from "./lock.js";
+import { dirctlTests } from "./dirctl.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -18,6 +21,9 @@ export const allTests: readonly ConformanceTest[] = [
   ...infoTests,
   ...securityTests,
   ...rdwrTests,
+  ...flushTests,
+  ...lockTests,
+  ...dirctlTests,
 ];
 
 /** A file system to run the suite on. */
