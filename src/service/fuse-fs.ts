@@ -262,18 +262,29 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   /**
    * Runs a member's body; a host failure becomes its NTSTATUS. An xattr call
    * the backend or the file's file system does not offer is
-   * STATUS_NOT_SUPPORTED (and ENOSYS turns the xattr-backed features off).
+   * STATUS_NOT_SUPPORTED (and ENOSYS turns the xattr-backed features off); a
+   * malformed reply from the device is STATUS_IO_DEVICE_ERROR, logged.
    */
   private async guarded<T>(body: () => Promise<NtResult<T>>): Promise<NtResult<T>> {
     try {
       return await body();
     } catch (error) {
+      if (ProtocolError.is(error)) {
+        // A malformed answer from the device: its fault, not this file system's.
+        this.log.error(`service: malformed reply from the device: ${error.message}`);
+        return ntFail(NtStatus.STATUS_IO_DEVICE_ERROR);
+      }
       if (isErrno(error, ...NO_XATTR_SUPPORT) && (error.syscall ?? "").includes("XATTR")) {
         if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
         return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
       }
       return ntFail(statusOfError(error, this.log));
     }
+  }
+
+  /** `{ fh }` for a SETATTR through the context's handle when it may write (ftruncate), else `{}` (truncate by node). */
+  private writableHandle(ctx: FuseFileContext): { fh?: bigint } {
+    return ctx.fh !== null && ctx.fhWritable && ctx.fhNodeid === ctx.node.nodeid ? { fh: ctx.fh } : {};
   }
 
   private roundUp(size: bigint): bigint {
@@ -568,7 +579,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         return this.contextInfo(ctx);
       }
       if (node.kind === "file") {
-        const out = await this.session.setattr(node.nodeid, { size: 0, atime: "now", mtime: "now", ...(ctx.fh === null ? {} : { fh: ctx.fh }) });
+        const out = await this.session.setattr(node.nodeid, { size: 0, atime: "now", mtime: "now", ...this.writableHandle(ctx) });
         this.metadata.noteAttr(node, out);
         node.allocationHint = null;
       }
@@ -862,7 +873,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         return this.contextInfo(ctx);
       }
       if (node.kind !== "file") return ntFail(NtStatus.STATUS_INVALID_PARAMETER);
-      const fh = ctx.fh !== null && ctx.fhNodeid === node.nodeid ? { fh: ctx.fh } : {};
+      const fh = this.writableHandle(ctx);
       if (!setAllocationSize) {
         this.metadata.noteAttr(node, await this.session.setattr(node.nodeid, { size: newSize, ...fh }));
         if (node.allocationHint !== null && node.allocationHint < this.roundUp(newSize)) node.allocationHint = null;

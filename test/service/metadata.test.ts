@@ -16,7 +16,7 @@ import { formatSddl, parseSddl } from "../../src/windows/sddl.js";
 import { AccessMask, SecurityInformation, decodeSecurityDescriptor, encodeSecurityDescriptor } from "../../src/windows/security.js";
 import { CleanupFlag } from "../../src/winfsp/constants.js";
 import { applySecurityDescriptor } from "../../src/winfsp/security-merge.js";
-import { FACTORIES, closeFile, create, fails, hostXattr, hostXattrNames, mount, ok, open } from "./helpers.js";
+import { FACTORIES, closeFile, create, createRequest, fails, hostXattr, hostXattrNames, mount, ok, open } from "./helpers.js";
 
 const A = FileAttribute;
 const SI = SecurityInformation;
@@ -87,6 +87,8 @@ for (const factory of FACTORIES) {
         idMap: createIdMap({ users: [[1000, "S-1-5-21-1-2-3-1001"]], groups: [[1001, "S-1-5-21-1-2-3-513"]] }),
         owner: { uid: 1000, gid: 1001 },
       });
+      // The host checks the configured owner's permissions: a root-owned 0755 directory refuses it.
+      fails(await m.fs.createEx(createRequest("\\refused")), "STATUS_ACCESS_DENIED");
       chmodSync(m.backend.dir, 0o777);
       const d = await create(m.fs, "\\d", { directory: true, fileAttributes: A.FILE_ATTRIBUTE_HIDDEN });
       const st = statSync(m.host("\\d"));
@@ -132,7 +134,7 @@ for (const factory of FACTORIES) {
       assert.equal(ok(await m.fs.read(other, buffer, 0n)), 31, "opened by another case; sees every write at once");
       assert.deepEqual(Buffer.from(buffer.subarray(0, 31)), text);
       fails(await m.fs.read(other, buffer, 31n), "STATUS_END_OF_FILE");
-      fails(await m.fs.createEx({ ...(await import("./helpers.js")).createRequest("\\f:ZONE.IDENTIFIER") }), "STATUS_OBJECT_NAME_COLLISION");
+      fails(await m.fs.createEx(createRequest("\\f:ZONE.IDENTIFIER")), "STATUS_OBJECT_NAME_COLLISION");
 
       const streams = ok(await m.fs.getStreamInfo(main));
       assert.deepEqual(streams, [
