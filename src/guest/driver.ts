@@ -18,7 +18,9 @@
  * - completions are taken from the used ring when the call eventfd fires
  *   (through the FdPoller), the reply copied out once, the buffer freed;
  * - when the ring or the bounce memory is full, requests wait in order and
- *   start as completions free room. A request that can never fit is E2BIG.
+ *   start as completions free room; a waiting request holds its own copy of
+ *   the chunks (the caller may reuse them once submit returns), so only
+ *   requests that wait pay a second copy. A request that can never fit is E2BIG.
  *
  * When the backend goes away (socket closed, daemon killed, malformed ring
  * use), every request in flight or waiting rejects with ENOTCONN naming the
@@ -403,6 +405,10 @@ export class VirtioFsDriver implements FuseTransport {
     const p = new Pending(chunks, length, capacity, head, sink, resolve, reject);
     const q = kind === "hiprio" ? this.hiprio : this.pickRequestQueue();
     if (q.waiting.length > 0 || !this.start(q, p)) {
+      // The transport contract lets the caller reuse its chunks once submit
+      // returns: a request that must wait is copied now (one allocation, off
+      // the fast path; a request that starts at once was copied into guest RAM).
+      p.chunks = [concatChunks(p.chunks!, length)];
       q.waited++;
       q.waiting.push(p);
     }
@@ -635,4 +641,15 @@ export class VirtioFsDriver implements FuseTransport {
     for (const p of failed) p.reject(reason);
     this.resolveClosed(reason);
   }
+}
+
+/** The chunks of a request, `length` bytes in all, in one new buffer. */
+function concatChunks(chunks: readonly Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (let i = 0; i < chunks.length; i++) {
+    out.set(chunks[i]!, at);
+    at += chunks[i]!.length;
+  }
+  return out;
 }
