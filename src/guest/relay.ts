@@ -14,7 +14,8 @@
  *   ∩ backend's, max_write and max_pages bounded by the backend's and by
  *   what the transport carries.
  * - Every other request is forwarded unchanged but for `unique`, which is
- *   rewritten into the relay's own id space and restored on the reply.
+ *   rewritten into the backend session's id space
+ *   ({@link FuseSession.reserveUnique}) and restored on the reply.
  *   Node ids pass through (the backend issued them; the kernel's FORGETs
  *   give them back). The reply room offered is the most the request allows.
  * - FORGET and BATCH_FORGET go on the hiprio queue and get no reply.
@@ -184,13 +185,8 @@ const COPY_LIMIT = 16 * 1024;
 const BURST = 64;
 /** Large read buffers kept for reuse. */
 const POOL_MAX = 8;
-/** Bit 0 of `unique` marks an INTERRUPT (Linux FUSE_INT_REQ_BIT); ids step by 2. */
+/** Bit 0 of `unique` marks an INTERRUPT (Linux FUSE_INT_REQ_BIT). */
 const INTERRUPT_BIT = 1n;
-/**
- * The relay's ids start here, away from the few the session used for INIT,
- * so that the two never name the same request on the backend.
- */
-const FIRST_UNIQUE = 1n << 40n;
 
 export interface RelayOptions {
   /** Mount read-only (MS_RDONLY) and refuse mutating requests with EROFS. */
@@ -264,7 +260,6 @@ export class FuseRelay {
   private bufferSize = FUSE_MIN_READ_BUFFER;
   private readBuffer: Uint8Array = new Uint8Array(FUSE_MIN_READ_BUFFER);
   private readonly pool: Uint8Array[] = [];
-  private nextUnique = FIRST_UNIQUE;
   /** Kernel id → backend id, for every request waiting for the backend. */
   private readonly inFlight = new Map<bigint, bigint>();
   private init_: RelayInit | null = null;
@@ -666,10 +661,9 @@ export class FuseRelay {
     submit(this.transport, chunks, 0, "hiprio").catch(() => undefined);
   }
 
+  /** A backend id from the session's id space, so the relay's and the session's requests never share one. */
   private newUnique(): bigint {
-    const unique = this.nextUnique;
-    this.nextUnique += 2n;
-    return unique;
+    return this.init_!.session.reserveUnique();
   }
 
   // ─── The end ────────────────────────────────────────────────────────────

@@ -822,6 +822,16 @@ export class FuseSession {
     return { unique, errno: h.error === 0 ? 0 : -h.error, body: bytes.subarray(OUT) };
   }
 
+  /**
+   * A request id from this session's id space (even, never reused, never
+   * one the session itself sends or has sent), for a caller that sends its
+   * own raw requests over {@link transport} (the mount relay). Its INTERRUPT
+   * is `id | 1`.
+   */
+  reserveUnique(): bigint {
+    return this.newUnique();
+  }
+
   // ─── Internals ──────────────────────────────────────────────────────────
 
   private newUnique(): bigint {

@@ -154,7 +154,10 @@ describe("FuseRelay against the kernel, with an in-process backend", () => {
     assert.equal(relay.pending, count);
     const uniques = held.map((r) => r.header.unique);
     assert.equal(new Set(uniques).size, count, "distinct backend ids");
-    for (const u of uniques) assert.ok(u >= 1n << 40n && u % 2n === 0n, `backend id ${u} is the relay's`);
+    // The relay takes its ids from the session's space: even, past INIT's, and never one the session hands out next.
+    for (const u of uniques) assert.ok(u > 2n && u % 2n === 0n, `backend id ${u} is from the session's space`);
+    const next = relay.init!.session.reserveUnique();
+    assert.ok(uniques.every((u) => u < next), `the session's next id ${next} is past every relayed one`);
     for (const r of [...held].reverse()) {
       const n = Number(/^f(\d+)$/.exec(r.opcode === Opcode.LOOKUP ? r.name.toString() : "")![1]);
       transport.reply(r.header.unique, encodeReplyBytes(r.header.unique, Opcode.LOOKUP, entry(nodeOf(n))));
