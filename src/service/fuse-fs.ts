@@ -35,6 +35,7 @@ import { Errno } from "../common/errno.js";
 import { FUSE_ROOT_ID, Falloc, Mode, OpenFlag } from "../fuse/abi.js";
 import type { CallOptions, FuseSession, SetTime } from "../guest/session.js";
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
+import { decodeSecurityDescriptor } from "../windows/security.js";
 import { dateToFiletime, filetimeToUnixNs, unixNsToFiletime } from "../windows/filetime.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import { CleanupFlag, CreateOption } from "../winfsp/constants.js";
@@ -269,18 +270,24 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     try {
       return await body();
     } catch (error) {
-      if (ProtocolError.is(error)) {
-        // A malformed answer from the device: its fault, not this file system's.
-        this.log.error(`service: malformed reply from the device: ${error.message}`);
-        return ntFail(NtStatus.STATUS_IO_DEVICE_ERROR);
-      }
-      if (isErrno(error, ...NO_XATTR_SUPPORT) && (error.syscall ?? "").includes("XATTR")) {
-        if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
-        return ntFail(NtStatus.STATUS_NOT_SUPPORTED);
-      }
-      return ntFail(statusOfError(error, this.log));
+      return ntFail(this.statusOf(error));
     }
   }
+
+  /** The NTSTATUS of what a member's body threw (see {@link guarded}); bugs propagate. */
+  private statusOf(error: unknown): number {
+    if (ProtocolError.is(error)) {
+      // A malformed answer from the device: its fault, not this file system's.
+      this.log.error(`service: malformed reply from the device: ${error.message}`);
+      return NtStatus.STATUS_IO_DEVICE_ERROR;
+    }
+    if (isErrno(error, ...NO_XATTR_SUPPORT) && (error.syscall ?? "").includes("XATTR")) {
+      if (error.errno === Errno.ENOSYS) this.metadata.noteNoXattrs(error.message);
+      return NtStatus.STATUS_NOT_SUPPORTED;
+    }
+    return statusOfError(error, this.log);
+  }
+
 
   /** `{ fh }` for a SETATTR through the context's handle when it may write (ftruncate), else `{}` (truncate by node). */
   private writableHandle(ctx: FuseFileContext): { fh?: bigint } {
@@ -383,6 +390,9 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         return this.createStream(components, stream);
       }
       if (components.length === 0) return ntFail(NtStatus.STATUS_OBJECT_NAME_COLLISION);
+      if (request.securityDescriptor !== null && request.securityDescriptor.length > 0 && !isValidDescriptor(request.securityDescriptor)) {
+        return ntFail(NtStatus.STATUS_INVALID_SECURITY_DESCR);
+      }
       const parentWalk = await this.resolver.walkParent(components);
       if (!parentWalk.ok) return parentWalk;
       const parent = parentWalk.value.node;
@@ -425,12 +435,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
           await this.undoCreate(ctx, parent, name, host.value);
           return done;
         }
-        const info = await this.contextInfo(ctx);
-        if (!info.ok) {
-          await this.close(ctx);
-          return info;
-        }
-        return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+        return this.opened(ctx);
       } finally {
         this.nodes.release(parent);
       }
@@ -469,8 +474,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       }
       return NT_OK;
     } catch (error) {
-      if (ProtocolError.is(error)) return ntFail(NtStatus.STATUS_INVALID_SECURITY_DESCR);
-      return ntFail(statusOfError(error, this.log));
+      return ntFail(this.statusOf(error));
     }
   }
 
@@ -491,18 +495,18 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     const w = await this.resolver.walk(components);
     if (!w.ok) return w;
     const node = w.value.node;
-    const created = await this.streams.create(node, stream);
+    let created: NtResult<void>;
+    try {
+      created = await this.streams.create(node, stream);
+    } catch (error) {
+      this.nodes.release(node);
+      throw error;
+    }
     if (!created.ok) {
       this.nodes.release(node);
       return created;
     }
-    const ctx = this.streamContext(node, w.value.names, stream);
-    const info = await this.contextInfo(ctx);
-    if (!info.ok) {
-      await this.close(ctx);
-      return info;
-    }
-    return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+    return this.opened(this.streamContext(node, w.value.names, stream));
   }
 
   private streamContext(node: ServiceNode, names: readonly string[], stream: string): FuseFileContext {
@@ -511,8 +515,21 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     return new FuseFileContext(node, names, stream);
   }
 
-  private normalized(ctx: FuseFileContext): string | null {
-    return this.options.caseInsensitive ? ctx.fileName : null;
+  /** The answer of Create/Open for a new context; the context is closed again if its information cannot be read. */
+  private async opened(ctx: FuseFileContext): Promise<NtResult<OpenResult<FuseFileContext>>> {
+    let info: NtResult<FileInfo>;
+    try {
+      info = await this.contextInfo(ctx);
+    } catch (error) {
+      await this.close(ctx);
+      throw error;
+    }
+    if (!info.ok) {
+      await this.close(ctx);
+      return info;
+    }
+    // Case-insensitive volumes report the stored case (FSP_FSCTL_OPEN_FILE_INFO.NormalizedName).
+    return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.options.caseInsensitive ? ctx.fileName : null });
   }
 
   /**
@@ -553,12 +570,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
           }
         }
       }
-      const info = await this.contextInfo(ctx);
-      if (!info.ok) {
-        await this.close(ctx);
-        return info;
-      }
-      return ntOk({ fileContext: ctx, fileInfo: info.value, normalizedName: this.normalized(ctx) });
+      return this.opened(ctx);
     });
   }
 
@@ -1086,3 +1098,13 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   }
 }
 
+/** Whether a self-relative security descriptor decodes. */
+function isValidDescriptor(descriptor: Uint8Array): boolean {
+  try {
+    decodeSecurityDescriptor(descriptor);
+    return true;
+  } catch (error) {
+    if (ProtocolError.is(error)) return false;
+    throw error;
+  }
+}

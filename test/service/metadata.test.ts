@@ -8,7 +8,7 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, chownSync, closeSync, openSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, closeSync, existsSync, openSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import { fsetxattr } from "../../src/sys/fs.js";
 import { FileAttribute } from "../../src/windows/attributes.js";
 import { createIdMap, decodeNtAcl, defaultSecurityDescriptor, encodeNtAcl } from "../../src/windows/ntacl.js";
@@ -76,6 +76,8 @@ for (const factory of FACTORIES) {
       assert.ok(hostXattr(m.host("\\withsd"), name) !== undefined);
       await closeFile(m.fs, c.fileContext);
 
+      fails(await m.fs.createEx(createRequest("\\badsd", { securityDescriptor: new Uint8Array([1, 0, 4, 0x80, 0xff, 0xff]) })), "STATUS_INVALID_SECURITY_DESCR");
+      assert.equal(existsSync(m.host("\\badsd")), false, "nothing created");
       fails(await m.fs.getSecurityByName("\\nope"), "STATUS_OBJECT_NAME_NOT_FOUND");
       fails(await m.fs.getSecurityByName("\\nope\\x"), "STATUS_OBJECT_PATH_NOT_FOUND");
       fails(await m.fs.getSecurityByName("\\f\\x"), "STATUS_NOT_A_DIRECTORY");
