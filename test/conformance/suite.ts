@@ -14,6 +14,8 @@ import { rdwrTests } from "./rdwr.js";
 import { flushTests } from "./flush.js";
 import { lockTests } from "./lock.js";
 import { dirctlTests } from "./dirctl.js";
+import { execTests } from "./exec.js";
+import { reparseTests } from "./reparse.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -24,6 +26,8 @@ export const allTests: readonly ConformanceTest[] = [
   ...flushTests,
   ...lockTests,
   ...dirctlTests,
+  ...execTests,
+  ...reparseTests,
 ];
 
 /** A file system to run the suite on. */
