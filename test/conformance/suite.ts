@@ -16,6 +16,7 @@ import { lockTests } from "./lock.js";
 import { dirctlTests } from "./dirctl.js";
 import { execTests } from "./exec.js";
 import { reparseTests } from "./reparse.js";
+import { eaTests } from "./ea.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -28,6 +29,7 @@ export const allTests: readonly ConformanceTest[] = [
   ...dirctlTests,
   ...execTests,
   ...reparseTests,
+  ...eaTests,
 ];
 
 /** A file system to run the suite on. */
