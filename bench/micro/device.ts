@@ -7,6 +7,7 @@
  *     npx tsx bench/micro/device.ts [--viofs=LABEL=DIR]... [--rounds=N] [--ops=N]
  *                                   [--mib=N] [--only=WORD,...] [--prof=DIR] [--json]
  *                                   [--no-virtiofsd] [--wrap="strace -f -c -o FILE"] [--node-flag=FLAG]...
+ *                                   [--verbose]
  *
  * `DIR` is a checkout with a compiled `dist/` (`bin/viofs.js` is started from
  * it); default: this repository as `viofs`. Several `--viofs` compare builds
@@ -19,6 +20,7 @@
  * - getattr QD1: one GETATTR at a time on one inode, µs per op;
  * - getattr QD16: 16 GETATTRs in flight, µs per op (throughput);
  * - lookup+getattr QD1: LOOKUP of an existing name, GETATTR, FORGET;
+ * - read / write 4KiB QD1: the request path of small I/O, µs per op;
  * - read QD1 / QD8: 1 MiB READs of a file in the page cache, GB/s;
  * - write QD1 / QD8: 1 MiB WRITEs, GB/s.
  * Next to each figure: the server's CPU time per op (µs, user+system of
@@ -51,11 +53,13 @@ interface Args {
   wrap: string[];
   /** Extra node flags for the viofs builds. */
   nodeFlags: string[];
+  /** Also print context switches per op (voluntary/involuntary, all threads) and the user share of CPU time. */
+  verbose: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
   const here = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-  const args: Args = { builds: [], rounds: 5, ops: 4000, mib: 128, only: null, prof: null, json: false, virtiofsd: true, wrap: [], nodeFlags: [] };
+  const args: Args = { builds: [], rounds: 5, ops: 4000, mib: 128, only: null, prof: null, json: false, virtiofsd: true, wrap: [], nodeFlags: [], verbose: false };
   for (const arg of argv) {
     const eq = arg.indexOf("=");
     const flag = eq < 0 ? arg : arg.slice(0, eq);
@@ -80,6 +84,9 @@ function parseArgs(argv: readonly string[]): Args {
         break;
       case "--prof":
         args.prof = resolve(value);
+        break;
+      case "--verbose":
+        args.verbose = true;
         break;
       case "--json":
         args.json = true;
@@ -120,6 +127,61 @@ function children(pid: number): number[] {
     return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
+  }
+}
+
+/** Context switches (voluntary, involuntary) of every thread of `pid` and its descendants so far. */
+function switches(pid: number): [number, number] {
+  let vol = 0;
+  let invol = 0;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
+  for (const p of pids) {
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        const status = readFileSync(`/proc/${p}/task/${t}/status`, "utf8");
+        vol += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        invol += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      } catch {
+        // Gone.
+      }
+    }
+  }
+  return [vol, invol];
+}
+
+/** User and system CPU seconds of `pid` and its descendants so far (clock ticks, 10 ms). */
+function userSystem(pid: number): [number, number] {
+  let user = 0;
+  let system = 0;
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
+  for (const p of pids) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      user += Number(fields[11]) / 100;
+      system += Number(fields[12]) / 100;
+    } catch {
+      // Gone.
+    }
+  }
+  return [user, system];
+}
+
+/** Minor page faults of `pid` (all threads) so far. */
+function minorFaults(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+  } catch {
+    return 0;
   }
 }
 
@@ -236,6 +298,30 @@ function workloads(a: Args): Workload[] {
       return { ops: n, bytes: 0 };
     },
   });
+  const small = chunk.subarray(0, 4096);
+  list.push({
+    name: "read 4KiB QD1",
+    unit: "µs/op",
+    async run(s) {
+      const buf = new Uint8Array(4096);
+      await pool(a.ops, 1, async (i) => {
+        const n = await s.session.readInto(s.file, s.fileFh, (i % (a.mib * 256)) * 4096, buf);
+        if (n !== 4096) throw new Error(`${s.label}: short read ${n}`);
+      });
+      return { ops: a.ops, bytes: a.ops * 4096 };
+    },
+  });
+  list.push({
+    name: "write 4KiB QD1",
+    unit: "µs/op",
+    async run(s) {
+      await pool(a.ops, 1, async (i) => {
+        const n = await s.session.write(s.file, s.fileFh, (i % (a.mib * 256)) * 4096, small);
+        if (n !== 4096) throw new Error(`${s.label}: short write ${n}`);
+      });
+      return { ops: a.ops, bytes: a.ops * 4096 };
+    },
+  });
   for (const qd of [1, 8]) {
     list.push({
       name: `read 1MiB QD${qd}`,
@@ -278,6 +364,7 @@ function median(xs: number[]): number {
 
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
+  const verbose = a.verbose;
   const root = mkdtempSync(join(tmpdir(), "viofs-micro-device-"));
   const subjects: Subject[] = [];
   const log = (s: string): void => void process.stderr.write(s + "\n");
@@ -307,19 +394,31 @@ async function main(): Promise<void> {
     // Warm-up: JIT and page cache.
     for (const s of subjects) for (const w of list) await w.run(s);
 
-    const table: { workload: string; unit: string; label: string; value: number; cpuUsPerOp: number; samples: number[] }[] = [];
+    const table: { workload: string; unit: string; label: string; value: number; cpuUsPerOp: number; faultsPerOp: number; samples: number[] }[] = [];
     for (const w of list) {
       const samples = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
       const cpu = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+      const faults = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+      const ctx = new Map<string, [number, number][]>(subjects.map((s) => [s.label, []]));
+      const userSys = new Map<string, [number, number]>(subjects.map((s) => [s.label, [0, 0]]));
       for (let r = 0; r < a.rounds; r++) {
         const order = subjects.map((_, i) => subjects[(i + r) % subjects.length]!);
         for (const s of order) {
           const pid = s.child.pid!;
+          const f0 = minorFaults(pid);
+          const [v0, i0] = switches(pid);
+          const [u0, k0] = userSystem(pid);
           const c0 = cpuSeconds(pid);
           const t0 = process.hrtime.bigint();
           const { ops, bytes } = await w.run(s);
           const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
           const c1 = cpuSeconds(pid);
+          faults.get(s.label)!.push((minorFaults(pid) - f0) / ops);
+          const [v1, i1] = switches(pid);
+          const [u1, k1] = userSystem(pid);
+          userSys.get(s.label)![0] += u1 - u0;
+          userSys.get(s.label)![1] += k1 - k0;
+          ctx.get(s.label)!.push([(v1 - v0) / ops, (i1 - i0) / ops]);
           samples.get(s.label)!.push(w.unit === "GB/s" ? bytes / seconds / 1e9 : (seconds * 1e6) / ops);
           cpu.get(s.label)!.push(((c1 - c0) * 1e6) / ops);
         }
@@ -328,8 +427,14 @@ async function main(): Promise<void> {
         .map((s) => {
           const v = median(samples.get(s.label)!);
           const c = median(cpu.get(s.label)!);
-          table.push({ workload: w.name, unit: w.unit, label: s.label, value: v, cpuUsPerOp: c, samples: samples.get(s.label)! });
-          return `${s.label} ${v.toFixed(w.unit === "GB/s" ? 2 : 1)} (cpu ${c.toFixed(1)} µs/op)`;
+          const f = median(faults.get(s.label)!);
+          const [us, ks] = userSys.get(s.label)!;
+          const cs = verbose
+            ? ` cs ${median(ctx.get(s.label)!.map((x) => x[0])).toFixed(1)}v/${median(ctx.get(s.label)!.map((x) => x[1])).toFixed(1)}i` +
+              ` user ${((100 * us) / (us + ks || 1)).toFixed(0)}%`
+            : "";
+          table.push({ workload: w.name, unit: w.unit, label: s.label, value: v, cpuUsPerOp: c, faultsPerOp: f, samples: samples.get(s.label)! });
+          return `${s.label} ${v.toFixed(w.unit === "GB/s" ? 2 : 1)} (cpu ${c.toFixed(1)} µs/op${f >= 0.05 ? `, ${f.toFixed(1)} faults/op` : ""}${cs})`;
         })
         .join(" | ");
       log(`${w.name.padEnd(20)} [${w.unit}] ${line}`);

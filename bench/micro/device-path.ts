@@ -1,0 +1,252 @@
+/**
+ * Micro-benchmark of the vhost-user-fs device's request path in one
+ * process, without system calls: a driver-side queue (DriverQueue) puts FUSE
+ * requests into a split virtqueue in plain memory, the VirtioFsDevice takes
+ * them (pop, walk, Reader/Writer, ChainReply), the FuseServer answers them
+ * over a file system that answers from constants, and the device pushes them
+ * back and decides whether to notify (the notification itself is counted,
+ * not signalled). Not a test and not part of `npm run bench`:
+ *
+ *     npx tsx bench/micro/device-path.ts [--filter WORD]
+ *
+ * Prints CPU and wall ns per request, the best of seven rounds, next to
+ * `handleChain` alone over the same messages, so that the difference is what
+ * the device layer adds. QD1 waits for each reply before the next request;
+ * QD16 keeps 16 in flight.
+ */
+import { Opcode } from "../../src/fuse/abi.js";
+import { encodeRequestBytes, type Request, type RequestHeader } from "../../src/fuse/messages.js";
+import type { AttrOut, EntryOut } from "../../src/fuse/structs.js";
+import { log } from "../../src/common/log.js";
+import { VirtioFsDevice } from "../../src/host/device.js";
+import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
+import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
+import { FuseServer } from "../../src/server/server.js";
+import { Reader, Writer } from "../../src/virtio/chain-io.js";
+import { DriverQueue } from "../../src/virtio/driver-queue.js";
+import { GuestMemory } from "../../src/virtio/memory.js";
+import { featureMask, splitQueueLayout } from "../../src/virtio/ring.js";
+import type { Vring } from "../../src/vhost-user/backend.js";
+
+let sink: unknown = null;
+
+interface Case {
+  name: string;
+  run(n: number): Promise<void>;
+}
+
+const ROUNDS = 7;
+const ROUND_MS = 250;
+
+async function measure(c: Case): Promise<{ cpu: number; wall: number }> {
+  let n = 64;
+  const warmEnd = performance.now() + 400;
+  for (;;) {
+    const t0 = performance.now();
+    await c.run(n);
+    const dt = performance.now() - t0;
+    if (dt < ROUND_MS / 20) n *= 2;
+    if (performance.now() > warmEnd && dt >= ROUND_MS / 20) break;
+  }
+  let cpu = Infinity;
+  let wall = Infinity;
+  for (let i = 0; i < ROUNDS; i++) {
+    let ops = 0;
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    const end = performance.now() + ROUND_MS;
+    while (performance.now() < end) {
+      await c.run(n);
+      ops += n;
+    }
+    const w = Number(process.hrtime.bigint() - t0) / ops;
+    const used = process.cpuUsage(c0);
+    cpu = Math.min(cpu, ((used.user + used.system) * 1000) / ops);
+    wall = Math.min(wall, w);
+  }
+  return { cpu, wall };
+}
+
+// ─── Messages and file system ──────────────────────────────────────────────
+
+const header = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 1000, gid: 1000, pid: 4242 });
+const getattrReq = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(7n), arg: { getattrFlags: 0, fh: 0n } });
+const lookupReq = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(1n), name: Buffer.from("file-0042.txt") });
+
+const attr = {
+  ino: 0x1_0000_0042n,
+  size: 12345n,
+  blocks: 24n,
+  atime: 1_700_000_000n,
+  mtime: 1_700_000_001n,
+  ctime: 1_700_000_002n,
+  atimensec: 123_456_789,
+  mtimensec: 223_456_789,
+  ctimensec: 323_456_789,
+  mode: 0o100644,
+  nlink: 1,
+  uid: 1000,
+  gid: 1000,
+  rdev: 0,
+  blksize: 4096,
+  flags: 0,
+};
+const entryOut: EntryOut = { nodeid: 42n, generation: 0n, entryValid: 1n, attrValid: 1n, entryValidNsec: 0, attrValidNsec: 0, attr };
+const attrOut: AttrOut = { attrValid: 1n, attrValidNsec: 0, attr };
+
+/** Answers LOOKUP and GETATTR from constants, as an async file system does (the passthrough's methods are async). */
+class ConstFs extends FileSystemBase {
+  override async lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<EntryOut> {
+    return entryOut;
+  }
+  override async getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
+    return attrOut;
+  }
+}
+
+const discard: ReplyTarget = {
+  send(chunks) {
+    sink = chunks;
+  },
+  dataBuffers() {
+    return [];
+  },
+  sendData(h) {
+    sink = h;
+  },
+};
+
+async function readyServer(): Promise<FuseServer> {
+  const server = new FuseServer(new ConstFs());
+  const init: Request = {
+    opcode: Opcode.INIT,
+    header: header(0n),
+    arg: { major: 7, minor: 38, maxReadahead: 1 << 17, flags: 0xffff_ffff, flags2: 0xffff_ffff },
+  };
+  await server.handle(encodeRequestBytes(init), discard);
+  if (server.negotiated === null) throw new Error("INIT failed");
+  return server;
+}
+
+// ─── The ring ──────────────────────────────────────────────────────────────
+
+const QUEUE_SIZE = 256;
+const SLOT = 8192;
+const REPLY_ROOM = 4096;
+
+/** A request queue (index 1) of a VirtioFsDevice, fed by a DriverQueue in the same memory. */
+class Rig {
+  readonly driver: DriverQueue<number>;
+  readonly device: VirtioFsDevice;
+  notifications = 0;
+  private readonly bytes: Uint8Array;
+  private readonly slotBase: number;
+  private waiter: (() => void) | null = null;
+
+  constructor(server: FuseServer, eventIdx: boolean) {
+    const layout = splitQueueLayout(QUEUE_SIZE, 0n, 4);
+    this.slotBase = Math.ceil(Number(layout.end) / 4096) * 4096;
+    const size = this.slotBase + QUEUE_SIZE * SLOT;
+    this.bytes = new Uint8Array(size);
+    const memory = new GuestMemory([{ guestAddr: 0n, size: BigInt(size), userAddr: 0x7000_0000_0000n, bytes: this.bytes }]);
+    this.driver = new DriverQueue<number>({ memory, size: QUEUE_SIZE, ...layout, eventIdx });
+    this.device = new VirtioFsDevice(server);
+    const vring: Vring = {
+      index: 1,
+      size: QUEUE_SIZE,
+      memory,
+      descAddr: layout.descAddr,
+      availAddr: layout.availAddr,
+      usedAddr: layout.usedAddr,
+      nextAvail: 0,
+      features: eventIdx ? featureMask("RING_EVENT_IDX") : 0n,
+      notify: () => {
+        this.notifications++;
+        const w = this.waiter;
+        this.waiter = null;
+        w?.();
+      },
+      signalError: () => {
+        throw new Error("ring error");
+      },
+    };
+    this.device.queueStarted(vring);
+  }
+
+  /** Puts `request` in slot `slot` and makes it available; returns whether the device wants a kick. */
+  submit(request: Uint8Array, slot: number): boolean {
+    const at = this.slotBase + slot * SLOT;
+    this.bytes.set(request, at);
+    this.driver.add([{ gpa: at, len: request.byteLength }], [{ gpa: at + 4096, len: REPLY_ROOM }], slot);
+    return this.driver.kickNeeded();
+  }
+
+  kick(): void {
+    this.device.queueKicked(1);
+  }
+
+  /** Resolves at the next notification. */
+  notified(): Promise<void> {
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+}
+
+function deviceCase(name: string, server: FuseServer, request: Uint8Array, qd: number): Case {
+  const rig = new Rig(server, true);
+  return {
+    name: `device ${name} QD${qd}`,
+    async run(n) {
+      let done = 0;
+      let sent = 0;
+      const free: number[] = Array.from({ length: qd }, (_, i) => i);
+      while (done < n) {
+        let kick = false;
+        while (sent < n && free.length > 0) {
+          kick = rig.submit(request, free.pop()!) || kick;
+          sent++;
+        }
+        const woken = rig.notified();
+        if (kick) rig.kick();
+        await woken;
+        for (const used of rig.driver.takeUsed()) {
+          free.push(used.token);
+          done++;
+        }
+      }
+      sink = rig.notifications;
+    },
+  };
+}
+
+function chainCase(name: string, server: FuseServer, request: Uint8Array): Case {
+  const readable = [new Uint8Array(request)];
+  const writable = [new Uint8Array(REPLY_ROOM)];
+  return {
+    name: `handleChain ${name} alone`,
+    async run(n) {
+      for (let i = 0; i < n; i++) await server.handleChain(new Reader(readable), new ChainReply(new Writer(writable)));
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  log.setLevel("error");
+  const filter = process.argv.includes("--filter") ? process.argv[process.argv.indexOf("--filter") + 1]! : "";
+  const server = await readyServer();
+  const list: Case[] = [
+    chainCase("GETATTR", server, getattrReq),
+    deviceCase("GETATTR", server, getattrReq, 1),
+    deviceCase("GETATTR", server, getattrReq, 16),
+    chainCase("LOOKUP", server, lookupReq),
+    deviceCase("LOOKUP", server, lookupReq, 1),
+    deviceCase("LOOKUP", server, lookupReq, 16),
+  ].filter((c) => c.name.includes(filter));
+  console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
+  for (const c of list) {
+    const f = await measure(c);
+    console.log(`${c.name.padEnd(34)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
+  }
+  if (sink === Symbol.for("never")) console.log(sink);
+}
+
+await main();
