@@ -391,6 +391,40 @@ for (const factory of FACTORIES) {
       const h = await open(m.fs, "\\.hidden", AccessMask.FILE_READ_ATTRIBUTES);
       assert.equal(ok(await m.fs.getFileInfo(h)).fileAttributes, A.FILE_ATTRIBUTE_HIDDEN);
       await closeFile(m.fs, h);
+
+      // The hex-only form Wine writes (no NUL), as Samba reads it.
+      const { closeSync, openSync } = await import("node:fs");
+      const { fsetxattr } = await import("../../src/sys/fs.js");
+      writeFileSync(m.host("\\wine"), "");
+      const fd = openSync(m.host("\\wine"), "r");
+      fsetxattr(fd, "user.DOSATTRIB", Buffer.from("0x6"));
+      closeSync(fd);
+      const w = await open(m.fs, "\\wine", AccessMask.FILE_READ_ATTRIBUTES);
+      assert.equal(ok(await m.fs.getFileInfo(w)).fileAttributes, A.FILE_ATTRIBUTE_HIDDEN | A.FILE_ATTRIBUTE_SYSTEM);
+      await closeFile(m.fs, w);
+    });
+
+    test("many calls at once: creates, writes, reads, listings and closes keep the lookup counts exact", async (t) => {
+      const m = await mount(t, factory, { nameCacheSize: 16 });
+      const d = await create(m.fs, "\\p", { directory: true });
+      await Promise.all(
+        Array.from({ length: 60 }, async (_, i) => {
+          const f = await create(m.fs, `\\p\\f${i}`);
+          ok(await m.fs.write(f.fileContext, Buffer.from(`data ${i}`), 0n, false, false));
+          const again = await open(m.fs, `\\p\\f${i}`, AccessMask.FILE_GENERIC_READ);
+          const buffer = new Uint8Array(16);
+          assert.equal(Buffer.from(buffer.subarray(0, ok(await m.fs.read(again, buffer, 0n)))).toString(), `data ${i}`);
+          await closeFile(m.fs, again);
+          await closeFile(m.fs, f.fileContext, i % 3 === 0 ? CleanupFlag.Delete : 0, `\\p\\f${i}`);
+        }),
+      );
+      const listed = await Promise.all([0, 1, 2].map(async () => ok(await m.fs.readDirectory(d.fileContext, null, null, 1 << 16)).entries.length));
+      assert.deepEqual(listed, [42, 42, 42], "dots and the 40 files left");
+      await closeFile(m.fs, d.fileContext);
+      m.fs.invalidateCaches();
+      await m.session.flushForgets();
+      assert.equal(m.session.trackedNodes, 0);
+      assert.equal(m.fs.stats.nodes, 1);
     });
 
     test("CanDelete and SetDelete: empty and non-empty directories, files; nothing is deleted before Cleanup", async (t) => {
