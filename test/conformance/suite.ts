@@ -17,6 +17,7 @@ import { dirctlTests } from "./dirctl.js";
 import { execTests } from "./exec.js";
 import { reparseTests } from "./reparse.js";
 import { eaTests } from "./ea.js";
+import { streamTests } from "./stream.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -30,6 +31,7 @@ export const allTests: readonly ConformanceTest[] = [
   ...execTests,
   ...reparseTests,
   ...eaTests,
+  ...streamTests,
 ];
 
 /** A file system to run the suite on. */
