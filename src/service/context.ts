@@ -85,6 +85,7 @@ export class Handles {
     return ctx.fh!;
   }
 
+  /** Releases the context's handle, if it has one (a failed RELEASE is only logged: nothing can be done). */
   async drop(ctx: FuseFileContext): Promise<void> {
     if (ctx.fh === null) return;
     const fh = ctx.fh;
