@@ -18,6 +18,7 @@ import { execTests } from "./exec.js";
 import { reparseTests } from "./reparse.js";
 import { eaTests } from "./ea.js";
 import { streamTests } from "./stream.js";
+import { oplockTests } from "./oplock.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -32,6 +33,7 @@ export const allTests: readonly ConformanceTest[] = [
   ...reparseTests,
   ...eaTests,
   ...streamTests,
+  ...oplockTests,
 ];
 
 /** A file system to run the suite on. */
