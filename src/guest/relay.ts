@@ -27,17 +27,17 @@
  * - Read-only relays refuse every mutating request with EROFS themselves
  *   (the mount is MS_RDONLY as well).
  *
- * /dev/fuse is read without blocking on the main thread when the poller
- * reports it readable (no thread-pool thread is held), as the host side's
- * `FuseDevMount` does; many requests are in flight at once. ENODEV on read
- * or write means the kernel ended the connection (unmounted).
+ * The device itself (mounting, non-blocking reads through the poller, one
+ * write per reply, unmounting, ENODEV) is `FuseDevMount`
+ * (`src/fusedev/mount.ts`), shared with the host side; the relay is its
+ * handler. Many requests are in flight at once (reading never pauses: the
+ * transport's queues hold back).
  *
  * When the backend goes away, pending and later requests are answered
  * ENOTCONN, the mount is detached (lazily) and {@link FuseRelay.closed}
  * resolves with cause "backend". Nothing in this process may touch the
  * mount with synchronous calls: the replies come from this event loop.
  */
-import { closeSync } from "node:fs";
 import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import { log } from "../common/log.js";
@@ -78,11 +78,9 @@ import {
   StatxOut,
   WriteOut,
 } from "../fuse/structs.js";
-import { EPOLLIN, MS_NODEV, MS_NOSUID, MS_RDONLY, O_NONBLOCK } from "../sys/constants.js";
-import { getFileFlags, setFileFlags } from "../sys/fs.js";
-import { read as readNow, write as writeFd } from "../sys/io.js";
-import { sharedPoller, type FdPoller } from "../sys/poller.js";
-import { mountFuse, openFuseDevice, unmountLazy } from "../sys/process.js";
+import { FuseDevMount, type FuseDevHandler } from "../fusedev/mount.js";
+import type { ReplyTarget } from "../server/reply.js";
+import type { FdPoller } from "../sys/poller.js";
 import { FuseSession, MIN_SERVER_MINOR } from "./session.js";
 import type { FuseTransport, QueueKind } from "./transport.js";
 
@@ -179,12 +177,6 @@ const PAGE_SIZE = 4096;
 const DEFAULT_MAX_PAGES = 32;
 /** Room for request headers in front of WRITE data in the read buffer (libfuse's convention). */
 const HEADER_ROOM = 4096;
-/** Requests up to this size are copied out of the read buffer; larger ones take it along. */
-const COPY_LIMIT = 16 * 1024;
-/** Requests read per readiness callback before giving the event loop back. */
-const BURST = 64;
-/** Large read buffers kept for reuse. */
-const POOL_MAX = 8;
 /** Bit 0 of `unique` marks an INTERRUPT (Linux FUSE_INT_REQ_BIT). */
 const INTERRUPT_BIT = 1n;
 
@@ -248,6 +240,9 @@ export interface RelayStats {
 
 type State = "init" | "ready" | "closed";
 
+/** A request's bytes are free once its handling settles. */
+const DONE: Promise<void> = Promise.resolve();
+
 /** A FUSE mount whose requests go to a virtio-fs backend. Create it with {@link FuseRelay.mount}. */
 export class FuseRelay {
   /** Resolves once, when the connection has ended and the transport is closed; never rejects. */
@@ -255,34 +250,44 @@ export class FuseRelay {
   readonly stats: RelayStats = { forwarded: 0, forgets: 0, interrupts: 0, interruptsDropped: 0, refused: 0, malformed: 0 };
 
   private state: State = "init";
-  private watching = false;
-  private unmounting = false;
+  /** The read buffer size the kernel needs: the minimum until INIT, then room for a whole WRITE. */
   private bufferSize = FUSE_MIN_READ_BUFFER;
-  private readBuffer: Uint8Array = new Uint8Array(FUSE_MIN_READ_BUFFER);
-  private readonly pool: Uint8Array[] = [];
   /** Kernel id → backend id, for every request waiting for the backend. */
   private readonly inFlight = new Map<bigint, bigint>();
   private init_: RelayInit | null = null;
+  /** Why INIT failed; null while it may still succeed. */
+  private initError: Error | null = null;
   private backendGone: Error | null = null;
-  private failure: Error | null = null;
+  private device: FuseDevMount | null = null;
   private resolveClosed!: (end: RelayEnd) => void;
-  private initWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
-  private readonly poller: FdPoller;
   private readonly readOnly: boolean;
   private readonly interrupts: boolean;
 
   private constructor(
     readonly transport: FuseTransport,
     readonly mountpoint: string,
-    /** The /dev/fuse fd (closed when the relay ends). */
-    readonly fd: number,
     private readonly options: RelayOptions,
   ) {
-    this.poller = options.poller ?? sharedPoller();
     this.readOnly = options.readOnly ?? false;
     this.interrupts = options.interrupts ?? true;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
   }
+
+  /** The relay as {@link FuseDevMount} sees it. */
+  private readonly handler: FuseDevHandler = ((relay: FuseRelay): FuseDevHandler => ({
+    get requestLimit() {
+      return relay.bufferSize;
+    },
+    readLimit: 0,
+    get negotiated() {
+      return relay.init_;
+    },
+    get initError() {
+      return relay.initError;
+    },
+    handle: (request, reply) => relay.handle(request, reply),
+    reset: () => relay.reset(),
+  }))(this);
 
   /**
    * Mounts a FUSE file system at `mountpoint` (type `fuse.<subtype>`,
@@ -294,42 +299,26 @@ export class FuseRelay {
    * unmounting, with the reason INIT failed.
    */
   static async mount(transport: FuseTransport, mountpoint: string, options: RelayOptions = {}): Promise<FuseRelay> {
-    let fd: number;
+    const relay = new FuseRelay(transport, mountpoint, options);
+    void transport.closed.then((reason) => relay.onTransportClosed(reason));
     try {
-      fd = openFuseDevice(options.devicePath ?? "/dev/fuse");
-    } catch (error) {
-      transport.close();
-      throw error;
-    }
-    try {
-      setFileFlags(fd, getFileFlags(fd) | O_NONBLOCK);
-      mountFuse(mountpoint, {
-        fd,
-        fsname: options.fsName ?? "viofs",
+      relay.device = await FuseDevMount.mount(relay.handler, mountpoint, {
+        fsName: options.fsName ?? "viofs",
         subtype: options.subtype ?? "viofs",
-        defaultPermissions: true,
-        allowOther: true,
-        flags: MS_NOSUID | MS_NODEV | (options.readOnly ? MS_RDONLY : 0),
+        readOnly: options.readOnly ?? false,
+        maxInFlight: Infinity,
+        initTimeoutMs: options.initTimeoutMs ?? 10_000,
+        unmountTimeoutMs: options.unmountTimeoutMs ?? 2000,
+        devicePath: options.devicePath ?? "/dev/fuse",
+        ...(options.poller !== undefined ? { poller: options.poller } : {}),
       });
     } catch (error) {
-      closeSync(fd);
       transport.close();
       throw error;
     }
-    const relay = new FuseRelay(transport, mountpoint, fd, options);
-    const initialized = new Promise<void>((resolve, reject) => (relay.initWaiter = { resolve, reject }));
-    void transport.closed.then((reason) => relay.onTransportClosed(reason));
-    relay.watch();
-    const timeoutMs = options.initTimeoutMs ?? 10_000;
-    const timer = setTimeout(() => relay.initFailed(new ErrnoError(Errno.ETIMEDOUT, "FUSE_INIT", mountpoint)), timeoutMs);
-    try {
-      await initialized;
-    } catch (error) {
-      await relay.unmount();
-      throw error;
-    } finally {
-      clearTimeout(timer);
-    }
+    void relay.device.closed.then((failure) => relay.ended(failure));
+    // The backend may have gone between INIT and here.
+    if (relay.backendGone !== null) void relay.unmount();
     return relay;
   }
 
@@ -350,123 +339,45 @@ export class FuseRelay {
    * someone else unmounted.
    */
   async unmount(): Promise<RelayEnd> {
-    if (this.state !== "closed" && !this.unmounting) {
-      this.unmounting = true;
-      try {
-        unmountLazy(this.mountpoint);
-      } catch (error) {
-        const e = ErrnoError.is(error) ? error.errno : 0;
-        if (e !== Errno.EINVAL && e !== Errno.ENOENT) log.warn(`relay: unmounting ${this.mountpoint}: ${String(error)}`);
-      }
-      const timeoutMs = this.options.unmountTimeoutMs ?? 2000;
-      const timer = setTimeout(() => {
-        log.warn(`relay: ${this.mountpoint} still busy after ${timeoutMs} ms: aborting the connection`);
-        this.finish();
-      }, timeoutMs);
-      await this.closed;
-      clearTimeout(timer);
-    }
+    await this.device?.unmount();
     return this.closed;
   }
 
-  // ─── The device ─────────────────────────────────────────────────────────
+  // ─── The device's handler ───────────────────────────────────────────────
 
-  private watch(): void {
-    if (this.watching || this.state === "closed") return;
-    this.watching = true;
-    this.poller.add(this.fd, EPOLLIN, this.onReadable);
-  }
-
-  private unwatch(): void {
-    if (!this.watching) return;
-    this.watching = false;
-    this.poller.remove(this.fd);
-  }
-
-  private readonly onReadable = (): void => {
-    for (let i = 0; i < BURST && this.state !== "closed"; i++) {
-      let n: number | null;
-      try {
-        n = readNow(this.fd, this.readBuffer);
-      } catch (error) {
-        const e = ErrnoError.is(error) ? error.errno : 0;
-        if (e === Errno.EINTR || e === Errno.ENOENT) continue; // interrupted before it was read: read again
-        if (e !== Errno.ENODEV) this.failure = error as Error;
-        this.finish();
-        return;
-      }
-      if (n === null) return;
-      if (n === 0) {
-        this.finish();
-        return;
-      }
-      this.dispatch(n);
-    }
-  };
-
-  /** Takes the request out of the read buffer (copied when small; the buffer itself when large). */
-  private dispatch(n: number): void {
-    let request: Uint8Array;
-    let owned: Uint8Array | null = null;
-    if (n <= COPY_LIMIT) {
-      request = this.readBuffer.slice(0, n);
-    } else {
-      owned = this.readBuffer;
-      request = owned.subarray(0, n);
-      this.readBuffer = this.takeBuffer();
-    }
+  private handle(request: Uint8Array, reply: ReplyTarget): Promise<void> {
     let header: InHeader;
     try {
       header = decodeInHeader(request);
     } catch (error) {
       // Nothing to answer: without a header there is no id.
       log.warn(`relay: a request from the kernel without a header: ${String(error)}`);
-      this.giveBuffer(owned);
-      return;
+      return DONE;
     }
-    if (this.state === "init") {
-      void this.initialize(header, request);
-      return;
-    }
-    this.relay(header, request, owned);
+    if (this.state === "init") return this.initialize(header, request, reply);
+    return this.relay(header, request, reply);
   }
 
-  private takeBuffer(): Uint8Array {
-    return this.pool.pop() ?? new Uint8Array(this.bufferSize);
-  }
-
-  private giveBuffer(buffer: Uint8Array | null): void {
-    if (buffer !== null && buffer.length === this.bufferSize && this.pool.length < POOL_MAX) this.pool.push(buffer);
-  }
-
-  /** Writes one reply in one system call; drops replies the kernel no longer waits for. */
-  private write(bytes: Uint8Array): void {
-    if (this.state === "closed") return;
+  /** Writes one reply; a reply the kernel refuses (EINVAL) is logged: it has failed the request (EIO) itself. */
+  private write(reply: ReplyTarget, bytes: Uint8Array): void {
     try {
-      writeFd(this.fd, bytes);
+      void reply.send([bytes]);
     } catch (error) {
-      const e = ErrnoError.is(error) ? error.errno : 0;
-      if (e === Errno.ENOENT) return; // the request was interrupted and is gone
-      if (e === Errno.ENODEV) {
-        this.finish();
-        return;
-      }
-      // EINVAL: the kernel refused the reply's body; it has failed the request (EIO) itself.
       log.warn(`relay: the kernel refused a reply of ${bytes.length} bytes: ${String(error)}`);
     }
   }
 
-  private answer(unique: bigint, errno: number): void {
-    this.write(encodeErrorReply(unique, errno));
+  private answer(reply: ReplyTarget, unique: bigint, errno: number): void {
+    this.write(reply, encodeErrorReply(unique, errno));
   }
 
   // ─── INIT ───────────────────────────────────────────────────────────────
 
-  private async initialize(header: InHeader, request: Uint8Array): Promise<void> {
+  private async initialize(header: InHeader, request: Uint8Array, reply: ReplyTarget): Promise<void> {
     const unique = header.unique;
     if (header.opcode !== Opcode.INIT) {
       log.warn(`relay: ${opcodeName(header.opcode)} before INIT`);
-      this.answer(unique, Errno.EIO);
+      this.answer(reply, unique, Errno.EIO);
       return;
     }
     let arg: InitIn;
@@ -475,18 +386,18 @@ export class FuseRelay {
       if (req.opcode !== Opcode.INIT) throw new ProtocolError(ProtocolErrorCode.VALUE, "not an INIT");
       arg = req.arg;
     } catch (error) {
-      this.answer(unique, Errno.EPROTO);
+      this.answer(reply, unique, Errno.EPROTO);
       this.initFailed(error as Error);
       return;
     }
     if (arg.major > FUSE_KERNEL_VERSION) {
       // Name our major; the kernel sends INIT again in it.
       const out: InitOut = { ...InitOut.zero(), major: FUSE_KERNEL_VERSION, minor: FUSE_KERNEL_MINOR_VERSION };
-      this.write(encodeReply(unique, Opcode.INIT, out, { minor: FUSE_KERNEL_MINOR_VERSION, setxattrExt: false })[0]!);
+      this.write(reply, encodeReply(unique, Opcode.INIT, out, { minor: FUSE_KERNEL_MINOR_VERSION, setxattrExt: false })[0]!);
       return;
     }
     if (arg.major < FUSE_KERNEL_VERSION || arg.minor < MIN_SERVER_MINOR) {
-      this.answer(unique, Errno.EPROTO);
+      this.answer(reply, unique, Errno.EPROTO);
       this.initFailed(new ProtocolError(ProtocolErrorCode.VALUE, `the kernel speaks FUSE ${arg.major}.${arg.minor}; the relay needs 7.${MIN_SERVER_MINOR} or later`));
       return;
     }
@@ -502,7 +413,7 @@ export class FuseRelay {
         initTimeoutMs: this.options.initTimeoutMs ?? 10_000,
       });
     } catch (error) {
-      this.answer(unique, ErrnoError.is(error) ? error.errno : Errno.EPROTO);
+      this.answer(reply, unique, ErrnoError.is(error) ? error.errno : Errno.EPROTO);
       this.initFailed(error as Error);
       return;
     }
@@ -513,7 +424,7 @@ export class FuseRelay {
     const maxWrite = Math.max(PAGE_SIZE, Math.min(info.maxWrite, pages * PAGE_SIZE));
     const { flags: low, flags2: high } = splitInitFlags(flags);
     const backend = info.init;
-    const reply: InitOut = {
+    const out: InitOut = {
       ...InitOut.zero(),
       major: FUSE_KERNEL_VERSION,
       minor: Math.min(arg.minor, info.minor),
@@ -526,79 +437,70 @@ export class FuseRelay {
       timeGran: backend.timeGran,
       maxPages: (flags & InitFlag.MAX_PAGES) !== 0n ? pages : 0,
     };
-    // The kernel insists on a read buffer with room for a whole WRITE.
+    // The kernel insists on a read buffer with room for a whole WRITE (the device reads requestLimit once INIT is done).
     this.bufferSize = Math.max(FUSE_MIN_READ_BUFFER, HEADER_ROOM + maxWrite);
-    this.pool.length = 0;
-    this.readBuffer = new Uint8Array(this.bufferSize);
-    this.init_ = { kernel: arg, session, reply, flags };
+    this.init_ = { kernel: arg, session, reply: out, flags };
     this.state = "ready";
     log.info(
-      `relay: ${this.mountpoint}: FUSE 7.${reply.minor}, max_write ${maxWrite}, max_pages ${pages}, flags ${initFlagNames(flags).join(",") || "none"}`,
+      `relay: ${this.mountpoint}: FUSE 7.${out.minor}, max_write ${maxWrite}, max_pages ${pages}, flags ${initFlagNames(flags).join(",") || "none"}`,
     );
-    this.write(encodeReply(unique, Opcode.INIT, reply, { minor: arg.minor, setxattrExt: false })[0]!);
-    const waiter = this.initWaiter;
-    this.initWaiter = null;
-    waiter?.resolve();
+    this.write(reply, encodeReply(unique, Opcode.INIT, out, { minor: arg.minor, setxattrExt: false })[0]!);
   }
 
+  /** INIT failed: the device's mount() rejects with `error` (only the first counts). */
   private initFailed(error: Error): void {
-    const waiter = this.initWaiter;
-    this.initWaiter = null;
-    waiter?.reject(error);
+    if (this.state === "init" && this.initError === null) this.initError = error;
   }
 
   // ─── Requests ───────────────────────────────────────────────────────────
 
-  private relay(header: InHeader, request: Uint8Array, owned: Uint8Array | null): void {
+  /** Forwards one request; settles once its reply (or the relay's answer) was written. */
+  private relay(header: InHeader, request: Uint8Array, reply: ReplyTarget): Promise<void> {
     const opcode = header.opcode;
     const unique = header.unique;
     if (opcode === Opcode.FORGET || opcode === Opcode.BATCH_FORGET) {
-      this.giveBuffer(owned);
-      if (this.backendGone !== null) return;
+      if (this.backendGone !== null) return DONE;
       setUnique(request, this.newUnique());
       this.stats.forgets++;
+      // The transport copies the request before submit returns: the device may reuse the bytes at once.
       submit(this.transport, [request], 0, "hiprio").catch(() => undefined);
-      return;
+      return DONE;
     }
     if (opcode === Opcode.INTERRUPT) {
-      this.giveBuffer(owned);
       this.interrupt(header, request);
-      return;
+      return DONE;
     }
     if (opcode === Opcode.NOTIFY_REPLY) {
       // Only an answer to a NOTIFY_RETRIEVE, which the relay never sends.
-      this.giveBuffer(owned);
-      return;
+      return DONE;
     }
     const refusal = this.refusal(opcode, request);
     if (refusal !== 0) {
-      this.answerRefused(unique, refusal, owned);
-      return;
+      this.answerRefused(reply, unique, refusal);
+      return DONE;
     }
     let capacity: number;
     try {
       capacity = OutHeader.SIZE + replyRoom(opcode, request);
     } catch (error) {
       log.warn(`relay: ${opcodeName(opcode)} request: ${String(error)}`);
-      this.answerRefused(unique, Errno.EIO, owned);
-      return;
+      this.answerRefused(reply, unique, Errno.EIO);
+      return DONE;
     }
     const backendUnique = this.newUnique();
     setUnique(request, backendUnique);
     this.inFlight.set(unique, backendUnique);
     this.stats.forwarded++;
-    submit(this.transport, [request], capacity, "request").then(
-      (reply) => {
+    return submit(this.transport, [request], capacity, "request").then(
+      (bytes) => {
         this.inFlight.delete(unique);
-        this.giveBuffer(owned);
-        this.deliver(unique, backendUnique, opcode, reply);
+        this.deliver(reply, unique, backendUnique, opcode, bytes);
       },
       (error: unknown) => {
         this.inFlight.delete(unique);
-        this.giveBuffer(owned);
         const e = ErrnoError.is(error) && error.errno <= MAX_REPLY_ERRNO ? error.errno : Errno.EIO;
         if (e !== Errno.ENOTCONN) log.warn(`relay: ${opcodeName(opcode)} not carried: ${String(error)}`);
-        this.answer(unique, e);
+        this.answer(reply, unique, e);
       },
     );
   }
@@ -611,25 +513,24 @@ export class FuseRelay {
     return 0;
   }
 
-  private answerRefused(unique: bigint, errno: number, owned: Uint8Array | null): void {
-    this.giveBuffer(owned);
+  private answerRefused(reply: ReplyTarget, unique: bigint, errno: number): void {
     this.stats.refused++;
-    this.answer(unique, errno);
+    this.answer(reply, unique, errno);
   }
 
   /** Checks the backend's reply, gives it the kernel's id and writes it. */
-  private deliver(unique: bigint, backendUnique: bigint, opcode: number, reply: Uint8Array): void {
+  private deliver(reply: ReplyTarget, unique: bigint, backendUnique: bigint, opcode: number, bytes: Uint8Array): void {
     try {
-      const h = decodeOutHeader(reply);
+      const h = decodeOutHeader(bytes);
       if (h.unique !== backendUnique) throw new ProtocolError(ProtocolErrorCode.VALUE, `reply unique ${h.unique} is not the request's ${backendUnique}`);
     } catch (error) {
       this.stats.malformed++;
       log.warn(`relay: malformed ${opcodeName(opcode)} reply from the backend (${String(error)}): answering EIO`);
-      this.answer(unique, Errno.EIO);
+      this.answer(reply, unique, Errno.EIO);
       return;
     }
-    setUnique(reply, unique);
-    this.write(reply);
+    setUnique(bytes, unique);
+    this.write(reply, bytes);
   }
 
   /** Forwards an INTERRUPT while the request it names still waits for the backend. */
@@ -674,26 +575,22 @@ export class FuseRelay {
     this.backendGone = reason;
     log.debug(`relay: ${this.mountpoint}: the transport ended (${reason.message})`);
     this.initFailed(reason);
-    if (this.state === "ready") void this.unmount();
+    if (this.state === "ready" && this.device !== null) void this.unmount();
   }
 
-  /** Ends the connection: stops reading, closes the device and the transport. */
-  private finish(): void {
-    if (this.state === "closed") return;
+  /** The device's connection ended (reading stopped, the device is closed): close the transport. */
+  private reset(): Promise<void> {
     this.state = "closed";
-    this.unwatch();
-    if (this.failure !== null) log.error(`relay: reading /dev/fuse for ${this.mountpoint}: ${String(this.failure)}`);
-    try {
-      closeSync(this.fd);
-    } catch (error) {
-      log.warn(`relay: closing /dev/fuse: ${String(error)}`);
-    }
-    this.initFailed(new ErrnoError(Errno.ENODEV, "FUSE_INIT", `${this.mountpoint}: the connection ended`));
-    const backendGone = this.backendGone;
     this.transport.close();
+    return DONE;
+  }
+
+  /** The device is closed and the transport too: say why the relay ended. */
+  private ended(failure: Error | null): void {
+    const backendGone = this.backendGone;
     this.resolveClosed(
-      this.failure !== null
-        ? { cause: "failed", error: this.failure }
+      failure !== null
+        ? { cause: "failed", error: failure }
         : backendGone !== null
           ? { cause: "backend", error: backendGone }
           : { cause: "unmounted", error: null },

@@ -45,7 +45,7 @@ function run(command: string, args: string[]): Promise<{ code: number | null; st
 
 async function withMount(
   fs: MemFs,
-  body: (dir: string, mount: FuseDevMount) => Promise<void>,
+  body: (dir: string, mount: FuseDevMount<FuseServer>) => Promise<void>,
   options: FuseDevMountOptions = {},
 ): Promise<void> {
   const dir = await fsp.mkdtemp(join(tmpdir(), "viofs-fusedev-"));
@@ -126,7 +126,7 @@ for (const maxInFlight of [64, 2]) {
     const fs = new MemFs();
     for (let i = 0; i < 16; i++) fs.add(1n, `f${i}`, Mode.S_IFREG | 0o644, Buffer.alloc(200_000, i));
     let peak = 0;
-    let current: FuseDevMount | null = null;
+    let current: FuseDevMount<FuseServer> | null = null;
     const serve = fs.read.bind(fs);
     fs.read = async (...args) => {
       peak = Math.max(peak, current?.pending ?? 0);
