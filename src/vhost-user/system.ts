@@ -9,6 +9,7 @@
  */
 import { closeSync } from "node:fs";
 import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { log } from "../common/log.js";
 import { Errno } from "../common/errno.js";
 import {
   EPOLLERR,
@@ -113,7 +114,8 @@ export class HostSystem implements FrontendSystem {
     if (!this.loopReads || !LoopReader.supported) return null;
     let reader: LoopReader;
     try {
-      reader = new LoopReader(fd, fire);
+      // An eventfd never ends; should the read fail all the same, the ring would stop hearing kicks: say so.
+      reader = new LoopReader(fd, fire, (error) => log.warn(`eventfd ${fd}: no longer read: ${error?.message ?? "end of file"}`));
     } catch {
       return null;
     }
