@@ -45,7 +45,7 @@ import {
 } from "../windows/security.js";
 import { basicInfoRequest, type CallerBasicInfo } from "../winfsp/basic-info.js";
 import { CleanupFlag, CreateDisposition, CreateOption, CreateResult, IO_REPARSE } from "../winfsp/constants.js";
-import type { FileInfo, FileSystemInterface, NtResult, ReparseResolution, StreamInfo, VolumeInfo } from "../winfsp/interface.js";
+import { ntOk, type FileInfo, type FileSystemInterface, type NtResult, type ReparseResolution, type StreamInfo, type VolumeInfo } from "../winfsp/interface.js";
 import { effectiveVolumeParams, fileSystemAttributes, reportedFileSystemName, type EffectiveVolumeParams } from "../winfsp/volume-params.js";
 import { hasWildcards, isNameInExpression, upcase } from "../winfsp/wildcard.js";
 import {
@@ -338,6 +338,33 @@ export interface StandardInformation {
   readonly directory: boolean;
 }
 
+/** FILE_STAT_INFORMATION (class 68, volumes with WslFeatures). */
+export interface StatInformation {
+  readonly fileId: bigint;
+  readonly creationTime: bigint;
+  readonly lastAccessTime: bigint;
+  readonly lastWriteTime: bigint;
+  readonly changeTime: bigint;
+  readonly allocationSize: bigint;
+  readonly endOfFile: bigint;
+  readonly fileAttributes: number;
+  readonly reparseTag: number;
+  readonly numberOfLinks: number;
+  /** What the caller's token may do to the file (MAXIMUM_ALLOWED against its descriptor); 0 when that cannot be read. */
+  readonly effectiveAccess: number;
+}
+
+/** FILE_STAT_LX_INFORMATION (class 70): the stat information and the WSL metadata EAs. */
+export interface StatLxInformation extends StatInformation {
+  /** LX_FILE_METADATA_HAS_UID 1, _GID 2, _MODE 4, _DEVICE_ID 8: which of the following came from an EA. */
+  readonly lxFlags: number;
+  readonly lxUid: number;
+  readonly lxGid: number;
+  readonly lxMode: number;
+  readonly lxDeviceIdMajor: number;
+  readonly lxDeviceIdMinor: number;
+}
+
 /** The file-information classes the FSD answers, decoded. */
 export type QueryInformationValue =
   | { readonly class: "basic"; readonly info: FileInfo }
@@ -349,7 +376,8 @@ export type QueryInformationValue =
   | { readonly class: "network-open"; readonly info: FileInfo }
   | { readonly class: "attribute-tag"; readonly fileAttributes: number; readonly reparseTag: number }
   | { readonly class: "stream"; readonly streams: readonly StreamInfo[] }
-  | { readonly class: "stat"; readonly info: FileInfo; readonly lx: boolean }
+  | { readonly class: "stat"; readonly stat: StatInformation }
+  | { readonly class: "stat-lx"; readonly stat: StatLxInformation }
   | { readonly class: "position"; readonly position: bigint };
 
 /** The volume-information classes, decoded. */
@@ -1575,6 +1603,55 @@ export class Fsd {
     };
   }
 
+  /**
+   * FspFsvolQueryInformationEffectiveAccess: MAXIMUM_ALLOWED for the
+   * handle's token against the file's descriptor; 0 when the descriptor
+   * cannot be read.
+   */
+  private async effectiveAccess(fo: FileObject): Promise<number> {
+    if (this.fs.getSecurity === undefined || fo.token === null) return 0;
+    const r = await this.fs.getSecurity(fo.fsContext);
+    if (!r.ok) return 0;
+    try {
+      const check = accessCheck(decodeSecurityDescriptor(r.value), fo.token, A.MAXIMUM_ALLOWED);
+      return check.ok ? check.granted : 0;
+    } catch (e) {
+      if (ProtocolError.is(e)) return 0;
+      throw e;
+    }
+  }
+
+  /**
+   * FspFsvolQueryStatLxEaInformation: the `$LXUID`, `$LXGID`, `$LXMOD` (4
+   * bytes) and `$LXDEV` (8 bytes, major high) EAs, names compared
+   * case-insensitively; values of another length are ignored. Nothing on a
+   * volume without EAs.
+   */
+  private async statLxEas(fo: FileObject): Promise<NtResult<Omit<StatLxInformation, keyof StatInformation>>> {
+    const out = { lxFlags: 0, lxUid: 0, lxGid: 0, lxMode: 0, lxDeviceIdMajor: 0, lxDeviceIdMinor: 0 };
+    if (!this.params.extendedAttributes || this.fs.getEa === undefined) return ntOk(out);
+    const r = await this.fs.getEa(fo.fsContext);
+    if (!r.ok) return { ok: false, status: r.status };
+    for (const ea of r.value) {
+      const v = new DataView(ea.value.buffer, ea.value.byteOffset, ea.value.byteLength);
+      switch (ea.name.toUpperCase()) {
+        case "$LXUID":
+          if (ea.value.byteLength === 4) (out.lxFlags |= 0x1), (out.lxUid = v.getUint32(0, true));
+          break;
+        case "$LXGID":
+          if (ea.value.byteLength === 4) (out.lxFlags |= 0x2), (out.lxGid = v.getUint32(0, true));
+          break;
+        case "$LXMOD":
+          if (ea.value.byteLength === 4) (out.lxFlags |= 0x4), (out.lxMode = v.getUint32(0, true));
+          break;
+        case "$LXDEV":
+          if (ea.value.byteLength === 8) (out.lxFlags |= 0x8), (out.lxDeviceIdMajor = v.getUint32(4, true)), (out.lxDeviceIdMinor = v.getUint32(0, true));
+          break;
+      }
+    }
+    return ntOk(out);
+  }
+
   /** IRP_MJ_QUERY_INFORMATION for the classes WinFsp answers (src/sys/fileinfo.c). */
   queryInformation(fo: FileObject, infoClass: number): Promise<IoResult<QueryInformationValue>> {
     return this.serialized(async () => {
@@ -1598,9 +1675,29 @@ export class Fsd {
           return io(S.STATUS_SUCCESS, { class: "stream", streams: r.value });
         }
         case C.FileStatInformation:
-        case C.FileStatLxInformation:
+        case C.FileStatLxInformation: {
           if (!this.params.wslFeatures) return ioFail(S.STATUS_INVALID_PARAMETER);
-          break;
+          const effectiveAccess = await this.effectiveAccess(fo);
+          const lx = infoClass === C.FileStatLxInformation ? await this.statLxEas(fo) : null;
+          if (lx !== null && !lx.ok) return ioFail(lx.status);
+          const r = await this.fileInfoOf(fo);
+          if (!r.ok) return ioFail(r.status);
+          const i = r.value;
+          const stat: StatInformation = {
+            fileId: i.indexNumber,
+            creationTime: i.creationTime,
+            lastAccessTime: i.lastAccessTime,
+            lastWriteTime: i.lastWriteTime,
+            changeTime: i.changeTime,
+            allocationSize: i.allocationSize,
+            endOfFile: i.fileSize,
+            fileAttributes: i.fileAttributes !== 0 ? i.fileAttributes : FA.FILE_ATTRIBUTE_NORMAL,
+            reparseTag: i.reparseTag,
+            numberOfLinks: 1,
+            effectiveAccess,
+          };
+          return lx === null ? io(S.STATUS_SUCCESS, { class: "stat", stat }) : io(S.STATUS_SUCCESS, { class: "stat-lx", stat: { ...stat, ...lx.value } });
+        }
         case C.FileBasicInformation:
         case C.FileStandardInformation:
         case C.FileInternalInformation:
@@ -1629,9 +1726,6 @@ export class Fsd {
           return io(S.STATUS_SUCCESS, { class: "network-open", info });
         case C.FileAttributeTagInformation:
           return io(S.STATUS_SUCCESS, { class: "attribute-tag", fileAttributes: info.fileAttributes, reparseTag: info.reparseTag });
-        case C.FileStatInformation:
-        case C.FileStatLxInformation:
-          return io(S.STATUS_SUCCESS, { class: "stat", info, lx: infoClass === C.FileStatLxInformation });
         default:
           return io(S.STATUS_SUCCESS, {
             class: "all",

@@ -34,7 +34,7 @@ export {
   type Program,
 } from "./process.js";
 export { AccessToken, Privilege } from "./token.js";
-export { Fsd, FileObject, FileNode } from "./fsd.js";
+export { Fsd, FileObject, FileNode, type QueryInformationValue, type StatInformation, type StatLxInformation } from "./fsd.js";
 export type { MappedView } from "./mm.js";
 export { readDirectoryEntries, type DirectoryEntry } from "./dirinfo.js";
 export { NtStatus, ntStatusName } from "../windows/ntstatus.js";

@@ -19,6 +19,7 @@ import { reparseTests } from "./reparse.js";
 import { eaTests } from "./ea.js";
 import { streamTests } from "./stream.js";
 import { oplockTests } from "./oplock.js";
+import { wslTests } from "./wsl.js";
 
 /** Every test of winfsp-tests' external mode, in registration order. */
 export const allTests: readonly ConformanceTest[] = [
@@ -34,6 +35,7 @@ export const allTests: readonly ConformanceTest[] = [
   ...eaTests,
   ...streamTests,
   ...oplockTests,
+  ...wslTests,
 ];
 
 /** A file system to run the suite on. */
