@@ -194,6 +194,8 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         unicodeOnDisk: true,
         persistentAcls: xattrs,
         reparsePoints: true,
+        // As WinFsp's FUSE layer: whether a host symlink is a directory cannot always be known.
+        umNoReparsePointsDirCheck: true,
         namedStreams: xattrs,
         extendedAttributes: xattrs,
         postCleanupWhenModifiedOnly: true,

@@ -4,7 +4,7 @@
  * several shares.
  */
 export { FuseWindowsFileSystem, FuseFileContext, ViofsControl } from "./fuse-fs.js";
-export { FuseWindowsService, type ShareConfig, type MountedShare } from "./shares.js";
+export { FuseWindowsService, openShare, type ShareConfig, type MountedShare } from "./shares.js";
 export type { FuseWindowsOptions } from "./options.js";
 export { parseWindowsPath, hostNameOf, windowsNameOf, joinWindowsPath, foldName, type WindowsPath } from "./names.js";
 export { hostSymlinkTarget, windowsSymlinkOf } from "./reparse-store.js";

@@ -20,7 +20,7 @@ import { directoryIsEmpty } from "./directory.js";
 import { storedAttributes } from "./metadata.js";
 import { hostNameOf, joinWindowsPath, lastComponent, parseWindowsPath } from "./names.js";
 import type { ServiceNode } from "./nodes.js";
-import { hostSymlinkTarget, type ReparseStore } from "./reparse-store.js";
+import { hostSymlinkTarget, isDirectoryLinkTarget, type ReparseStore } from "./reparse-store.js";
 import { isErrno } from "./status.js";
 import type { Volume } from "./volume.js";
 
@@ -47,6 +47,10 @@ export class ReparseOps {
   async linkIsDirectory(node: ServiceNode, names: readonly string[]): Promise<boolean> {
     const cached = node.linkIsDirectory;
     if (cached !== null && cached.deadline > performance.now()) return cached.value;
+    if (isDirectoryLinkTarget(await this.store.linkTarget(node))) {
+      node.linkIsDirectory = { value: true, deadline: Number.POSITIVE_INFINITY };
+      return true;
+    }
     let value = false;
     const resolved = await this.resolve(joinWindowsPath(names), 0, true);
     if (resolved.ok) {
@@ -132,7 +136,9 @@ export class ReparseOps {
       throw error;
     }
     if (point.kind === "symlink") {
-      const target = hostSymlinkTarget(point.substituteName, point.flags, ctx.names, this.store.hostRoot);
+      // Set on a directory: a directory link (SYMBOLIC_LINK_FLAG_DIRECTORY); a link being replaced keeps its kind.
+      const directory = node.kind === "directory" || (node.kind === "symlink" && isDirectoryLinkTarget(await this.store.linkTarget(node)));
+      const target = hostSymlinkTarget(point.substituteName, point.flags, ctx.names, this.store.hostRoot, directory);
       if (!target.ok) return target;
       return this.replaceInode(ctx, (parent, temp) => this.v.session.symlink(parent.nodeid, temp, target.value, this.v.creds));
     }

@@ -11,6 +11,10 @@
  *   Read back, a host target under `hostRoot` is volume-rooted, any other
  *   absolute target an absolute NT path, a relative one relative. The print
  *   name is the substitute name (without `\??\` for absolute ones).
+ *   A link made as a directory (SYMBOLIC_LINK_FLAG_DIRECTORY: set on a
+ *   directory) keeps that in the target's trailing `/` (as `ln -s dir/ x`
+ *   makes), so it stays a directory link whatever its target is, or whether
+ *   it exists; a link without the mark is a directory when it resolves to one.
  * - IO_REPARSE_TAG_NFS is a real FIFO, socket or device (LNK: a symlink),
  *   read back as Samba does.
  * - Any other tag is the whole buffer in `user.SmbReparse`, with
@@ -37,17 +41,30 @@ function hostComponent(c: string): NtResult<string> {
   return hostNameOf(c);
 }
 
+/** Whether a host symlink target carries the directory-link mark, a trailing `/`. */
+export function isDirectoryLinkTarget(target: string): boolean {
+  return target.length > 1 && target.endsWith("/");
+}
+
 /**
  * The host target for a symlink buffer's substitute name and flags, for a
- * link at `linkComponents` (its full path, components).
- * STATUS_IO_REPARSE_DATA_INVALID for an empty name or one the host cannot hold.
+ * link at `linkComponents` (its full path, components); `directory` adds the
+ * directory-link mark. STATUS_IO_REPARSE_DATA_INVALID for an empty name or
+ * one the host cannot hold.
  */
 export function hostSymlinkTarget(
   substituteName: string,
   flags: number,
   linkComponents: readonly string[],
   hostRoot: string | undefined,
+  directory = false,
 ): NtResult<string> {
+  const target = hostTarget(substituteName, flags, linkComponents, hostRoot);
+  if (!target.ok || !directory || target.value.endsWith("/")) return target;
+  return ntOk(`${target.value}/`);
+}
+
+function hostTarget(substituteName: string, flags: number, linkComponents: readonly string[], hostRoot: string | undefined): NtResult<string> {
   if (substituteName.length === 0 || substituteName.includes("\0")) return ntFail(NtStatus.STATUS_IO_REPARSE_DATA_INVALID);
   if ((flags & SYMLINK_FLAG_RELATIVE) === 0) return ntOk(substituteName.replaceAll("\\", "/"));
   const rooted = substituteName.startsWith("\\");
@@ -66,7 +83,8 @@ export function hostSymlinkTarget(
 }
 
 /** The symlink reparse point a host symlink target reads back as (see the module comment). */
-export function windowsSymlinkOf(target: string, hostRoot: string | undefined): SymlinkReparse {
+export function windowsSymlinkOf(hostTarget: string, hostRoot: string | undefined): SymlinkReparse {
+  const target = isDirectoryLinkTarget(hostTarget) ? hostTarget.replace(/\/+$/, "") || "/" : hostTarget;
   const root = hostRoot?.replace(/\/+$/, "");
   const mapPart = (c: string): string => (c === "." || c === ".." || c === "" ? c : (windowsNameOf(c) ?? c));
   if (target.startsWith("/")) {

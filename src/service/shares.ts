@@ -46,33 +46,57 @@ async function connect(socketPath: string, options: DriverOptions | undefined, t
   }
 }
 
+/**
+ * Connects one share and mounts the service on it. The answer has the
+ * shape of the Win32 layer's `Share` (`Volume.fromShare`): `close()` ends
+ * the session (the queued FORGETs, then DESTROY) and the driver.
+ */
+export async function openShare(share: ShareConfig, fallbackTag = "share"): Promise<MountedShare & { close(): Promise<void> }> {
+  const driver = await connect(share.socketPath, share.driver, share.connectTimeoutMs ?? 5000);
+  try {
+    const session = await FuseSession.init(driver, share.session);
+    const tag = share.tag ?? driver.tag ?? fallbackTag;
+    let fileSystem: FuseWindowsFileSystem;
+    try {
+      fileSystem = await FuseWindowsFileSystem.mount(session, share.options, tag);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return {
+      tag,
+      driver,
+      session,
+      fileSystem,
+      async close() {
+        await session.close().catch(() => undefined);
+        driver.close();
+      },
+    };
+  } catch (error) {
+    driver.close();
+    throw error;
+  }
+}
+
 /** The service: every configured share, mounted. */
 export class FuseWindowsService {
-  private constructor(private readonly mounted: ReadonlyMap<string, MountedShare>) {}
+  private constructor(private readonly mounted: ReadonlyMap<string, MountedShare & { close(): Promise<void> }>) {}
 
   /**
    * Connects every share (in order) and mounts it. Tags must be unique. On
    * any failure the shares already mounted are stopped and the error thrown.
    */
   static async start(shares: readonly ShareConfig[]): Promise<FuseWindowsService> {
-    const mounted = new Map<string, MountedShare>();
+    const mounted = new Map<string, MountedShare & { close(): Promise<void> }>();
     try {
       for (const [i, share] of shares.entries()) {
-        const driver = await connect(share.socketPath, share.driver, share.connectTimeoutMs ?? 5000);
-        let session: FuseSession;
-        try {
-          session = await FuseSession.init(driver, share.session);
-        } catch (error) {
-          driver.close();
-          throw error;
+        const m = await openShare(share, `share${i}`);
+        if (mounted.has(m.tag)) {
+          await m.close();
+          throw new Error(`two shares are named ${JSON.stringify(m.tag)}`);
         }
-        const tag = share.tag ?? driver.tag ?? `share${i}`;
-        if (mounted.has(tag)) {
-          await session.close();
-          throw new Error(`two shares are named ${JSON.stringify(tag)}`);
-        }
-        const fileSystem = await FuseWindowsFileSystem.mount(session, share.options, tag);
-        mounted.set(tag, { tag, driver, session, fileSystem });
+        mounted.set(m.tag, m);
       }
     } catch (error) {
       await new FuseWindowsService(mounted).stop();
@@ -102,8 +126,7 @@ export class FuseWindowsService {
   async stop(): Promise<void> {
     for (const m of this.mounted.values()) {
       await m.fileSystem.dispatcherStopped(true).catch(() => undefined);
-      await m.session.close().catch(() => undefined);
-      m.driver.close();
+      await m.close();
     }
   }
 }

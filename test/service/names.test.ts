@@ -10,7 +10,7 @@ import { Errno } from "../../src/common/errno.js";
 import { Logger } from "../../src/common/log.js";
 import { CaseIndex } from "../../src/service/case-index.js";
 import { foldName, hostNameOf, joinWindowsPath, parseWindowsPath, windowsNameOf } from "../../src/service/names.js";
-import { hostSymlinkTarget, windowsSymlinkOf } from "../../src/service/reparse-store.js";
+import { hostSymlinkTarget, isDirectoryLinkTarget, windowsSymlinkOf } from "../../src/service/reparse-store.js";
 import { statusOfError } from "../../src/service/status.js";
 import { NtStatus } from "../../src/windows/ntstatus.js";
 import { SYMLINK_FLAG_RELATIVE } from "../../src/windows/reparse.js";
@@ -89,12 +89,19 @@ test("symlink targets: relative, volume-rooted (with and without the host root),
   assert.equal(target("\\", R, ["link"]), ".");
   assert.equal(target("\\??\\C:\\Windows", 0, ["link"]), "/??/C:/Windows");
   assert.equal(target("", R, ["link"]), "STATUS_IO_REPARSE_DATA_INVALID");
+  const dirTarget = hostSymlinkTarget("..\\dir", R, ["a", "link"], undefined, true);
+  assert.ok(dirTarget.ok && dirTarget.value === "../dir/", "a directory link is marked with a trailing /");
+  const rootTarget = hostSymlinkTarget("\\", R, ["link"], undefined, true);
+  assert.ok(rootTarget.ok && rootTarget.value === "./");
   assert.equal(target("a\\b\uf02f", R, ["link"]), "STATUS_IO_REPARSE_DATA_INVALID");
 
   assert.deepEqual(windowsSymlinkOf("../dir/file", "/srv/share"), { kind: "symlink", substituteName: "..\\dir\\file", printName: "..\\dir\\file", flags: R });
   assert.deepEqual(windowsSymlinkOf("/srv/share/dir/a:b", "/srv/share"), { kind: "symlink", substituteName: "\\dir\\a\uf03ab", printName: "\\dir\\a\uf03ab", flags: R });
   assert.deepEqual(windowsSymlinkOf("/srv/shared/x", "/srv/share"), { kind: "symlink", substituteName: "\\srv\\shared\\x", printName: "\\srv\\shared\\x", flags: 0 });
   assert.deepEqual(windowsSymlinkOf("/??/C:/Windows", undefined), { kind: "symlink", substituteName: "\\??\\C:\\Windows", printName: "C:\\Windows", flags: 0 });
+  assert.deepEqual(windowsSymlinkOf("../dir//", undefined), { kind: "symlink", substituteName: "..\\dir", printName: "..\\dir", flags: R }, "the mark is not part of the name");
+  assert.deepEqual(windowsSymlinkOf("/", undefined), { kind: "symlink", substituteName: "\\", printName: "\\", flags: 0 });
+  assert.ok(isDirectoryLinkTarget("x/") && !isDirectoryLinkTarget("x") && !isDirectoryLinkTarget("/"));
 });
 
 test("statusOfError: errnos by their context, unknown ones named in the log; non-errno errors propagate", () => {

@@ -51,9 +51,26 @@ for (const factory of FACTORIES) {
 
       const dir = await create(m.fs, "\\dirlink", { directory: true });
       ok(await m.fs.setReparsePoint(dir.fileContext, "\\dirlink", symlink("target", SYMLINK_FLAG_RELATIVE)));
-      assert.equal(readlinkSync(m.host("\\dirlink")), "target");
+      assert.equal(readlinkSync(m.host("\\dirlink")), "target/", "a directory link keeps its kind in a trailing /");
       info = ok(await m.fs.getFileInfo(dir.fileContext));
       assert.equal(info.fileAttributes, A.FILE_ATTRIBUTE_REPARSE_POINT | A.FILE_ATTRIBUTE_DIRECTORY, "a link to a directory reads as one");
+      assert.deepEqual(decode(ok(await m.fs.getReparsePoint(dir.fileContext, "\\dirlink"))), {
+        kind: "symlink",
+        substituteName: "target",
+        printName: "target",
+        flags: SYMLINK_FLAG_RELATIVE,
+      });
+      // A directory link stays one when its target is a file or missing (SYMBOLIC_LINK_FLAG_DIRECTORY).
+      for (const [name, target] of [["\\dtofile", "target\\file"], ["\\dangling", "nowhere"]] as const) {
+        const c = await create(m.fs, name, { directory: true });
+        ok(await m.fs.setReparsePoint(c.fileContext, name, symlink(target, SYMLINK_FLAG_RELATIVE)));
+        await closeFile(m.fs, c.fileContext);
+        m.fs.invalidateCaches();
+        const again = await open(m.fs, name, AccessMask.FILE_READ_ATTRIBUTES);
+        assert.equal(ok(await m.fs.getFileInfo(again)).fileAttributes, A.FILE_ATTRIBUTE_REPARSE_POINT | A.FILE_ATTRIBUTE_DIRECTORY, name);
+        await closeFile(m.fs, again);
+      }
+      assert.equal(m.fs.volumeParams.umNoReparsePointsDirCheck, true, "the FSD does not hold a link's kind against the open");
 
       const rooted = await create(m.fs, "\\sub\\rooted");
       ok(await m.fs.setReparsePoint(rooted.fileContext, "\\sub\\rooted", symlink("\\target\\file", SYMLINK_FLAG_RELATIVE)));
