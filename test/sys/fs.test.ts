@@ -264,7 +264,10 @@ test("OFD locks conflict between two open file descriptions; SETLKW waits off th
     setTimeout(() => sys.ofdSetLock(one, { type: F_UNLCK, start: 0n, length: 0n }), 50);
     await waited;
     clearInterval(timer);
-    assert.ok(ticks >= 3, `timer fired ${ticks} times while SETLKW waited`);
+    // The release itself runs from a timer of this event loop: had SETLKW blocked the loop, `waited`
+    // would never settle. The interval shows the loop ran meanwhile; how often depends on the load
+    // (2 busy cores coalesce 5 ms timers), so only "at least once" is a fact to assert.
+    assert.ok(ticks >= 1, `timer fired ${ticks} times while SETLKW waited`);
     assert.throws(() => sys.ofdSetLock(one, { type: F_RDLCK, start: 0n, length: 1n }), errnoIs("EAGAIN"));
   } finally {
     closeSync(one);
