@@ -18,7 +18,7 @@
  * `completion` promise).
  */
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
-import { dateToFiletime } from "../windows/filetime.js";
+import { systemTimeAsFileTime } from "./clock.js";
 import { NtStatus, Win32Error as W, ntStatusToWin32, ntSuccess } from "../windows/ntstatus.js";
 import { SYMLINK_FLAG_RELATIVE, encodeReparseBuffer } from "../windows/reparse.js";
 import { formatSddl, parseSddl } from "../windows/sddl.js";
@@ -503,9 +503,9 @@ export async function GetFileTime(hFile: HANDLE): Promise<{ ftCreationTime: bigi
   return { ftCreationTime: i?.creationTime ?? 0n, ftLastAccessTime: i?.lastAccessTime ?? 0n, ftLastWriteTime: i?.lastWriteTime ?? 0n };
 }
 
-/** GetSystemTimeAsFileTime. */
+/** GetSystemTimeAsFileTime: the wall clock as of the last tick, the clock files are stamped with. */
 export function GetSystemTimeAsFileTime(): bigint {
-  return dateToFiletime(new Date());
+  return systemTimeAsFileTime();
 }
 
 // ------------------------------------------------------- file information
