@@ -7,75 +7,16 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { FUSE_ROOT_ID, OpenFlag } from "../../src/fuse/abi.js";
 import { VirtioFsDriver } from "../../src/guest/driver.js";
 import { FuseSession } from "../../src/guest/session.js";
 import type { SandboxView } from "../../src/host/sandbox.js";
 import { connectUnix, listenUnix } from "../../src/sys/index.js";
 
-// ---- running the CLI (as in serve-cli.test.ts) ----
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = repoRoot();
-
-function viofsCommand(): string[] {
-  if (!fileURLToPath(import.meta.url).endsWith(".ts")) return [process.execPath, join(ROOT, "bin", "viofs.js")];
-  const dir = mkdtempSync(join(tmpdir(), "viofs-launch-"));
-  chmodSync(dir, 0o755);
-  const launcher = join(dir, "viofs.mjs");
-  writeFileSync(launcher, `import { main } from ${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
-  return [process.execPath, "--import", "tsx", launcher];
-}
-
-const VIOFS = viofsCommand();
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  waitFor(pattern: RegExp, ms?: number): Promise<void>;
-}
-
-function start(args: string[], options: { env?: NodeJS.ProcessEnv; prefix?: string[]; stdio?: StdioOptions; detached?: boolean } = {}): Running {
-  const [program, ...rest] = [...(options.prefix ?? []), ...VIOFS] as [string, ...string[]];
-  const child = spawn(program, [...rest, ...args], {
-    cwd: ROOT,
-    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-    detached: options.detached ?? false,
-  });
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => (out += s));
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (err += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(pattern, ms = 20_000) {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(err)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`viofs never printed ${pattern}; stderr:\n${err}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
-}
+import { start } from "./viofs-process.js";
 
 function scratch(): { dir: string; share: string; socket: string } {
   const dir = mkdtempSync(join(tmpdir(), "viofs-sandbox-"));

@@ -6,71 +6,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
+import type { StdioOptions } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { accept, connectUnix, listenUnix, socketpair } from "../../src/sys/index.js";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../src/sys/constants.js";
 
-// ---- running the CLI ----
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) dir = dirname(dir);
-  return dir;
-}
-
-const ROOT = repoRoot();
-
-/** node and the arguments that start `viofs`: the compiled bin, or the sources through tsx. */
-function viofsCommand(): string[] {
-  if (!fileURLToPath(import.meta.url).endsWith(".ts")) return [process.execPath, join(ROOT, "bin", "viofs.js")];
-  const launcher = join(mkdtempSync(join(tmpdir(), "viofs-launch-")), "viofs.mjs");
-  writeFileSync(launcher, `import { main } from ${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
-  return [process.execPath, "--import", "tsx", launcher];
-}
-
-const VIOFS = viofsCommand();
-
-interface Running {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Waits until stderr matches, or fails (with the output) after `ms`. */
-  waitFor(pattern: RegExp, ms?: number): Promise<void>;
-}
-
-function start(args: string[], options: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {}): Running {
-  const [program, ...rest] = VIOFS as [string, ...string[]];
-  const child = spawn(program, [...rest, ...args], {
-    cwd: ROOT,
-    stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...options.env },
-  });
-  let out = "";
-  let err = "";
-  child.stdout!.setEncoding("utf8").on("data", (s: string) => (out += s));
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (err += s));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on("close", (code, signal) => resolve({ code, signal })),
-  );
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(pattern, ms = 20_000) {
-      const deadline = Date.now() + ms;
-      while (!pattern.test(err)) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`viofs never printed ${pattern}; stderr:\n${err}`);
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    },
-  };
-}
+import { start, type Running } from "./viofs-process.js";
 
 async function run(args: string[], options: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = start(args, options);
