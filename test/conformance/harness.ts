@@ -26,6 +26,12 @@ export interface TestContext {
   readonly prefix: string;
   /** `X:\<dir>` (the current directory while the test runs). */
   readonly directory: string;
+  /**
+   * Records that part of the test did not run on this volume, and why (as
+   * the C test's own conditions decide, e.g. a capability the volume does
+   * not advertise). The result carries the notes; the table marks it.
+   */
+  note(text: string): void;
 }
 
 export function test(name: string, run: (t: TestContext) => Promise<void>): ConformanceTest {

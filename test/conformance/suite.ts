@@ -53,6 +53,8 @@ export interface TestResult {
   readonly passed: boolean;
   readonly milliseconds: number;
   readonly error?: string;
+  /** What did not run, and why (see {@link TestContext.note}). */
+  readonly notes?: readonly string[];
 }
 
 /** How long one test may take. */
@@ -104,11 +106,12 @@ export async function runTest(test: ConformanceTest, backend: string, volume: W.
   const before = new Set(process.openHandles());
   const start = performance.now();
   let error: string | undefined;
+  const notes: string[] = [];
   try {
     await removeTree(`\\\\?\\${directory}`);
     await W.CreateDirectoryW(directory, null);
     await W.SetCurrentDirectoryW(directory);
-    const t: TestContext = { backend, volume, drive, directory, prefix: `\\\\?\\${directory}` };
+    const t: TestContext = { backend, volume, drive, directory, prefix: `\\\\?\\${directory}`, note: (text) => notes.push(text) };
     await withTimeout(test.run(t), TEST_TIMEOUT_MS, test.name);
   } catch (e) {
     error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
@@ -117,7 +120,15 @@ export async function runTest(test: ConformanceTest, backend: string, volume: W.
   for (const h of process.openHandles()) if (!before.has(h)) await W.CloseHandle(h).catch(() => undefined);
   await W.SetCurrentDirectoryW(`${drive}\\`).catch(() => undefined);
   await removeTree(`\\\\?\\${directory}`);
-  return { test: test.name, optional: test.optional, backend, passed: error === undefined, milliseconds, ...(error !== undefined ? { error } : {}) };
+  return {
+    test: test.name,
+    optional: test.optional,
+    backend,
+    passed: error === undefined,
+    milliseconds,
+    ...(error !== undefined ? { error } : {}),
+    ...(notes.length > 0 ? { notes } : {}),
+  };
 }
 
 /**
