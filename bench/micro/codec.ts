@@ -2,7 +2,7 @@
  * Micro-benchmark of the FUSE codec and of the server's request path, in
  * nanoseconds per operation. Not a test and not part of `npm run bench`:
  *
- *     npx tsx bench/micro/codec.ts [--json] [--filter WORD]
+ *     npx tsx bench/micro/codec.ts [--json] [--filter REGEXP]
  *
  * Each case runs for a fixed time after a warm-up, in seven rounds; the
  * best round is printed, as CPU time and as wall time per operation. The
@@ -297,11 +297,11 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const json = args.includes("--json");
   const at = args.indexOf("--filter");
-  const filter = at >= 0 ? (args[at + 1] ?? "") : "";
+  const filter = at >= 0 ? new RegExp(args[at + 1] ?? "", "i") : null;
   const results: ({ name: string } & Figure)[] = [];
   if (!json) console.log(`${"case".padEnd(40)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
   for (const c of await cases()) {
-    if (filter && !c.name.toLowerCase().includes(filter.toLowerCase())) continue;
+    if (filter && !filter.test(c.name)) continue;
     const f = await measure(c);
     results.push({ name: c.name, ...f });
     if (!json) console.log(`${c.name.padEnd(40)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);

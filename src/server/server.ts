@@ -155,6 +155,9 @@ class RequestContext implements Context {
   suppGroup?: number;
   interrupted = false;
   private controller: AbortController | null = null;
+  /** Neighbours in the server's list of requests in flight. */
+  newer: RequestContext | null = null;
+  older: RequestContext | null = null;
 
   constructor(h: { unique: bigint; uid: number; gid: number; pid: number }) {
     this.unique = h.unique;
@@ -242,7 +245,14 @@ export class FuseServer {
   private phase: Phase = "new";
   private wire: WireOptions = DEFAULT_WIRE_OPTIONS;
   private session: Negotiated | null = null;
-  private readonly inFlight = new Map<bigint, RequestContext>();
+  /**
+   * Requests being served, newest first. A list rather than a map by
+   * `unique`: entering and leaving it allocate nothing (a map that churns a
+   * bigint key per request costs more than the rest of the request on a busy
+   * heap), and INTERRUPT, which searches it, is rare.
+   */
+  private newest: RequestContext | null = null;
+  private flying = 0;
 
   constructor(
     readonly fs: FileSystem,
@@ -286,7 +296,7 @@ export class FuseServer {
 
   /** Requests being served now. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.flying;
   }
 
   /**
@@ -362,7 +372,7 @@ export class FuseServer {
   async reset(): Promise<void> {
     const wasActive = this.phase !== "new";
     this.endSession();
-    for (const ctx of this.inFlight.values()) ctx.interrupt();
+    for (let ctx = this.newest; ctx !== null; ctx = ctx.older) ctx.interrupt();
     if (wasActive) await this.fs.destroy();
   }
 
@@ -419,7 +429,7 @@ export class FuseServer {
       case Opcode.DESTROY:
         return this.destroy(req, reply);
       case Opcode.INTERRUPT: {
-        const target = this.inFlight.get(req.arg.unique);
+        const target = this.inFlightWith(req.arg.unique);
         if (target === undefined) return this.fail(reply, unique, Errno.EAGAIN);
         target.interrupt();
         return NO_REPLY;
@@ -437,15 +447,38 @@ export class FuseServer {
         return this.fail(reply, unique, Errno.EINVAL);
       }
     }
-    this.inFlight.set(unique, ctx);
+    this.enter(ctx);
     try {
       await handler(this, req, ctx, reply, payload);
       return 0;
     } catch (error) {
       return this.fail(reply, unique, this.errnoOf(error, ctx, req.opcode));
     } finally {
-      if (this.inFlight.get(unique) === ctx) this.inFlight.delete(unique);
+      this.leave(ctx);
     }
+  }
+
+  private enter(ctx: RequestContext): void {
+    const newest = this.newest;
+    ctx.older = newest;
+    if (newest !== null) newest.newer = ctx;
+    this.newest = ctx;
+    this.flying++;
+  }
+
+  private leave(ctx: RequestContext): void {
+    const { newer, older } = ctx;
+    if (newer !== null) newer.older = older;
+    else this.newest = older;
+    if (older !== null) older.newer = newer;
+    ctx.newer = ctx.older = null;
+    this.flying--;
+  }
+
+  /** The newest request in flight with this `unique` (a client's duplicate hides an older one, as a map would). */
+  private inFlightWith(unique: bigint): RequestContext | undefined {
+    for (let ctx = this.newest; ctx !== null; ctx = ctx.older) if (ctx.unique === unique) return ctx;
+    return undefined;
   }
 
   /** FORGET, BATCH_FORGET, NOTIFY_REPLY: no reply, whatever happens. */
