@@ -198,6 +198,10 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         umNoReparsePointsDirCheck: true,
         namedStreams: xattrs,
         extendedAttributes: xattrs,
+        // The host is POSIX: an unlinked or renamed-over file stays open for its handles.
+        supportsPosixUnlinkRename: true,
+        // WSL metadata ($LXUID, $LXGID, $LXMOD, $LXDEV) travels as EAs, so it needs them.
+        wslFeatures: xattrs,
         postCleanupWhenModifiedOnly: true,
         passQueryDirectoryFileName: true,
         flushAndPurgeOnCleanup: true,
