@@ -253,6 +253,7 @@ export class FuseServer {
    */
   private newest: RequestContext | null = null;
   private flying = 0;
+  private readonly headerScratch = new Uint8Array(IN_HEADER_SIZE);
 
   constructor(
     readonly fs: FileSystem,
@@ -343,11 +344,13 @@ export class FuseServer {
     try {
       const total = reader.remaining;
       if (total < IN_HEADER_SIZE) return this.handle(reader.readBytes(total), reply);
-      const header = reader.readBytes(IN_HEADER_SIZE);
+      // The header goes to scratch memory first: only this synchronous part reads it.
+      const header = this.headerScratch;
+      reader.readInto(header);
       const len = loadU32(header, 0);
       const opcode = loadU32(header, 4);
       // Refused lengths are answered from the header alone (ENOMEM, or EINVAL for the mismatch).
-      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.handle(header, reply);
+      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.handle(header.slice(), reply);
       const writeIn = this.wire.minor < 9 ? 24 : WriteIn.SIZE;
       const extLen = loadU16(header, 36);
       const split = opcode === Opcode.WRITE && extLen === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn;
