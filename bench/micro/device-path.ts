@@ -9,6 +9,9 @@
  *
  *     npx tsx bench/micro/device-path.ts [--filter WORD]
  *
+ * The `passthrough` cases serve GETATTR and LOOKUP of a real file through
+ * PassthroughFs instead (a statx, or an openat2 and a statx, each).
+ *
  * Prints CPU and wall ns per request, the best of seven rounds, next to
  * `handleChain` alone over the same messages, so that the difference is what
  * the device layer adds. QD1 waits for each reply before the next request;
@@ -17,7 +20,11 @@
 import { Opcode } from "../../src/fuse/abi.js";
 import { encodeRequestBytes, type Request, type RequestHeader } from "../../src/fuse/messages.js";
 import type { AttrOut, EntryOut } from "../../src/fuse/structs.js";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { log } from "../../src/common/log.js";
+import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import { VirtioFsDevice } from "../../src/host/device.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
 import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
@@ -116,8 +123,8 @@ const discard: ReplyTarget = {
   },
 };
 
-async function readyServer(): Promise<FuseServer> {
-  const server = new FuseServer(new ConstFs());
+async function readyServer(fs: FileSystemBase = new ConstFs()): Promise<FuseServer> {
+  const server = new FuseServer(fs);
   const init: Request = {
     opcode: Opcode.INIT,
     header: header(0n),
@@ -233,6 +240,18 @@ async function main(): Promise<void> {
   log.setLevel("error");
   const filter = process.argv.includes("--filter") ? process.argv[process.argv.indexOf("--filter") + 1]! : "";
   const server = await readyServer();
+  const dir = mkdtempSync(join(tmpdir(), "viofs-device-path-"));
+  mkdirSync(join(dir, "share"));
+  writeFileSync(join(dir, "share", "file-0042.txt"), "x");
+  const pfs = new PassthroughFs(
+    { root: join(dir, "share"), cache: "auto", xattr: true, readonly: false, posixLocks: true, flock: true, announceSubmounts: false, writeback: false },
+    { inline: true },
+  );
+  const real = await readyServer(pfs);
+  // A node the GETATTRs can name: looked up once (and never forgotten).
+  const looked = await pfs.lookup({ unique: 1n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("file-0042.txt"));
+  const realGetattr = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(looked.nodeid), arg: { getattrFlags: 0, fh: 0n } });
+  // LOOKUPs add a reference each (as the guest's would, until FORGET): harmless here.
   const list: Case[] = [
     chainCase("GETATTR", server, getattrReq),
     deviceCase("GETATTR", server, getattrReq, 1),
@@ -240,12 +259,18 @@ async function main(): Promise<void> {
     chainCase("LOOKUP", server, lookupReq),
     deviceCase("LOOKUP", server, lookupReq, 1),
     deviceCase("LOOKUP", server, lookupReq, 16),
+    chainCase("passthrough GETATTR", real, realGetattr),
+    deviceCase("passthrough GETATTR", real, realGetattr, 1),
+    deviceCase("passthrough GETATTR", real, realGetattr, 16),
+    deviceCase("passthrough LOOKUP", real, lookupReq, 16),
   ].filter((c) => c.name.includes(filter));
   console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
   for (const c of list) {
     const f = await measure(c);
     console.log(`${c.name.padEnd(34)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
   }
+  await pfs.destroy();
+  rmSync(dir, { recursive: true, force: true });
   if (sink === Symbol.for("never")) console.log(sink);
 }
 
