@@ -33,58 +33,18 @@ import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
 import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
 import { FuseServer } from "../../src/server/server.js";
 import { Reader, Writer } from "../../src/virtio/chain-io.js";
+import { measure as measureCase, type Case, type Figure } from "./measure.js";
 
 // ─── Harness ───────────────────────────────────────────────────────────────
 
 /** Keeps results alive so the optimiser cannot drop the work. */
 let sink: unknown = null;
 
-interface Case {
-  name: string;
-  /** Runs the operation `n` times. */
-  run(n: number): void | Promise<void>;
-}
-
 const ROUNDS = 7;
 const ROUND_MS = 200;
 const WARMUP_MS = 300;
 
-/** ns/op of one case: CPU time (this process, all threads) and wall time, each the best of the rounds. */
-interface Figure {
-  cpu: number;
-  wall: number;
-}
-
-/** Times `c`: a batch size found in the warm-up, then timed rounds. */
-async function measure(c: Case): Promise<Figure> {
-  let n = 64;
-  // Warm-up, growing the batch until one batch takes ~1/20 of a round.
-  const warmEnd = performance.now() + WARMUP_MS;
-  for (;;) {
-    const t0 = performance.now();
-    await c.run(n);
-    const dt = performance.now() - t0;
-    if (dt < ROUND_MS / 20) n *= 2;
-    if (performance.now() > warmEnd && dt >= ROUND_MS / 20) break;
-  }
-  let cpu = Infinity;
-  let wall = Infinity;
-  for (let i = 0; i < ROUNDS; i++) {
-    let ops = 0;
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    const end = performance.now() + ROUND_MS;
-    while (performance.now() < end) {
-      await c.run(n);
-      ops += n;
-    }
-    const w = Number(process.hrtime.bigint() - t0) / ops;
-    const used = process.cpuUsage(c0);
-    cpu = Math.min(cpu, ((used.user + used.system) * 1000) / ops);
-    wall = Math.min(wall, w);
-  }
-  return { cpu, wall };
-}
+const measure = (c: Case): Promise<Figure> => measureCase(c, { rounds: ROUNDS, roundMs: ROUND_MS, warmupMs: WARMUP_MS });
 
 // ─── Messages ──────────────────────────────────────────────────────────────
 

@@ -34,45 +34,14 @@ import { DriverQueue } from "../../src/virtio/driver-queue.js";
 import { GuestMemory } from "../../src/virtio/memory.js";
 import { featureMask, splitQueueLayout } from "../../src/virtio/ring.js";
 import type { Vring } from "../../src/vhost-user/backend.js";
+import { measure as measureCase, type Case, type Figure } from "./measure.js";
 
 let sink: unknown = null;
-
-interface Case {
-  name: string;
-  run(n: number): Promise<void>;
-}
 
 const ROUNDS = 7;
 const ROUND_MS = 250;
 
-async function measure(c: Case): Promise<{ cpu: number; wall: number }> {
-  let n = 64;
-  const warmEnd = performance.now() + 400;
-  for (;;) {
-    const t0 = performance.now();
-    await c.run(n);
-    const dt = performance.now() - t0;
-    if (dt < ROUND_MS / 20) n *= 2;
-    if (performance.now() > warmEnd && dt >= ROUND_MS / 20) break;
-  }
-  let cpu = Infinity;
-  let wall = Infinity;
-  for (let i = 0; i < ROUNDS; i++) {
-    let ops = 0;
-    const c0 = process.cpuUsage();
-    const t0 = process.hrtime.bigint();
-    const end = performance.now() + ROUND_MS;
-    while (performance.now() < end) {
-      await c.run(n);
-      ops += n;
-    }
-    const w = Number(process.hrtime.bigint() - t0) / ops;
-    const used = process.cpuUsage(c0);
-    cpu = Math.min(cpu, ((used.user + used.system) * 1000) / ops);
-    wall = Math.min(wall, w);
-  }
-  return { cpu, wall };
-}
+const measure = (c: Case): Promise<Figure> => measureCase(c, { rounds: ROUNDS, roundMs: ROUND_MS, warmupMs: 400 });
 
 // ─── Messages and file system ──────────────────────────────────────────────
 
