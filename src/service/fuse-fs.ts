@@ -67,6 +67,7 @@ import {
 import { applySecurityDescriptor } from "../winfsp/security-merge.js";
 import { volumeParams } from "../winfsp/volume-params.js";
 import { AclStore } from "./acl-store.js";
+import { serialSession } from "./baseline.js";
 import { CaseIndexes } from "./case-index.js";
 import { FuseFileContext, Handles, READ_ACCESS, WRITE_ACCESS } from "./context.js";
 import { DirectoryReader, directoryIsEmpty } from "./directory.js";
@@ -136,8 +137,11 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   private volumeLabel: string;
   private stopped: boolean | null = null;
 
+  /** The session requests go through (one at a time under the virtio-win baseline). */
+  readonly session: FuseSession;
+
   private constructor(
-    readonly session: FuseSession,
+    session: FuseSession,
     options: FuseWindowsOptions,
     rootAttr: HostAttr,
     /** The share's name. */
@@ -148,10 +152,12 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
     this.options = resolveOptions(options);
     this.log = options.log ?? processLog;
     const o = this.options;
+    if (o.baseline !== null) session = serialSession(session);
+    this.session = session;
     this.allocationUnit = BigInt(o.sectorSize);
     this.nodes = new NodeTable(session, rootAttr, o.maxCacheMs);
     this.dentries = new DentryCache(this.nodes, o.nameCacheSize);
-    this.indexes = o.caseInsensitive ? new CaseIndexes(this.nodes, o.caseIndexCount) : null;
+    this.indexes = o.caseInsensitive && o.baseline === null ? new CaseIndexes(this.nodes, o.caseIndexCount) : null;
     this.metadata = new MetadataStore(session, this.log, {
       dosAttribVersion: o.dosAttribVersion,
       hideDotFiles: o.hideDotFiles,
@@ -159,7 +165,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       maxCacheMs: o.maxCacheMs,
     });
     if (!xattrs) this.metadata.noteNoXattrs("it answers ENOSYS to LISTXATTR");
-    this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.indexes);
+    this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.indexes, o.caseInsensitive && o.baseline !== null);
     this.acls = new AclStore(session, this.log, this.metadata, options);
     this.streams = new StreamStore(session, this.log, this.metadata);
     this.eas = new EaStore(session, this.log, this.metadata);

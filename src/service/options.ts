@@ -3,6 +3,7 @@
  */
 import type { Logger } from "../common/log.js";
 import type { NTACL_XATTR, NTACL_XATTR_USER, DefaultAclStyle, IdMap } from "../windows/ntacl.js";
+import type { Baseline } from "./baseline.js";
 
 export interface FuseWindowsOptions {
   /**
@@ -48,6 +49,14 @@ export interface FuseWindowsOptions {
   readonly hostRoot?: string;
   /** Where warnings go. Default the process-wide logger. */
   readonly log?: Logger;
+  /**
+   * Behave as another implementation does, for benchmarks (baseline.ts).
+   * `"virtio-win"`: one FUSE request in flight at a time, READ/WRITE in
+   * virtio-win's chunks, no name or attribute cache (`nameCacheSize` and
+   * `maxCacheMs` are 0 whatever they say), and a full READDIR scan on each
+   * case-insensitive miss instead of the name index. Default: none.
+   */
+  readonly baseline?: Baseline;
 }
 
 /** The options with defaults applied. */
@@ -65,6 +74,7 @@ export interface ResolvedOptions {
   readonly fileMode: number;
   readonly directoryMode: number;
   readonly hostRoot: string | undefined;
+  readonly baseline: Baseline | null;
 }
 
 export function resolveOptions(o: FuseWindowsOptions): ResolvedOptions {
@@ -72,19 +82,22 @@ export function resolveOptions(o: FuseWindowsOptions): ResolvedOptions {
   if (!Number.isInteger(sectorSize) || sectorSize < 512 || sectorSize > 65536 || (sectorSize & (sectorSize - 1)) !== 0) {
     throw new RangeError(`sectorSize ${sectorSize} is not a power of two between 512 and 65536`);
   }
+  const baseline = o.baseline ?? null;
+  if (baseline !== null && baseline !== "virtio-win") throw new RangeError(`unknown baseline ${String(baseline)}`);
   return {
     caseInsensitive: o.caseInsensitive ?? false,
     volumeLabel: o.volumeLabel,
     fileSystemName: o.fileSystemName ?? "VIOFS",
     sectorSize,
     fileInfoTimeout: o.fileInfoTimeout ?? 1000,
-    maxCacheMs: o.maxCacheMs ?? 1000,
-    nameCacheSize: o.nameCacheSize ?? 4096,
+    maxCacheMs: baseline !== null ? 0 : (o.maxCacheMs ?? 1000),
+    nameCacheSize: baseline !== null ? 0 : (o.nameCacheSize ?? 4096),
     caseIndexCount: o.caseIndexCount ?? 256,
     hideDotFiles: o.hideDotFiles ?? true,
     dosAttribVersion: o.dosAttribVersion ?? 3,
     fileMode: o.fileMode ?? 0o644,
     directoryMode: o.directoryMode ?? 0o755,
     hostRoot: o.hostRoot,
+    baseline,
   };
 }

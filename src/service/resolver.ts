@@ -20,7 +20,8 @@ import { NtStatus } from "../windows/ntstatus.js";
 import { ntFail, ntOk, type NtResult } from "../winfsp/interface.js";
 import type { CaseIndex, CaseIndexes } from "./case-index.js";
 import type { MetadataStore } from "./metadata.js";
-import { hostNameOf, windowsNameOf } from "./names.js";
+import { BASELINE_READDIR_SIZE } from "./baseline.js";
+import { foldName, hostNameOf, windowsNameOf } from "./names.js";
 import { deadlineOf, type DentryCache, type NodeTable, type ServiceNode } from "./nodes.js";
 import { isErrno, statusOfError } from "./status.js";
 
@@ -38,18 +39,26 @@ export interface Walked {
 }
 
 export class Resolver {
+  /** Index builds in progress, by directory. */
+  private readonly building = new Map<ServiceNode, Promise<CaseIndex>>();
+
   constructor(
     private readonly session: FuseSession,
     private readonly log: Logger,
     private readonly nodes: NodeTable,
     private readonly dentries: DentryCache,
     private readonly metadata: MetadataStore,
-    /** Present on case-insensitive volumes. */
+    /** Present on case-insensitive volumes, unless `scanOnMiss`. */
     private readonly indexes: CaseIndexes | null,
+    /**
+     * Case-insensitive without an index (the virtio-win baseline): a miss of
+     * the exact spelling reads the whole directory (READDIR in 4 KiB pages).
+     */
+    private readonly scanOnMiss = false,
   ) {}
 
   get caseInsensitive(): boolean {
-    return this.indexes !== null;
+    return this.indexes !== null || this.scanOnMiss;
   }
 
   /**
@@ -60,9 +69,10 @@ export class Resolver {
     const host = hostNameOf(name);
     if (!host.ok) return host;
     const exact = await this.lookupHost(dir, host.value);
-    if (!exact.ok || exact.value !== null || this.indexes === null) {
+    if (!exact.ok || exact.value !== null || !this.caseInsensitive) {
       return exact.ok ? ntOk(exact.value === null ? null : { node: exact.value, name }) : exact;
     }
+    if (this.indexes === null) return this.scan(dir, name);
     const index = await this.indexOf(dir);
     if (!index.ok) return index;
     const stored = index.value.find(name);
@@ -76,6 +86,24 @@ export class Resolver {
       index.value.remove(stored);
       return ntOk(null);
     }
+    return ntOk({ node: found.value, name: stored });
+  }
+
+  /** The baseline's miss: every name of `dir` read and compared, then a LOOKUP of the match. */
+  private async scan(dir: ServiceNode, name: string): Promise<NtResult<Found | null>> {
+    let names: string[];
+    try {
+      names = await this.listNames(dir, BASELINE_READDIR_SIZE);
+    } catch (error) {
+      return ntFail(statusOfError(error, this.log));
+    }
+    const key = foldName(name);
+    const stored = names.find((n) => n !== name && foldName(n) === key);
+    if (stored === undefined) return ntOk(null);
+    const storedHost = hostNameOf(stored);
+    if (!storedHost.ok) return ntOk(null);
+    const found = await this.lookupHost(dir, storedHost.value);
+    if (!found.ok || found.value === null) return found.ok ? ntOk(null) : found;
     return ntOk({ node: found.value, name: stored });
   }
 
@@ -101,21 +129,28 @@ export class Resolver {
       const attr = await this.metadata.attr(dir);
       const current = indexes.current(dir, attr);
       if (current !== undefined) return ntOk(current);
-      const names = await this.listNames(dir);
-      return ntOk(indexes.store(dir, attr, names));
+      // Misses in the same directory at the same time share one READDIR pass.
+      let building = this.building.get(dir);
+      if (building === undefined) {
+        building = this.listNames(dir).then((names) => indexes.store(dir, attr, names));
+        const done = (): void => void this.building.delete(dir);
+        building.then(done, done);
+        this.building.set(dir, building);
+      }
+      return ntOk(await building);
     } catch (error) {
       return ntFail(statusOfError(error, this.log));
     }
   }
 
   /** The Windows names in a directory (READDIR, no references taken), in READDIR order. */
-  async listNames(dir: ServiceNode): Promise<string[]> {
+  async listNames(dir: ServiceNode, pageSize?: number): Promise<string[]> {
     const open = await this.session.opendir(dir.nodeid);
     try {
       const names: string[] = [];
       let offset = 0n;
       for (;;) {
-        const page = await this.session.readdir(dir.nodeid, open.fh, offset);
+        const page = await this.session.readdir(dir.nodeid, open.fh, offset, pageSize === undefined ? undefined : { size: pageSize });
         if (page.length === 0) return names;
         for (const d of page) {
           const name = windowsNameOf(d.name);

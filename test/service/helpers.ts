@@ -30,6 +30,9 @@ export const FACTORIES: readonly BackendFactory[] = [virtiofsd, viofsServe];
 /** A FuseTransport that counts the opcodes of the requests it carries. */
 export class CountingTransport implements FuseTransport {
   readonly counts = new Map<string, number>();
+  /** Requests sent and not yet answered, and the most there were at once since the last reset. */
+  inFlight = 0;
+  peakInFlight = 0;
 
   constructor(private readonly inner: FuseTransport) {}
 
@@ -46,20 +49,27 @@ export class CountingTransport implements FuseTransport {
     return this.inner.closeReason;
   }
 
-  private note(request: readonly Uint8Array[]): void {
+  private note(request: readonly Uint8Array[]): string {
     const head = Buffer.concat(request.map((c) => Buffer.from(c.buffer, c.byteOffset, c.byteLength))).subarray(0, 8);
     const name = opcodeName(head.readUInt32LE(4));
     this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
+    return name;
+  }
+
+  /** Counts a request in flight until its reply; FORGETs and INTERRUPTs (no reply of their own) are not counted. */
+  private track<T>(opcode: string, reply: Promise<T>): Promise<T> {
+    if (opcode === "FORGET" || opcode === "BATCH_FORGET" || opcode === "INTERRUPT") return reply;
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    return reply.finally(() => this.inFlight--);
   }
 
   submit(request: readonly Uint8Array[], replyCapacity: number, queue?: QueueKind): Promise<Uint8Array> {
-    this.note(request);
-    return this.inner.submit(request, replyCapacity, queue);
+    return this.track(this.note(request), this.inner.submit(request, replyCapacity, queue));
   }
 
   submitInto(request: readonly Uint8Array[], head: Uint8Array, sink: Uint8Array, queue?: QueueKind): Promise<number> {
-    this.note(request);
-    return this.inner.submitInto(request, head, sink, queue);
+    return this.track(this.note(request), this.inner.submitInto(request, head, sink, queue));
   }
 
   close(): void {
@@ -80,6 +90,7 @@ export class CountingTransport implements FuseTransport {
 
   reset(): void {
     this.counts.clear();
+    this.peakInFlight = this.inFlight;
   }
 }
 
