@@ -10,18 +10,25 @@
  * host directory through node:fs, `native`) and states each comparison as a
  * {@link RatioRow}. Higher is better for every unit used here (MiB/s, ops/s).
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { BACKENDS, VIRTIOFSD, type BackendHandle, type BackendName } from "../test/vm/backends.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BACKENDS, VIRTIOFSD, type BackendExit, type BackendHandle, type BackendName } from "../test/vm/backends.js";
 import { repoRoot } from "../test/vm/image.js";
 import { QEMU } from "../test/vm/qemu.js";
 
 export type { BackendHandle, BackendName };
 
-/** Who served a figure: one of the two vhost-user-fs backends, or node:fs on the host directory. */
-export type Subject = BackendName | "native";
+/**
+ * Who served a figure: a vhost-user-fs backend (`virtiofsd-tp64` is C
+ * virtiofsd with `--thread-pool-size=64`; plain `virtiofsd` runs with its
+ * default pool of 0), node:fs on the host directory (`native`), this
+ * project's Windows service in virtio-win's manner (`virtio-win`), or smbd
+ * driven by smbclient (`samba`).
+ */
+export type Subject = BackendName | "virtiofsd-tp64" | "native" | "virtio-win" | "samba";
 
 export const MiB = 1 << 20;
 
@@ -275,12 +282,90 @@ export function scratchDir(root: string, prefix: string): { path: string; cleanu
 
 /** How the backends run, for the notes of every group that starts them. */
 export const BACKEND_NOTE =
-  "backends are started by test/vm/backends.ts with the VM tests' flags: virtiofsd -o cache=auto -o xattr (its default namespace sandbox and " +
-  "64-thread pool), viofs serve --cache=auto --xattr --sandbox=none (its default thread pool); exact argv in settings.";
+  "backends are started with the VM tests' flags (test/vm/backends.ts): virtiofsd -o cache=auto -o xattr (its default namespace sandbox and " +
+  "thread pool, which QEMU 7.2's virtiofsd sets to 0: every request inline), viofs serve --cache=auto --xattr --sandbox=none (its default " +
+  "thread pool); virtiofsd-tp64 adds --thread-pool-size=64 to virtiofsd's; exact argv in settings.";
 
-/** Starts `name` serving `sharedDir` on `socketPath` with the VM tests' flags (test/vm/backends.ts). */
-export function startBackend(name: BackendName, sharedDir: string, socketPath: string): Promise<BackendHandle> {
-  return BACKENDS[name].start(sharedDir, socketPath);
+/** A vhost-user-fs daemon the benchmarks can start: the VM tests' backends, and C virtiofsd with a 64-thread pool. */
+export type DaemonName = BackendName | "virtiofsd-tp64";
+
+/**
+ * Starts `name` serving `sharedDir` on `socketPath` with the VM tests' flags
+ * (test/vm/backends.ts); `virtiofsd-tp64` is their virtiofsd command line
+ * plus `--thread-pool-size=64`.
+ */
+export function startBackend(name: DaemonName, sharedDir: string, socketPath: string): Promise<BackendHandle> {
+  if (name !== "virtiofsd-tp64") return BACKENDS[name].start(sharedDir, socketPath);
+  return spawnDaemon(
+    [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${sharedDir}`, "-o", "cache=auto", "-o", "xattr", "--thread-pool-size=64"],
+    sharedDir,
+    socketPath,
+  );
+}
+
+/**
+ * Spawns a daemon and resolves once `socketPath` is a socket (15 s at most).
+ * The handle's `name` is "virtiofsd" (the handle type knows no other names);
+ * the argv in /proc tells them apart ({@link commandLineOf}).
+ */
+export async function spawnDaemon(argv: readonly string[], sharedDir: string, socketPath: string): Promise<BackendHandle> {
+  rmSync(socketPath, { force: true });
+  const [program, ...args] = argv as [string, ...string[]];
+  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  const collect = (chunk: Buffer): void => {
+    output = (output + chunk.toString("utf8")).slice(-20_000);
+  };
+  child.stdout.on("data", collect);
+  child.stderr.on("data", collect);
+  let done: BackendExit | undefined;
+  const exited = new Promise<BackendExit>((resolve) => {
+    child.on("close", (code, signal) => resolve((done = { code, signal })));
+    child.on("error", (e) => {
+      output += `spawn ${program}: ${e.message}\n`;
+      resolve((done = { code: null, signal: null }));
+    });
+  });
+  const deadline = performance.now() + 15_000;
+  for (;;) {
+    let ready = false;
+    try {
+      ready = statSync(socketPath).isSocket();
+    } catch {
+      ready = false;
+    }
+    if (ready) break;
+    if (done || performance.now() > deadline) {
+      child.kill("SIGKILL");
+      await exited;
+      throw new Error(`bench: ${argv.join(" ")} did not listen on ${socketPath}:\n${output.trim()}`);
+    }
+    await sleep(20);
+  }
+  const settled = (ms: number): Promise<boolean> => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
+  return {
+    name: "virtiofsd",
+    socketPath,
+    sharedDir,
+    pid: child.pid ?? -1,
+    exited,
+    log: () => output,
+    async stop(graceMs = 2000): Promise<BackendExit> {
+      if (done || (await settled(graceMs))) return exited;
+      child.kill("SIGTERM");
+      if (await settled(2000)) return exited;
+      child.kill("SIGKILL");
+      return exited;
+    },
+  };
+}
+
+/** VmRSS (bytes) and open descriptors (/proc/PID/fd entries) of a live process. */
+export function processFootprint(pid: number): { rssBytes: number; fds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+  if (!m) throw new Error(`bench: no VmRSS in /proc/${pid}/status`);
+  return { rssBytes: Number(m[1]) * 1024, fds: readdirSync(`/proc/${pid}/fd`).length };
 }
 
 /** The backend's argv as the kernel has it (/proc/<pid>/cmdline), for the report; [] when gone. */
