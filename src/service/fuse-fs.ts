@@ -570,6 +570,19 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         }
         ctx = this.streamContext(node, names, stored);
       } else {
+        if ((request.createOptions & CreateOption.FILE_NO_EA_KNOWLEDGE) !== 0) {
+          let needs: boolean;
+          try {
+            needs = await this.eas.needsEaKnowledge(node);
+          } catch (error) {
+            this.nodes.release(node);
+            throw error;
+          }
+          if (needs) {
+            this.nodes.release(node);
+            return ntFail(NtStatus.STATUS_ACCESS_DENIED);
+          }
+        }
         ctx = new FuseFileContext(node, names, null);
         const read = (request.grantedAccess & READ_ACCESS) !== 0;
         const write = (request.grantedAccess & WRITE_ACCESS) !== 0;

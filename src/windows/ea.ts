@@ -176,6 +176,13 @@ export function isValidEaName(name: string): boolean {
   return n >= 1 && n <= EA_NAME_MAX && !isInvalidEaName(name);
 }
 
+/**
+ * The prefix of viofs's own xattrs (long names, EA flags, large streams).
+ * The `:` makes them invalid Windows EA names, so Samba's EA listing skips
+ * them as it skips every such name.
+ */
+export const VIOFS_XATTR_PREFIX = "user.viofs:";
+
 /** The xattrs Samba keeps for itself (`samba_private_attr_name`), plus ours. */
 export const PRIVATE_XATTRS: readonly string[] = [
   "user.SAMBA_PAI",
@@ -190,7 +197,7 @@ export const PRIVATE_XATTRS: readonly string[] = [
 ];
 
 /** Prefixes of private xattrs (compared case-insensitively, as Samba does). */
-const PRIVATE_PREFIXES: readonly string[] = [STREAM_XATTR_PREFIX, "user.DosStreamExt."];
+const PRIVATE_PREFIXES: readonly string[] = [STREAM_XATTR_PREFIX, "user.DosStreamExt.", VIOFS_XATTR_PREFIX];
 
 /** True for an xattr Windows must never see or set as an EA. */
 export function isPrivateXattr(xattr: string): boolean {
