@@ -14,9 +14,9 @@ import { FileAttribute } from "../../src/windows/attributes.js";
 import { createIdMap, decodeNtAcl, defaultSecurityDescriptor, encodeNtAcl } from "../../src/windows/ntacl.js";
 import { formatSddl, parseSddl } from "../../src/windows/sddl.js";
 import { AccessMask, SecurityInformation, decodeSecurityDescriptor, encodeSecurityDescriptor } from "../../src/windows/security.js";
-import { CleanupFlag } from "../../src/winfsp/constants.js";
+import { CleanupFlag, CreateDisposition, CreateOption } from "../../src/winfsp/constants.js";
 import { applySecurityDescriptor } from "../../src/winfsp/security-merge.js";
-import { FACTORIES, closeFile, create, createRequest, fails, hostXattr, hostXattrNames, mount, ok, open } from "./helpers.js";
+import { FACTORIES, closeFile, create, createOptions, createRequest, fails, hostXattr, hostXattrNames, mount, ok, open } from "./helpers.js";
 
 const A = FileAttribute;
 const SI = SecurityInformation;
@@ -202,13 +202,18 @@ for (const factory of FACTORIES) {
       const byName = (eas: { name: string; flags: number; value: Uint8Array }[]) =>
         [...eas].sort((a, b) => (a.name < b.name ? -1 : 1)).map((e) => ({ ...e, value: Buffer.from(e.value) }));
       assert.deepEqual(byName(ok(await m.fs.getEa(f))), [
-        { flags: 0, name: "Alpha", value: Buffer.from("1") },
+        { flags: 0x80, name: "Alpha", value: Buffer.from("1") },
         { flags: 0, name: "FromCreate", value: Buffer.from("c") },
         { flags: 0, name: "beta", value: Buffer.from("22") },
-      ], "FILE_NEED_EA is not stored, as in Samba");
+      ], "FILE_NEED_EA is kept in the sidecar");
+      assert.deepEqual(hostXattr(m.host("\\e"), "user.viofs:eaflags"), Buffer.from([0x80, 5, ...Buffer.from("Alpha")]), "u8 flags, u8 length, name");
+      const noKnowledge = createOptions(CreateDisposition.FILE_OPEN, CreateOption.FILE_NO_EA_KNOWLEDGE);
+      fails(await m.fs.open({ fileName: "\\e", createOptions: noKnowledge, grantedAccess: 0x80 }), "STATUS_ACCESS_DENIED");
 
       info = ok(await m.fs.setEa(f, [{ flags: 0, name: "ALPHA", value: Buffer.from("333") }]));
       assert.deepEqual(hostXattr(m.host("\\e"), "user.Alpha"), Buffer.from("333"));
+      assert.equal(hostXattr(m.host("\\e"), "user.viofs:eaflags"), undefined, "no flags left: no sidecar");
+      await closeFile(m.fs, ok(await m.fs.open({ fileName: "\\e", createOptions: noKnowledge, grantedAccess: 0x80 })).fileContext);
       assert.equal(hostXattr(m.host("\\e"), "user.ALPHA"), undefined);
       info = ok(await m.fs.setEa(f, [{ flags: 0, name: "BETA", value: new Uint8Array(0) }, { flags: 0, name: "gone", value: new Uint8Array(0) }]));
       assert.equal(hostXattr(m.host("\\e"), "user.beta"), undefined);
