@@ -2,6 +2,8 @@
  * `viofs`: the command line. One file per command under src/cli/; this file
  * only picks the command and turns expected errors into one clear line.
  */
+import { shellCommand } from "../shell/repl.js";
+import { doctorCommand } from "./doctor.js";
 import { mountCommand } from "./mount.js";
 import { serveCommand } from "./serve.js";
 import { UsageError } from "./usage.js";
@@ -14,6 +16,8 @@ interface Command {
 const commands: Record<string, Command> = {
   serve: serveCommand,
   mount: mountCommand,
+  shell: shellCommand,
+  doctor: doctorCommand,
 };
 
 export const usage = `viofs: VirtIO-FS for Windows guests
