@@ -196,6 +196,25 @@ export class WindowsShell {
     return a !== null && (a & F.FILE_ATTRIBUTE_DIRECTORY) !== 0;
   }
 
+  /**
+   * The directory entry of a path, not following a link at its end (as
+   * FindFirstFile sees it), or null when there is none. A root is a directory.
+   */
+  async entry(path: string): Promise<{ attributes: number } | null> {
+    if (/^[A-Za-z]:\\?$/.test(path)) {
+      const a = await this.attributesOf(path);
+      return a === null ? null : { attributes: a };
+    }
+    let found: W.WIN32_FIND_DATAW[];
+    try {
+      found = await this.find(path);
+    } catch (error) {
+      if (W.Win32Error.is(error) && (error.code === W.ERROR_PATH_NOT_FOUND || error.code === W.ERROR_INVALID_NAME)) return null;
+      throw error;
+    }
+    return found.length === 0 ? null : { attributes: found[0]!.dwFileAttributes };
+  }
+
   /** The entries matching a pattern path (`V:\d\*.txt`), without `.` and `..`; none: []. */
   async find(pattern: string): Promise<W.WIN32_FIND_DATAW[]> {
     let first: { hFindFile: W.HANDLE; FindFileData: W.WIN32_FIND_DATAW };
@@ -552,7 +571,14 @@ export class WindowsShell {
       let targets: string[];
       if (hasWildcards(baseName(path))) {
         targets = (await this.find(path)).filter((e) => (e.dwFileAttributes & F.FILE_ATTRIBUTE_DIRECTORY) === 0).map((e) => childPath(dirName(path), e.cFileName));
-      } else targets = (await this.attributesOf(path)) === null ? [] : [path];
+      } else {
+        const e = await this.entry(path);
+        if (e !== null && (e.attributes & F.FILE_ATTRIBUTE_DIRECTORY) !== 0) {
+          // A directory: its files, as cmd does once told yes (this shell does not ask).
+          targets = (await this.find(childPath(path, "*"))).filter((f) => (f.dwFileAttributes & F.FILE_ATTRIBUTE_DIRECTORY) === 0).map((f) => childPath(path, f.cFileName));
+          if (targets.length === 0) continue;
+        } else targets = e === null ? [] : [path];
+      }
       if (targets.length === 0) {
         this.errorLine(`Could Not Find ${path}`);
         level = 1;
@@ -581,7 +607,7 @@ export class WindowsShell {
     let level = 0;
     for (const n of names) {
       const path = this.full(n);
-      if ((await this.attributesOf(path)) !== null) {
+      if ((await this.entry(path)) !== null) {
         this.errorLine(`A subdirectory or file ${n} already exists.`);
         level = 1;
         continue;
@@ -591,7 +617,7 @@ export class WindowsShell {
       let at = path.slice(0, 2);
       for (const part of parts) {
         at = `${at}\\${part}`;
-        if ((await this.attributesOf(at)) !== null) continue;
+        if ((await this.entry(at)) !== null) continue;
         try {
           await W.CreateDirectoryW(at);
         } catch (error) {
@@ -608,7 +634,7 @@ export class WindowsShell {
     if (names.length === 0) this.say(SYNTAX);
     for (const n of names) {
       const path = this.full(n);
-      const a = await this.attributesOf(path);
+      const a = (await this.entry(path))?.attributes ?? null;
       if (a === null) this.say("The system cannot find the file specified.");
       if ((a & F.FILE_ATTRIBUTE_DIRECTORY) === 0) this.say("The directory name is invalid.");
       try {
@@ -687,8 +713,8 @@ export class WindowsShell {
           .filter((e) => (set | clear) === 0 || (e.dwFileAttributes & F.FILE_ATTRIBUTE_DIRECTORY) === 0)
           .map((e) => ({ path: childPath(dirName(path), e.cFileName), attributes: e.dwFileAttributes }));
       } else {
-        const a = await this.attributesOf(path);
-        targets = a === null ? [] : [{ path, attributes: a }];
+        const e = await this.entry(path);
+        targets = e === null ? [] : [{ path, attributes: e.attributes }];
       }
       if (targets.length === 0) {
         this.errorLine(`File not found - ${path}`);
@@ -904,7 +930,7 @@ const S = WindowsShell.prototype;
 const mdSpec = spec("Creates a directory (and the ones on the way).\n  MD [drive:]path", S.md);
 const rdSpec = spec("Removes a directory.\n  RD [/S] [/Q] [drive:]path\n  /S  removes the tree under it too (without asking)", S.rd);
 const cdSpec = spec("Displays or changes the current directory.\n  CD [/D] [path]   CD ..   CD \\", S.cd);
-const delSpec = spec("Deletes files.\n  DEL [/F] [/Q] names   (wildcards: * ?)\n  /F  deletes read-only files too", S.del);
+const delSpec = spec("Deletes files.\n  DEL [/F] [/Q] names   (wildcards: * ?; a directory: the files in it, without asking)\n  /F  deletes read-only files too", S.del);
 const renSpec = spec("Renames a file or directory.\n  REN path newname", S.ren);
 const caclsSpec = spec(
   "Displays or sets a security descriptor as SDDL.\n  CACLS path               shows O:…G:…D:…\n  CACLS path /SET \"SDDL\"   sets the parts the string names (quote it: ; separates commands)",
