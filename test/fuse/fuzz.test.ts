@@ -1,217 +1,42 @@
 /**
  * Property tests: random and mutated messages make the decoders return a value
  * or throw a ProtocolError, nothing else; whatever decodes re-encodes to the
- * same value; every view a decoder returns lies inside the message. Each
- * message sits inside a larger buffer of guard bytes, so a read past its end
- * would see them.
+ * same value; every view a decoder returns lies inside the message. The
+ * generators and checks live in fuzz/props/fuse-codec.ts, which `npm run fuzz`
+ * runs a million times; these are the bounded runs.
  */
 import { test } from "node:test";
-import assert from "node:assert/strict";
 import fc from "fast-check";
-import { Opcode } from "../../src/fuse/abi.js";
 import {
-  decodeReply,
-  decodeRequest,
-  DEFAULT_WIRE_OPTIONS,
-  encodeReplyBytes,
-  encodeRequestBytes,
-  hasReply,
-  type ReplyBodyMap,
-  type ReplyOpcode,
-  type Request,
-  type WireOptions,
-} from "../../src/fuse/messages.js";
-import { decodeDirentplus, decodeDirents } from "../../src/fuse/dirent.js";
-import { decodeExtensions, encodeExtensions } from "../../src/fuse/extensions.js";
-import { ProtocolError } from "../../src/common/errors.js";
-import { REQUEST_VECTORS } from "./vectors.js";
-import { cat, i32, u16, u32, u64 } from "./layouts.js";
+  arbDirentStream,
+  arbExtensionArea,
+  arbMutatedRequest,
+  arbRandomRequest,
+  arbReply,
+  checkDirents,
+  checkExtensions,
+  checkReply,
+  checkRequest,
+} from "../../fuzz/props/fuse-codec.js";
 
 const RUNS = 1500;
 
-/** `bytes` copied into the middle of a guard-filled buffer. */
-function embed(bytes: Uint8Array): Uint8Array {
-  const big = new Uint8Array(bytes.byteLength + 64).fill(0xa5);
-  big.set(bytes, 32);
-  return big.subarray(32, 32 + bytes.byteLength);
-}
-
-/** Calls `f`; a ProtocolError gives undefined, anything else fails the property. */
-function tolerant<T>(f: () => T): T | undefined {
-  try {
-    return f();
-  } catch (e) {
-    if (ProtocolError.is(e)) return undefined;
-    throw e;
-  }
-}
-
-/** Every Uint8Array reachable from `value` is a view inside `msg`. */
-function viewsInside(value: unknown, msg: Uint8Array): void {
-  if (value instanceof Uint8Array) {
-    assert.equal(value.buffer, msg.buffer, "view of another buffer");
-    assert.ok(value.byteOffset >= msg.byteOffset && value.byteOffset + value.byteLength <= msg.byteOffset + msg.byteLength, "view outside the message");
-    return;
-  }
-  if (typeof value === "object" && value !== null) for (const v of Object.values(value)) viewsInside(v, msg);
-}
-
-const KNOWN = Object.values(Opcode) as number[];
-const arbOpts: fc.Arbitrary<WireOptions> = fc.record({
-  minor: fc.oneof(fc.constant(38), fc.integer({ min: 0, max: 45 })),
-  setxattrExt: fc.boolean(),
-});
-
-function inHeader(len: number, opcode: number, unique: bigint, nodeid: bigint, extlen: number): Uint8Array {
-  return cat(u32(len), u32(opcode), u64(unique), u64(nodeid), u32(1000), u32(1000), u32(42), u16(extlen), u16(0));
-}
-
-function checkRequest(bytes: Uint8Array, opts: WireOptions): void {
-  const msg = embed(bytes);
-  const req = tolerant(() => decodeRequest(msg, opts));
-  if (!req) return;
-  viewsInside(req, msg);
-  // An INIT argument of 64 bytes with minor < 36 re-encodes at 16 bytes, dropping flags2 (by design).
-  if (req.opcode === Opcode.INIT && req.arg.minor < 36) return;
-  assert.deepEqual(decodeRequest(encodeRequestBytes(req, opts), opts), req);
-}
-
 test("random requests: decode or ProtocolError; decoded ones round-trip", () => {
-  const arbMsg = fc.record({
-    opcode: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...KNOWN) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 0xffff_ffff }) }),
-    body: fc.oneof(
-      fc.uint8Array({ maxLength: 160 }),
-      // Bodies made of small words and NULs reach deeper (counts, sizes, names).
-      fc.array(fc.constantFrom(0, 1, 2, 8, 16, 0x61, 0x2f, 0xff), { maxLength: 160 }).map((a) => new Uint8Array(a)),
-      // A struct-sized argument, then maybe a name or two.
-      fc
-        .tuple(
-          fc.constantFrom(0, 4, 8, 16, 24, 32, 40, 48, 56, 64, 88).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
-          fc.array(fc.string({ unit: "grapheme-ascii", maxLength: 6 }), { maxLength: 2 }),
-        )
-        .map(([arg, names]) => cat(arg, ...names.map((n) => new Uint8Array(Buffer.from(`${n}\0`))))),
-    ),
-    extlen: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 0xffff })),
-    lenDelta: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -48, max: 48 }) }),
-    unique: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-    opts: arbOpts,
-  });
-  fc.assert(
-    fc.property(arbMsg, ({ opcode, body, extlen, lenDelta, unique, opts }) => {
-      const len = Math.max(0, 40 + body.byteLength + lenDelta);
-      checkRequest(cat(inHeader(len, opcode, unique, 1n, extlen), body), opts);
-    }),
-    { numRuns: RUNS * 2 },
-  );
+  fc.assert(fc.property(arbRandomRequest, checkRequest), { numRuns: RUNS * 2 });
 });
 
 test("mutated request vectors: decode or ProtocolError", () => {
-  const arb = fc.record({
-    index: fc.nat({ max: REQUEST_VECTORS.length - 1 }),
-    flips: fc.array(fc.record({ at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }), { maxLength: 6 }),
-    cut: fc.oneof(fc.constant(0), fc.nat({ max: 64 })),
-    extra: fc.uint8Array({ maxLength: 24 }),
-    fixLen: fc.boolean(),
-    opts: fc.oneof(fc.constant(undefined), arbOpts),
-  });
-  fc.assert(
-    fc.property(arb, ({ index, flips, cut, extra, fixLen, opts }) => {
-      const v = REQUEST_VECTORS[index]!;
-      let bytes = cat(v.bytes.subarray(0, Math.max(0, v.bytes.byteLength - cut)), extra);
-      for (const f of flips) if (bytes.byteLength > 0) bytes[f.at % bytes.byteLength] = f.value;
-      if (fixLen && bytes.byteLength >= 4) new DataView(bytes.buffer, bytes.byteOffset).setUint32(0, bytes.byteLength, true);
-      checkRequest(bytes, opts ?? v.opts);
-    }),
-    { numRuns: RUNS * 2 },
-  );
+  fc.assert(fc.property(arbMutatedRequest, checkRequest), { numRuns: RUNS * 2 });
 });
 
 test("random replies: decode or ProtocolError; decoded ones round-trip", () => {
-  const answered = REQUEST_VECTORS.filter((v) => hasReply(v.req.opcode));
-  const arb = fc.record({
-    index: fc.nat({ max: answered.length - 1 }),
-    error: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -600, max: 10 }) }, { weight: 1, arbitrary: fc.integer() }),
-    body: fc.oneof(
-      fc.uint8Array({ maxLength: 320 }),
-      fc.constantFrom(0, 8, 16, 24, 64, 104, 120, 128, 144, 288).chain((n) => fc.uint8Array({ minLength: n, maxLength: n })),
-    ),
-    lenDelta: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -20, max: 20 }) }),
-    otherUnique: fc.boolean(),
-    smallSize: fc.nat({ max: 64 }),
-    opts: arbOpts,
-  });
-  fc.assert(
-    fc.property(arb, ({ index, error, body, lenDelta, otherUnique, smallSize, opts }) => {
-      let req: Request = answered[index]!.req;
-      // Small requested sizes make the "at most the requested size" checks bite.
-      if ("arg" in req && typeof req.arg === "object" && "size" in req.arg && req.opcode !== Opcode.WRITE) {
-        req = { ...req, arg: { ...req.arg, size: smallSize } } as Request;
-      }
-      const unique = otherUnique ? req.header.unique ^ 1n : req.header.unique;
-      const len = Math.max(0, 16 + body.byteLength + lenDelta);
-      const msg = embed(cat(u32(len), i32(error), u64(unique), body));
-      const reply = tolerant(() => decodeReply(req, msg, opts));
-      if (!reply) return;
-      viewsInside(reply, msg);
-      if (!reply.ok) return;
-      const opcode = req.opcode as ReplyOpcode;
-      // The decoder takes an INIT reply of any compat size; the encoder sizes it by the driver's minor.
-      const encOpts = opcode === Opcode.INIT ? DEFAULT_WIRE_OPTIONS : opts;
-      const again = encodeReplyBytes(reply.unique, opcode, reply.body as ReplyBodyMap[ReplyOpcode], encOpts);
-      assert.deepEqual(decodeReply(req, again, opts), reply);
-    }),
-    { numRuns: RUNS },
-  );
+  fc.assert(fc.property(arbReply, checkReply), { numRuns: RUNS });
 });
 
-/** Byte strings shaped like dirent records: small namelens, some off by a little. */
-const arbDirentish = fc
-  .array(
-    fc.record({
-      plus: fc.uint8Array({ minLength: 0, maxLength: 128 }),
-      ino: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
-      namelen: fc.oneof(fc.integer({ min: 0, max: 20 }), fc.integer({ min: 1020, max: 1030 }), fc.nat()),
-      name: fc.uint8Array({ maxLength: 24 }),
-      pad: fc.integer({ min: 0, max: 9 }),
-    }),
-    { maxLength: 5 },
-  )
-  .map((recs) =>
-    cat(...recs.map((r) => cat(r.plus, u64(r.ino), u64(1n), u32(r.namelen >>> 0), u32(8), r.name, new Uint8Array(r.pad)))),
-  );
-
 test("dirent and direntplus streams: decode or ProtocolError", () => {
-  fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 400 }), arbDirentish), (bytes) => {
-      const msg = embed(bytes);
-      const a = tolerant(() => decodeDirents(msg));
-      if (a) viewsInside(a, msg);
-      const b = tolerant(() => decodeDirentplus(msg));
-      if (b) viewsInside(b, msg);
-    }),
-    { numRuns: RUNS },
-  );
+  fc.assert(fc.property(arbDirentStream, checkDirents), { numRuns: RUNS });
 });
 
 test("extension areas: decode or ProtocolError; decoded ones round-trip", () => {
-  const arbExtish = fc
-    .array(
-      fc.record({
-        size: fc.oneof(fc.constantFrom(0, 8, 16, 24, 32, 40), fc.nat()),
-        type: fc.oneof(fc.integer({ min: 0, max: 40 }), fc.nat()),
-        body: fc.uint8Array({ maxLength: 40 }),
-      }),
-      { maxLength: 4 },
-    )
-    .map((exts) => cat(...exts.map((e) => cat(u32(e.size >>> 0), u32(e.type >>> 0), e.body))));
-  fc.assert(
-    fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), arbExtish), (bytes) => {
-      const msg = embed(bytes);
-      const list = tolerant(() => decodeExtensions(msg));
-      if (!list) return;
-      viewsInside(list, msg);
-      assert.deepEqual(decodeExtensions(encodeExtensions(list)), list);
-    }),
-    { numRuns: RUNS },
-  );
+  fc.assert(fc.property(arbExtensionArea, checkExtensions), { numRuns: RUNS });
 });
