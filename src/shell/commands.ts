@@ -899,12 +899,12 @@ export class WindowsShell {
       return 0;
     }
     out.line("For more information on a specific command, type HELP command-name");
-    const seen = new Set<CommandSpec>();
+    const names = new Map<CommandSpec, string[]>();
     for (const [name, spec] of Object.entries(COMMANDS)) {
-      if (seen.has(spec)) continue;
-      seen.add(spec);
-      out.line(`${name.toUpperCase().padEnd(9)}${spec.help.split("\n")[0]}`);
+      if (name === "echo.") continue;
+      names.set(spec, [...(names.get(spec) ?? []), name.toUpperCase()]);
     }
+    for (const [spec, list] of names) out.line(`${list.join(", ").padEnd(15)}${spec.help.split("\n")[0]}`);
     out.line();
     out.line("Commands are joined with & or ;  Output goes to a file (or a stream, f:s) with > and >>.");
     return 0;
