@@ -911,14 +911,37 @@ export class WindowsShell {
   }
 }
 
-/** The SECURITY_INFORMATION an SDDL string sets: the parts it names (O:, G:, D:, S:) outside ACE parentheses. */
+/**
+ * The SECURITY_INFORMATION an SDDL string sets: the parts it has (`O:`,
+ * `G:`, `D:`, `S:`), read in order: a SID (`S-1-…` or a two-letter alias)
+ * after O: and G:, flags and parenthesized ACEs after D: and S:.
+ */
 export function sddlParts(sddl: string): number {
-  const outside = sddl.replace(/\([^)]*\)/g, "");
+  const text = sddl.replace(/\s+/g, "");
+  const bits: Record<string, number> = {
+    O: W.OWNER_SECURITY_INFORMATION,
+    G: W.GROUP_SECURITY_INFORMATION,
+    D: W.DACL_SECURITY_INFORMATION,
+    S: W.SACL_SECURITY_INFORMATION,
+  };
   let info = 0;
-  if (/(^|[^A-Za-z])O:/.test(outside)) info |= W.OWNER_SECURITY_INFORMATION;
-  if (/(^|[^A-Za-z])G:/.test(outside)) info |= W.GROUP_SECURITY_INFORMATION;
-  if (/(^|[^A-Za-z])D:/.test(outside)) info |= W.DACL_SECURITY_INFORMATION;
-  if (/(^|[^A-Za-z])S:/.test(outside)) info |= W.SACL_SECURITY_INFORMATION;
+  let i = 0;
+  while (i + 1 < text.length && text[i + 1] === ":" && bits[text[i]!] !== undefined) {
+    const kind = text[i]!;
+    info |= bits[kind]!;
+    i += 2;
+    if (kind === "O" || kind === "G") {
+      const sid = /^S-[0-9A-Fa-fx-]+/.exec(text.slice(i));
+      i += sid !== null ? sid[0].length : 2;
+      continue;
+    }
+    while (i < text.length && text[i] !== "(" && text[i + 1] !== ":") i++;
+    while (text[i] === "(") {
+      const close = text.indexOf(")", i);
+      if (close < 0) return info;
+      i = close + 1;
+    }
+  }
   return info;
 }
 

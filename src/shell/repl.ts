@@ -118,7 +118,13 @@ export async function runShell(argv: string[]): Promise<number> {
 async function runCommands(shell: WindowsShell, commands: string): Promise<number> {
   let failed = false;
   for (const command of splitCommands(commands)) {
-    const outcome = await shell.runLine(command);
+    let outcome: number | "exit";
+    try {
+      outcome = await shell.runLine(command);
+    } catch (error) {
+      process.stderr.write(`viofs: ${describe(error)}\n`);
+      outcome = 1;
+    }
     if (outcome === "exit") break;
     if (outcome !== 0) failed = true;
   }
@@ -160,7 +166,7 @@ async function interact(shell: WindowsShell, stack: Stack): Promise<number> {
       outcome = await shell.runLine(line);
     } catch (error) {
       // Not a Win32 failure: the stack itself (the backend went away, a bug). One line, and go on.
-      process.stderr.write(`viofs: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(`viofs: ${describe(error)}\n`);
       outcome = 1;
     } finally {
       busy = false;
@@ -211,4 +217,8 @@ export async function complete(shell: WindowsShell, line: string): Promise<[stri
     })
     .sort((a, b) => a.localeCompare(b));
   return [hits, token];
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
