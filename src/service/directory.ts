@@ -23,6 +23,7 @@ import { DirInfoPacker, dirInfoPackedSize } from "../winfsp/fsctl.js";
 import { ntFail, ntOk, type DirInfo, type DirectoryChunk, type FileInfo, type NtResult } from "../winfsp/interface.js";
 import { isNameInExpression } from "../winfsp/wildcard.js";
 import type { FuseFileContext } from "./context.js";
+import type { LongNames } from "./long-names.js";
 import { foldName, windowsNameOf } from "./names.js";
 import { deadlineOf, type DentryCache, type NodeTable, type ServiceNode } from "./nodes.js";
 import { isErrno } from "./status.js";
@@ -70,10 +71,12 @@ export function listingKey(name: string, caseInsensitive: boolean): string {
 /**
  * Reads the whole directory with READDIRPLUS (through `fh`, an OPENDIR
  * handle), caches each entry's node, and answers the sorted snapshot.
- * Names that are not valid UTF-8 have no Windows spelling and are left out.
+ * Names that are not valid UTF-8 have no Windows spelling and are left out;
+ * long names are read back from their xattr (long-names.ts).
  */
 export async function snapshotDirectory(
   session: FuseSession,
+  longNames: LongNames,
   nodes: NodeTable,
   dentries: DentryCache,
   dir: ServiceNode,
@@ -88,12 +91,18 @@ export async function snapshotDirectory(
     for (const e of page) {
       offset = e.dirent.off;
       const host = e.dirent.name.toString("utf8");
-      const name = windowsNameOf(e.dirent.name);
+      let name = windowsNameOf(e.dirent.name);
       if (e.entry.nodeid !== 0n) {
         const node = nodes.adopt(e.entry);
-        if (name !== undefined) dentries.set(dir, host, node, deadlineOf(e.entry.entryValid, e.entry.entryValidNsec, nodes.maxCacheMs));
-        nodes.release(node);
-      }
+        try {
+          if (name !== undefined) {
+            name = await longNames.listedName(dir, host, node.nodeid);
+            dentries.set(dir, host, node, deadlineOf(e.entry.entryValid, e.entry.entryValidNsec, nodes.maxCacheMs));
+          }
+        } finally {
+          nodes.release(node);
+        }
+      } else if (name !== undefined) name = await longNames.listedName(dir, host, 0n);
       if (name !== undefined) out.push({ name, host, key: listingKey(name, caseInsensitive) });
     }
   }
@@ -140,7 +149,7 @@ export class DirectoryReader {
     if (marker === null || ctx.listing === null) {
       const open = await this.v.session.opendir(dir.nodeid);
       try {
-        ctx.listing = await snapshotDirectory(this.v.session, this.v.nodes, this.v.dentries, dir, open.fh, ci);
+        ctx.listing = await snapshotDirectory(this.v.session, this.v.longNames, this.v.nodes, this.v.dentries, dir, open.fh, ci);
       } finally {
         await this.v.session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
       }

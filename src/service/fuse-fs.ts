@@ -67,13 +67,14 @@ import {
 import { applySecurityDescriptor } from "../winfsp/security-merge.js";
 import { volumeParams } from "../winfsp/volume-params.js";
 import { AclStore } from "./acl-store.js";
+import { LongNames } from "./long-names.js";
 import { serialSession } from "./baseline.js";
 import { CaseIndexes } from "./case-index.js";
 import { FuseFileContext, Handles, READ_ACCESS, WRITE_ACCESS } from "./context.js";
 import { DirectoryReader, directoryIsEmpty } from "./directory.js";
 import { EaStore } from "./ea-store.js";
 import { MetadataStore, NO_XATTR_SUPPORT, storedAttributes } from "./metadata.js";
-import { foldName, hostNameOf, lastComponent, parseWindowsPath } from "./names.js";
+import { foldName, hostNameOf, lastComponent, longNameValue, mayCreateName, parseWindowsPath } from "./names.js";
 import { DentryCache, NodeTable, hostAttrFromFuse, type HostAttr, type ServiceNode } from "./nodes.js";
 import { resolveOptions, type FuseWindowsOptions, type ResolvedOptions } from "./options.js";
 import { ReparseStore } from "./reparse-store.js";
@@ -124,6 +125,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   private readonly indexes: CaseIndexes | null;
   private readonly metadata: MetadataStore;
   private readonly resolver: Resolver;
+  private readonly longNames: LongNames;
   private readonly acls: AclStore;
   private readonly streams: StreamStore;
   private readonly eas: EaStore;
@@ -165,7 +167,8 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       maxCacheMs: o.maxCacheMs,
     });
     if (!xattrs) this.metadata.noteNoXattrs("it answers ENOSYS to LISTXATTR");
-    this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.indexes, o.caseInsensitive && o.baseline !== null);
+    this.longNames = new LongNames(session, this.log, this.metadata);
+    this.resolver = new Resolver(session, this.log, this.nodes, this.dentries, this.metadata, this.longNames, this.indexes, o.caseInsensitive && o.baseline !== null);
     this.acls = new AclStore(session, this.log, this.metadata, options);
     this.streams = new StreamStore(session, this.log, this.metadata);
     this.eas = new EaStore(session, this.log, this.metadata);
@@ -179,6 +182,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       dentries: this.dentries,
       metadata: this.metadata,
       resolver: this.resolver,
+      longNames: this.longNames,
       creds: this.creds,
     };
     this.handles = new Handles(session, this.log);
@@ -412,6 +416,8 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         const name = lastComponent(components);
         const host = hostNameOf(name);
         if (!host.ok) return host;
+        const long = longNameValue(name);
+        if (!mayCreateName(name, host.value) || (long !== null && !this.metadata.xattrsSupported)) return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
         const free = await this.resolver.checkFree(parent, name);
         if (!free.ok) return free;
 
@@ -442,6 +448,11 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
           throw error;
         }
 
+        if (long !== null && !(await this.longNames.store(ctx.node, long))) {
+          // The one clear error for a name the host cannot keep.
+          await this.undoCreate(ctx, parent, name, host.value);
+          return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
+        }
         const done = await this.initializeNew(ctx, request, entryCtime, isDirectory);
         if (!done.ok) {
           await this.undoCreate(ctx, parent, name, host.value);

@@ -9,9 +9,33 @@
  * Host side: one UTF-8 name per component, at most 255 bytes (NAME_MAX), any
  * byte but NUL and `/`. The mapping between the two:
  *
- * - A Windows name is encoded as UTF-8; a name of 255 UTF-16 units can need
- *   up to 765 bytes, and what does not fit the host's 255 bytes is
- *   STATUS_OBJECT_NAME_INVALID (as is a lone surrogate, which has no UTF-8).
+ * - A Windows name is encoded as UTF-8 (a lone surrogate, which has no
+ *   UTF-8, is STATUS_OBJECT_NAME_INVALID). A name of 255 UTF-16 units can
+ *   need up to 765 bytes; one whose UTF-8 exceeds the host's 255 bytes is
+ *   stored under a **long-name host name** (below), with the full name in
+ *   the xattr {@link LONG_NAME_XATTR} of the file.
+ *
+ * Long names. The host name of a long name `N` (its host spelling, in
+ * UTF-8, over 255 bytes) is
+ *
+ *     <prefix>:viofs-<hash>
+ *
+ * where `<hash>` is the first 20 bytes of SHA-256 over the UTF-8 of `N`
+ * in RFC 4648 base32 (upper case, 32 characters, no padding), and
+ * `<prefix>` is the longest run of whole characters from the start of `N`
+ * whose UTF-8 fits in 255 − 39 = 216 bytes, so `ls` on the host still shows
+ * what the file is. The name is a function of `N` alone, so a lookup
+ * computes it with no listing. The file's xattr `user.viofs:name` holds the
+ * UTF-8 of `N` (no terminator); listings show `N` where that xattr is
+ * present, decodes, and hashes to the name's `<hash>` (so a copied or
+ * hard-linked file keeps no wrong name), and the host name as it is
+ * otherwise (which then opens that file as any ordinary name does). No new
+ * file gets an ordinary name (≤ 255 bytes) that ends in `:viofs-` and 32
+ * base32 characters (STATUS_OBJECT_NAME_INVALID; {@link mayCreateName}),
+ * so an ordinary name never takes a long name's place: `:` is a character
+ * Windows names hold only as U+F03A. A long name needs a host file that takes
+ * `user.*` xattrs (a file or directory, on a backend with xattrs): where it
+ * cannot be kept, creating or renaming to it is STATUS_OBJECT_NAME_INVALID.
  * - Characters Windows forbids in names (below 0x20 and `"*:<>?\|`, plus `/`)
  *   are refused with STATUS_OBJECT_NAME_INVALID, as are `.` and `..`.
  * - Host names holding characters Windows cannot show are listed with the
@@ -21,6 +45,7 @@
  *   spelling and is refused. Host names that are not valid UTF-8 have no
  *   Windows spelling and are left out of listings.
  */
+import { createHash } from "node:crypto";
 import { NtStatus } from "../windows/ntstatus.js";
 import { parseStreamSuffix } from "../windows/streams.js";
 import { upcase } from "../winfsp/wildcard.js";
@@ -92,11 +117,40 @@ export function lastComponent(components: readonly string[]): string {
 }
 
 /**
- * The host spelling of a checked Windows component: private-use characters
- * mapped back, UTF-8 at most 255 bytes. STATUS_OBJECT_NAME_INVALID when the
- * host cannot hold it.
+ * The host name of a checked Windows component: private-use characters
+ * mapped back; a long name's host name when its UTF-8 exceeds 255 bytes.
+ * STATUS_OBJECT_NAME_INVALID when the host cannot spell it.
  */
 export function hostNameOf(windowsName: string): NtResult<string> {
+  const host = spell(windowsName);
+  if (!host.ok) return host;
+  if (Buffer.byteLength(host.value, "utf8") > NAME_MAX) return ntOk(longHostName(host.value));
+  return host;
+}
+
+/**
+ * Whether a new file may be given the Windows name `windowsName`, whose
+ * host name is `host`: not when the name is ordinary but looks like a long
+ * name's host name (see the module comment).
+ */
+export function mayCreateName(windowsName: string, host: string): boolean {
+  return longNameValue(windowsName) !== null || !LONG_NAME_PATTERN.test(host);
+}
+
+/**
+ * The value of {@link LONG_NAME_XATTR} for a Windows name that needs a long
+ * host name (the UTF-8 of its full host spelling); null for a name that
+ * fits the host as it is, or has no host spelling.
+ */
+export function longNameValue(windowsName: string): Uint8Array | null {
+  const host = spell(windowsName);
+  if (!host.ok) return null;
+  const bytes = Buffer.from(host.value, "utf8");
+  return bytes.length > NAME_MAX ? new Uint8Array(bytes) : null;
+}
+
+/** The full host spelling of a checked Windows component, before any length limit. */
+function spell(windowsName: string): NtResult<string> {
   let host = "";
   for (let i = 0; i < windowsName.length; i++) {
     const c = windowsName.charCodeAt(i);
@@ -116,8 +170,64 @@ export function hostNameOf(windowsName: string): NtResult<string> {
     }
     host += windowsName[i]!;
   }
-  if (host === "." || host === ".." || Buffer.byteLength(host, "utf8") > NAME_MAX) return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
+  if (host === "." || host === "..") return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
   return ntOk(host);
+}
+
+/** The xattr holding a long name's full host spelling (see the module comment). */
+export const LONG_NAME_XATTR = "user.viofs:name";
+
+const LONG_MARKER = ":viofs-";
+const HASH_CHARS = 32;
+const LONG_NAME_PATTERN = /:viofs-[A-Z2-7]{32}$/;
+const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/** RFC 4648 base32 of `bytes` (a multiple of 5 bytes long: no padding). */
+function base32(bytes: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i + 5 <= bytes.length; i += 5) {
+    let v = 0n;
+    for (let j = 0; j < 5; j++) v = (v << 8n) | BigInt(bytes[i + j]!);
+    for (let k = 7; k >= 0; k--) out += BASE32[Number((v >> BigInt(k * 5)) & 31n)];
+  }
+  return out;
+}
+
+/** The host name a long host spelling is stored under (see the module comment). */
+export function longHostName(full: string): string {
+  const hash = base32(createHash("sha256").update(full, "utf8").digest().subarray(0, 20));
+  const budget = NAME_MAX - LONG_MARKER.length - HASH_CHARS;
+  let prefix = "";
+  let bytes = 0;
+  for (const ch of full) {
+    const n = Buffer.byteLength(ch, "utf8");
+    if (bytes + n > budget) break;
+    prefix += ch;
+    bytes += n;
+  }
+  return `${prefix}${LONG_MARKER}${hash}`;
+}
+
+/** Whether a host name has the form of a long name's. */
+export function isLongHostName(host: string): boolean {
+  return LONG_NAME_PATTERN.test(host) && Buffer.byteLength(host, "utf8") <= NAME_MAX;
+}
+
+/**
+ * The full host spelling a long-name host name stands for, given the value
+ * of its {@link LONG_NAME_XATTR} (undefined when absent): the value when it
+ * is valid UTF-8, longer than 255 bytes and maps to exactly `host`;
+ * otherwise undefined (show the host name as it is).
+ */
+export function longNameFromXattr(host: string, value: Uint8Array | undefined): string | undefined {
+  if (value === undefined || value.length <= NAME_MAX) return undefined;
+  let full: string;
+  try {
+    full = strictUtf8.decode(value);
+  } catch {
+    return undefined;
+  }
+  return longHostName(full) === host ? full : undefined;
 }
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });

@@ -14,7 +14,7 @@ import { RenameFlag } from "../fuse/abi.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import { NT_OK, ntFail, type NtResult } from "../winfsp/interface.js";
 import type { FuseFileContext } from "./context.js";
-import { hostNameOf, lastComponent, parseWindowsPath } from "./names.js";
+import { hostNameOf, lastComponent, longNameValue, mayCreateName, parseWindowsPath } from "./names.js";
 import type { ServiceNode } from "./nodes.js";
 import { isErrno } from "./status.js";
 import type { Volume } from "./volume.js";
@@ -52,6 +52,10 @@ export class Renamer {
       const newName = lastComponent(to.value.components);
       const newHost = hostNameOf(newName);
       if (!newHost.ok) return newHost;
+      const newLong = longNameValue(newName);
+      if (!mayCreateName(newName, newHost.value) || (newLong !== null && !this.v.longNames.canHold(ctx.node))) {
+        return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
+      }
 
       const target = await this.v.resolver.child(newParent, newName);
       if (!target.ok) return target;
@@ -63,6 +67,8 @@ export class Renamer {
       }
       if (oldParent === newParent && oldHost.value === newHost.value) return NT_OK;
 
+      // The full name goes on first: a host that cannot keep it refuses the rename before anything moves.
+      if (newLong !== null && !(await this.v.longNames.store(ctx.node, newLong))) return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
       const targetName = targetIsOther ? target.value!.name : newName;
       const targetHost = hostNameOf(targetName);
       if (!targetHost.ok) return targetHost;
@@ -80,6 +86,7 @@ export class Renamer {
         // Replaced a case variant: the file takes the new spelling.
         await this.noReplace(newParent, targetHost.value, newParent, newHost.value);
       }
+      if (newLong === null && longNameValue(oldName) !== null) await this.v.longNames.clear(ctx.node);
       this.v.resolver.noteAdded(newParent, newName, newHost.value, ctx.node, { entryValid: 1n, entryValidNsec: 0 });
       ctx.names = [...newParentWalk.value.names, newName];
       ctx.node.linkIsDirectory = null;

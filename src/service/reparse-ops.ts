@@ -18,7 +18,7 @@ import { findReparsePoint, reparseTagOf, resolveReparsePoints } from "../winfsp/
 import type { FuseFileContext, Handles } from "./context.js";
 import { directoryIsEmpty } from "./directory.js";
 import { storedAttributes } from "./metadata.js";
-import { hostNameOf, joinWindowsPath, lastComponent, parseWindowsPath } from "./names.js";
+import { hostNameOf, joinWindowsPath, lastComponent, longNameValue, parseWindowsPath } from "./names.js";
 import type { ServiceNode } from "./nodes.js";
 import { hostSymlinkTarget, isDirectoryLinkTarget, type ReparseStore } from "./reparse-store.js";
 import { isErrno } from "./status.js";
@@ -227,6 +227,13 @@ export class ReparseOps {
       const temp = temporaryName();
       const entry = await make(parent, temp);
       const newIsDirectory = (entry.attr.mode & Mode.S_IFMT) === Mode.S_IFDIR;
+      const long = longNameValue(name);
+      if (long !== null && !newIsDirectory && (entry.attr.mode & Mode.S_IFMT) !== Mode.S_IFREG) {
+        // A symlink or special file holds no user.* xattrs, so it cannot keep a long name.
+        await this.v.session.unlink(parent.nodeid, temp).catch(() => undefined);
+        this.v.session.forget(entry.nodeid, 1);
+        return ntFail(NtStatus.STATUS_OBJECT_NAME_INVALID);
+      }
       try {
         if (node.kind === "directory" || newIsDirectory) {
           if (node.kind === "directory") await this.v.session.rmdir(parent.nodeid, host.value);
@@ -241,6 +248,7 @@ export class ReparseOps {
       await this.handles.drop(ctx);
       this.v.resolver.noteRemoved(parent, name, host.value);
       this.v.nodes.rebind(node, entry);
+      if (long !== null && !(await this.v.longNames.store(node, long))) this.v.log.warn(`service: ${joinWindowsPath(ctx.names)} lost its long name (listed by its host name)`);
       this.v.resolver.noteAdded(parent, name, host.value, node, entry);
       return NT_OK;
     } finally {

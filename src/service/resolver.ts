@@ -19,6 +19,7 @@ import type { FuseSession } from "../guest/session.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import { ntFail, ntOk, type NtResult } from "../winfsp/interface.js";
 import type { CaseIndex, CaseIndexes } from "./case-index.js";
+import type { LongNames } from "./long-names.js";
 import type { MetadataStore } from "./metadata.js";
 import { BASELINE_READDIR_SIZE } from "./baseline.js";
 import { foldName, hostNameOf, windowsNameOf } from "./names.js";
@@ -48,6 +49,7 @@ export class Resolver {
     private readonly nodes: NodeTable,
     private readonly dentries: DentryCache,
     private readonly metadata: MetadataStore,
+    private readonly longNames: LongNames,
     /** Present on case-insensitive volumes, unless `scanOnMiss`. */
     private readonly indexes: CaseIndexes | null,
     /**
@@ -143,7 +145,7 @@ export class Resolver {
     }
   }
 
-  /** The Windows names in a directory (READDIR, no references taken), in READDIR order. */
+  /** The Windows names in a directory (READDIR, no references taken; long names read back), in READDIR order. */
   async listNames(dir: ServiceNode, pageSize?: number): Promise<string[]> {
     const open = await this.session.opendir(dir.nodeid);
     try {
@@ -153,9 +155,11 @@ export class Resolver {
         const page = await this.session.readdir(dir.nodeid, open.fh, offset, pageSize === undefined ? undefined : { size: pageSize });
         if (page.length === 0) return names;
         for (const d of page) {
-          const name = windowsNameOf(d.name);
-          if (name !== undefined) names.push(name);
           offset = d.off;
+          const host = windowsNameOf(d.name) === undefined ? undefined : d.name.toString("utf8");
+          if (host === undefined) continue;
+          const name = await this.longNames.listedName(dir, host, 0n);
+          if (name !== undefined) names.push(name);
         }
       }
     } finally {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "../common/log.js";
 import type { CallOptions, FuseSession } from "../guest/session.js";
+import type { LongNames } from "./long-names.js";
 import type { MetadataStore } from "./metadata.js";
 import type { DentryCache, NodeTable } from "./nodes.js";
 import type { ResolvedOptions } from "./options.js";
@@ -18,6 +19,7 @@ export interface Volume {
   readonly dentries: DentryCache;
   readonly metadata: MetadataStore;
   readonly resolver: Resolver;
+  readonly longNames: LongNames;
   /** Request credentials of CREATE, MKDIR, SYMLINK and MKNOD (the configured owner), if any. */
   readonly creds: CallOptions | undefined;
 }

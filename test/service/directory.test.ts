@@ -145,7 +145,7 @@ for (const factory of FACTORIES) {
       assert.equal(existsSync(m.host("\\b\\uno")), false);
       fails(await m.fs.rename(one, "\\a\\two", "\\a\\sub", true), "STATUS_ACCESS_DENIED");
       fails(await m.fs.rename(one, "\\a\\two", "\\missing\\x", false), "STATUS_OBJECT_PATH_NOT_FOUND");
-      fails(await m.fs.rename(one, "\\a\\two", `\\a\\${"€".repeat(100)}`, false), "STATUS_OBJECT_NAME_INVALID");
+      fails(await m.fs.rename(one, "\\a\\two", `\\a\\x\uf03aviofs-${"C".repeat(32)}`, false), "STATUS_OBJECT_NAME_INVALID");
       fails(await m.fs.rename(one, "\\a\\two", "\\a\\two:s", false), "STATUS_INVALID_PARAMETER");
       ok(await m.fs.rename(one, "\\a\\two", "\\a\\Two", false));
       assert.deepEqual(readdirSync(m.host("\\a")).sort(), ["Two", "sub"], "a case-only rename");

@@ -9,7 +9,19 @@ import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../../src/common/e
 import { Errno } from "../../src/common/errno.js";
 import { Logger } from "../../src/common/log.js";
 import { CaseIndex } from "../../src/service/case-index.js";
-import { foldName, hostNameOf, joinWindowsPath, parseWindowsPath, windowsNameOf } from "../../src/service/names.js";
+import { createHash } from "node:crypto";
+import {
+  foldName,
+  hostNameOf,
+  isLongHostName,
+  joinWindowsPath,
+  longHostName,
+  longNameFromXattr,
+  longNameValue,
+  mayCreateName,
+  parseWindowsPath,
+  windowsNameOf,
+} from "../../src/service/names.js";
 import { hostSymlinkTarget, isDirectoryLinkTarget, windowsSymlinkOf } from "../../src/service/reparse-store.js";
 import { statusOfError } from "../../src/service/status.js";
 import { NtStatus } from "../../src/windows/ntstatus.js";
@@ -36,6 +48,15 @@ test("parseWindowsPath: components, streams, :$DATA, and what is not a name", ()
   assert.equal(joinWindowsPath(["a", "b"], "s"), "\\a\\b:s");
 });
 
+/** RFC 4648 base32 of the first 20 bytes of SHA-256, written out bit by bit (an independent check of the encoder). */
+function base32Reference(text: string): string {
+  const digest = createHash("sha256").update(text, "utf8").digest().subarray(0, 20);
+  const bits = [...digest].map((b) => b.toString(2).padStart(8, "0")).join("");
+  let out = "";
+  for (let i = 0; i < bits.length; i += 5) out += "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[parseInt(bits.slice(i, i + 5), 2)];
+  return out;
+}
+
 test("hostNameOf / windowsNameOf: UTF-8 within 255 bytes, forbidden characters through U+F000+c, invalid UTF-8 unspellable", () => {
   const host = (name: string) => {
     const r = hostNameOf(name);
@@ -43,11 +64,29 @@ test("hostNameOf / windowsNameOf: UTF-8 within 255 bytes, forbidden characters t
   };
   assert.equal(host("plain.txt"), "plain.txt");
   assert.equal(host("é".repeat(127)), "é".repeat(127), "254 bytes fit");
-  assert.equal(host("é".repeat(128)), "STATUS_OBJECT_NAME_INVALID", "256 bytes do not");
   assert.equal(host("€".repeat(85)), "€".repeat(85));
-  assert.equal(host("€".repeat(86)), "STATUS_OBJECT_NAME_INVALID");
   assert.equal(host("😀".repeat(63)), "😀".repeat(63), "a surrogate pair is 4 bytes");
-  assert.equal(host("😀".repeat(64)), "STATUS_OBJECT_NAME_INVALID");
+  // Over 255 bytes: a long name's host name, a whole-character prefix of at most 216 bytes, the marker, 32 base32 characters.
+  for (const [name, prefix] of [["é".repeat(128), "é".repeat(108)], ["€".repeat(86), "€".repeat(72)], ["😀".repeat(64), "😀".repeat(54)]] as const) {
+    const h = host(name);
+    assert.match(h, /^(.*):viofs-[A-Z2-7]{32}$/u, name);
+    assert.equal(h.slice(0, h.length - 39), prefix, "the prefix ends on a character boundary");
+    assert.ok(Buffer.byteLength(h, "utf8") <= 255);
+    assert.ok(isLongHostName(h));
+    assert.equal(h, longHostName(name), "deterministic");
+    assert.deepEqual(longNameValue(name), new Uint8Array(Buffer.from(name, "utf8")));
+    assert.equal(longNameFromXattr(h, Buffer.from(name, "utf8")), name);
+    assert.equal(longNameFromXattr(h, Buffer.from(name + "x", "utf8")), undefined, "a value that does not hash to the name is not taken");
+    assert.equal(longNameFromXattr(h, undefined), undefined);
+  }
+  assert.notEqual(host("a".repeat(300)), host(`${"a".repeat(299)}A`), "names that differ only in case get different host names");
+  // The hash part: base32 of the first 20 bytes of SHA-256 over the UTF-8 of the full name.
+  assert.equal(longHostName("a".repeat(300)).slice(-32), base32Reference("a".repeat(300)));
+  assert.equal(longNameValue("short"), null);
+  const lookalike = `x\uf03aviofs-${"A".repeat(32)}`;
+  assert.equal(host(lookalike), `x:viofs-${"A".repeat(32)}`, "an ordinary name that looks long still opens what it names");
+  assert.equal(mayCreateName(lookalike, host(lookalike)), false, "but no new file gets it");
+  assert.equal(mayCreateName("é".repeat(128), host("é".repeat(128))), true);
   assert.equal(host("a\ud800b"), "STATUS_OBJECT_NAME_INVALID");
   assert.equal(host("a\udc00"), "STATUS_OBJECT_NAME_INVALID");
   assert.equal(host("a\uf03ab\uf02a\uf03f\uf05c"), "a:b*?\\");
