@@ -44,6 +44,11 @@ export function secondsBetween(startNs: bigint, endNs: bigint): number {
   return Number(endNs - startNs) / 1e9;
 }
 
+/** Resolves after `ms` milliseconds. */
+export function sleepMs(ms: number): Promise<void> {
+  return sleep(ms).then(() => undefined);
+}
+
 /** Runs `fn` once and resolves with its wall time in seconds. */
 export async function timeSeconds(fn: () => Promise<void>): Promise<number> {
   const start = nowNs();
@@ -90,8 +95,14 @@ export interface RatioRow {
   ratioOfBest: number | null;
   /** The bar `ratio` must reach; null for a figure kept for information only. */
   goal: number | null;
-  /** ratio ≥ goal; null when there is no goal or no ratio. */
+  /** ratio ≥ goal (or ours ≤ maxOurs); null when there is no bar or nothing to judge. */
   met: boolean | null;
+  /**
+   * For figures where lower is better (bytes, fds per inode): an upper bound
+   * on `ours` that is the bar instead of `goal`; the ratio is then for
+   * information. Absent on throughput rows.
+   */
+  maxOurs?: number | null;
 }
 
 /** Collects the samples of one group and turns them into records and ratio rows. */
@@ -360,6 +371,26 @@ export async function spawnDaemon(argv: readonly string[], sharedDir: string, so
   };
 }
 
+/**
+ * The process that does a daemon's work: `pid`, or, while a process has
+ * exactly one child, that child (C virtiofsd's namespace sandbox forks: the
+ * parent only waits for the worker).
+ */
+export function workerPid(pid: number): number {
+  let p = pid;
+  for (let depth = 0; depth < 4; depth++) {
+    let children: string[];
+    try {
+      children = readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    } catch {
+      break;
+    }
+    if (children.length !== 1) break;
+    p = Number(children[0]);
+  }
+  return p;
+}
+
 /** VmRSS (bytes) and open descriptors (/proc/PID/fd entries) of a live process. */
 export function processFootprint(pid: number): { rssBytes: number; fds: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -431,9 +462,11 @@ export function writeReport(report: BenchReport, dir: string): string {
 /** A figure with three significant digits (at least), no exponent. */
 export function formatValue(value: number | null): string {
   if (value === null) return "—";
-  if (value >= 100) return value.toFixed(0);
-  if (value >= 10) return value.toFixed(1);
-  return value.toFixed(2);
+  const size = Math.abs(value);
+  if (size >= 100) return value.toFixed(0);
+  if (size >= 10) return value.toFixed(1);
+  if (size >= 0.01 || size === 0) return value.toFixed(2);
+  return value.toPrecision(2);
 }
 
 /** The ratio rows as a fixed-width table (one line each), ready for stdout. */
@@ -446,7 +479,7 @@ export function formatTable(rows: readonly RatioRow[]): string {
     `${r.oursName} ${formatValue(r.ours)}`,
     `${r.peerName} ${formatValue(r.peer)}`,
     r.ratio === null ? "—" : `${r.ratio.toFixed(2)}×`,
-    r.goal === null ? "info" : `≥ ${r.goal.toFixed(1)}×`,
+    r.maxOurs !== undefined && r.maxOurs !== null ? `≤ ${formatValue(r.maxOurs)}` : r.goal === null ? "info" : `≥ ${r.goal.toFixed(1)}×`,
     r.met === null ? "" : r.met ? "yes" : "NO",
     r.ratioOfBest === null ? "" : `${r.ratioOfBest.toFixed(2)}×`,
   ]);

@@ -32,9 +32,11 @@ import {
   type RatioRow,
   type ResultRecord,
 } from "./lib.js";
+import { memoryGroup } from "./memory.js";
+import { serviceGroup } from "./service.js";
 import { vmGroup } from "./vm.js";
 
-const GROUPS: readonly BenchGroup[] = [driverGroup, vmGroup];
+const GROUPS: readonly BenchGroup[] = [driverGroup, vmGroup, serviceGroup, memoryGroup];
 const ALL_BACKENDS: readonly BackendName[] = ["virtiofsd", "viofs"];
 
 interface Args {
