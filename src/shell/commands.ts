@@ -215,8 +215,8 @@ export class WindowsShell {
     return found.length === 0 ? null : { attributes: found[0]!.dwFileAttributes };
   }
 
-  /** The entries matching a pattern path (`V:\d\*.txt`), without `.` and `..`; none: []. */
-  async find(pattern: string): Promise<W.WIN32_FIND_DATAW[]> {
+  /** The entries matching a pattern path (`V:\d\*.txt`), without `.` and `..` unless `dots`; none: []. */
+  async find(pattern: string, dots = false): Promise<W.WIN32_FIND_DATAW[]> {
     let first: { hFindFile: W.HANDLE; FindFileData: W.WIN32_FIND_DATAW };
     try {
       first = await W.FindFirstFileW(pattern);
@@ -237,7 +237,7 @@ export class WindowsShell {
     } finally {
       await W.FindClose(first.hFindFile);
     }
-    return entries.filter((e) => e.cFileName !== "." && e.cFileName !== "..");
+    return dots ? entries : entries.filter((e) => e.cFileName !== "." && e.cFileName !== "..");
   }
 
   /** The named streams of a file (`:s:$DATA`), without the unnamed one. */
@@ -315,7 +315,7 @@ export class WindowsShell {
       let pattern = full;
       if (!hasWildcards(baseName(full)) && (await this.isDirectory(full))) pattern = childPath(full, "*");
       const directory = dirName(pattern);
-      const entries = (await this.find(pattern)).filter((e) => (e.dwFileAttributes & want) === want && (e.dwFileAttributes & refuse) === 0);
+      const entries = (await this.find(pattern, !bare)).filter((e) => (e.dwFileAttributes & want) === want && (e.dwFileAttributes & refuse) === 0);
       if (!bare) await this.volumeHeader(out, directory);
       if (entries.length === 0) {
         if (!bare) out.line();
@@ -339,12 +339,13 @@ export class WindowsShell {
           continue;
         }
         let name = e.cFileName;
-        if ((e.dwFileAttributes & F.FILE_ATTRIBUTE_REPARSE_POINT) !== 0) {
+        const dot = e.cFileName === "." || e.cFileName === "..";
+        if (!dot && (e.dwFileAttributes & F.FILE_ATTRIBUTE_REPARSE_POINT) !== 0) {
           const target = await this.linkTarget(childPath(directory, e.cFileName));
           if (target !== null) name += ` [${target}]`;
         }
         out.line(`${dirDate(e.ftLastWriteTime)}${dirColumn(e.dwFileAttributes, e.dwReserved0, size)}${name}`);
-        if (streams) {
+        if (streams && !dot) {
           for (const s of await this.streams(childPath(directory, e.cFileName)).catch(() => [])) {
             out.line(`${groupDigits(s.StreamSize).padStart(DIR_NAME_COLUMN - 1)} ${e.cFileName}${s.cStreamName}`);
           }

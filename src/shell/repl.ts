@@ -134,10 +134,11 @@ async function runCommands(shell: WindowsShell, commands: string): Promise<numbe
 async function interact(shell: WindowsShell, stack: Stack): Promise<number> {
   const where = stack.hostDir !== null ? `${stack.hostDir}, served here${stack.xattr ? "" : " (no user xattrs there: Windows metadata is not kept)"}` : "the backend's share";
   process.stdout.write(`viofs shell: ${stack.drive} is ${where}.\nType HELP for the commands, EXIT to leave.\n\n`);
+  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const rl = createInterface({
     input: process.stdin,
     output: process.stdout,
-    terminal: process.stdin.isTTY === true && process.stdout.isTTY === true,
+    terminal,
     historySize: 1000,
     removeHistoryDuplicates: true,
     completer: (line: string, callback: (error: Error | null, result: [string[], string]) => void) => {
@@ -160,6 +161,8 @@ async function interact(shell: WindowsShell, stack: Stack): Promise<number> {
   });
   prompt(rl, shell);
   for await (const line of rl) {
+    // Commands read from a pipe are echoed after the prompt, as cmd does.
+    if (!terminal) process.stdout.write(`${line}\n`);
     busy = true;
     let outcome: number | "exit";
     try {

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
-import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fgetxattr, flistxattr } from "../../src/sys/index.js";
@@ -167,8 +167,6 @@ test("--socket-path: the shell attaches to a running viofs serve", async (t) => 
   const dir = scratch();
   const share = join(dir, "share");
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, "placeholder"), "");
-  const { mkdirSync } = await import("node:fs");
   mkdirSync(share);
   writeFileSync(join(share, "from-host.txt"), "host\n");
   const socket = join(dir, "vhost.sock");
@@ -211,4 +209,24 @@ test("bad command lines: one line, exit 2", async (t) => {
   const top = await viofs(["help"]);
   assert.match(top.stdout, /^\s+shell\s+\S/m);
   assert.match(top.stdout, /^\s+doctor\s+\S/m);
+});
+
+test("names are case-insensitive unless --case-sensitive; commands read from a pipe are echoed after the prompt", async (t) => {
+  const share = scratch();
+  t.after(() => rmSync(share, { recursive: true, force: true }));
+  const insensitive = await viofs(["shell", `--shared-dir=${share}`, "-c", "echo a > Name.txt & echo b > NAME.TXT & type name.txt & dir /b"]);
+  assert.equal(insensitive.code, 0, insensitive.stderr);
+  assert.match(insensitive.stdout, /^b\r?\nName\.txt\n$/);
+  rmSync(join(share, "Name.txt"));
+  const sensitive = await viofs(["shell", `--shared-dir=${share}`, "--case-sensitive", "-c", "echo a > Name.txt & echo b > NAME.TXT & type name.txt & dir /b"]);
+  assert.equal(sensitive.code, 1);
+  assert.equal(sensitive.stderr, "The system cannot find the file specified.\n");
+  assert.match(sensitive.stdout, /^NAME\.TXT\nName\.txt\n$/);
+
+  // Without a terminal the shell reads commands from stdin until EOF.
+  const piped = start(["shell", `--shared-dir=${share}`], { stdio: ["pipe", "pipe", "pipe"] });
+  piped.child.stdin!.end("cd \\\ntype Name.txt\n");
+  const { code } = await piped.exited;
+  assert.equal(code, 0, piped.stderr());
+  assert.match(piped.stdout(), /^V:\\>cd \\\n\nV:\\>type Name\.txt\na\r\n\nV:\\>$/m);
 });
