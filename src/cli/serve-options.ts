@@ -4,35 +4,26 @@
  * daemon's `--flag` forms and the C daemon's `-o source=…,cache=…,xattr` lists.
  */
 import { statSync } from "node:fs";
+import type { DeviceOptions } from "../host/device.js";
+import type { CacheMode } from "../passthrough/options.js";
 import { UsageError } from "./usage.js";
 import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags, splitOptionList, type FlagSpec } from "./flags.js";
 
-export const CACHE_MODES = ["auto", "always", "never", "metadata"] as const;
-export type CacheMode = (typeof CACHE_MODES)[number];
+export const CACHE_MODES = ["auto", "always", "never", "metadata"] as const satisfies readonly CacheMode[];
 export const SANDBOX_MODES = ["namespace", "chroot", "none"] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
 export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace", "off"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export interface ServeOptions {
+/**
+ * What `viofs serve` was asked for: the device's options (one connection's
+ * file system and FUSE flags, see src/host/device.ts) and the daemon's own.
+ */
+export interface ServeOptions extends Omit<DeviceOptions, "fdBudget"> {
   /** Where to listen, or an fd already listening (libvirt). */
   listen: { kind: "path"; path: string } | { kind: "fd"; fd: number };
   sharedDir: string;
-  cache: CacheMode;
-  xattr: boolean;
-  readdirplus: boolean;
-  writeback: boolean;
-  /** Remote POSIX (fcntl) byte-range locks, answered by the host. */
-  posixLock: boolean;
-  /** Remote flock(2) locks, answered by the host. */
-  flock: boolean;
-  readonly: boolean;
-  announceSubmounts: boolean;
-  killprivV2: boolean;
-  threadPoolSize: number;
   sandbox: SandboxMode;
-  /** virtio-fs tag served through GET_CONFIG; also enables the CONFIG protocol feature. */
-  tag?: string;
   socketGroup?: string;
   rlimitNofile?: number;
   logLevel: LogLevel;

@@ -177,13 +177,16 @@ export interface DeviceOptions {
   xattr: boolean;
   readdirplus: boolean;
   writeback: boolean;
+  /** Remote POSIX (fcntl) byte-range locks, answered by the host. */
   posixLock: boolean;
+  /** Remote flock(2) locks, answered by the host. */
   flock: boolean;
   readonly: boolean;
   announceSubmounts: boolean;
   killprivV2: boolean;
   /** 0: READ and WRITE inline on the main thread (virtiofsd's default); more: on the libuv thread pool. */
   threadPoolSize: number;
+  /** virtio-fs tag served through GET_CONFIG; also enables the CONFIG protocol feature. */
   tag?: string;
   /** The most fds the guest may make the daemon hold; ENFILE past it. */
   fdBudget?: number;
