@@ -93,6 +93,11 @@ test("viofs shell in a terminal: dir, copy, attrib +h, echo to a stream, dir /r,
   term.press("Enter");
   await term.waitFor((s) => count(s, /^hello$/) === hellos + 2 && lastLine(s) === "V:\\>", "hello again");
 
+  // Ctrl-C drops the line being typed, as in cmd.
+  term.type("dir this is not run");
+  term.press("C-c");
+  await term.waitFor((s) => /^V:\\>dir this is not run\^C$/m.test(s) && lastLine(s) === "V:\\>", "^C and a fresh prompt");
+
   // Errors as Windows words them.
   await run("type nothing.txt", /^The system cannot find the file specified\.$/m);
   await run("frobnicate", /^'frobnicate' is not recognized as an internal or external command,$/m);
