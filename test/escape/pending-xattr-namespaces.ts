@@ -52,3 +52,18 @@ test("trusted.* and non-capability security.* xattrs are EPERM for every guest u
     }
   }
 });
+
+test("the serving process of --sandbox=namespace holds no CAP_SYS_ADMIN (security-anchors §7.7 item 44)", async () => {
+  const sandboxed = await Daemon.start({ sandbox: "namespace" });
+  try {
+    const c = await sandboxed.connect();
+    const status = fs.readFileSync(`/proc/${sandboxed.servingPid()}/status`, "utf8");
+    const capEff = BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(status)![1]}`);
+    const CAP_SYS_ADMIN = 21n;
+    assert.equal((capEff >> CAP_SYS_ADMIN) & 1n, 0n, `CapEff ${capEff.toString(16)}`);
+    await c.session.close();
+    c.driver.close();
+  } finally {
+    await sandboxed.stop();
+  }
+});
