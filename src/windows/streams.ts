@@ -78,13 +78,53 @@ export function streamNameOfXattr(xattr: string): string | undefined {
   return name === "" ? undefined : name;
 }
 
-/** The stream names among a file's xattr names, in listing order. */
+/**
+ * Streams larger than Samba's format holds (over {@link STREAM_MAX_SIZE}
+ * bytes) are viofs's own: chunk `k` (0, 1, …) of stream `name` is the xattr
+ * `user.viofs:s<kkkk>:<name>` (`kkkk` four lower-case hex digits), each
+ * chunk {@link STREAM_CHUNK_SIZE} bytes of data (no trailing byte) but the
+ * last, which holds the remaining 1…65536. Such a stream has no
+ * `user.DosStream.` xattr; where both exist (an interrupted switch), the
+ * Samba one is the stream and the chunks are stale. The `:` keeps the
+ * chunks out of Samba's EA listing, and they lack Samba's stream prefix:
+ * Samba does not see streams over 65535 bytes (it cannot store them either).
+ */
+export const STREAM_CHUNK_PREFIX = "user.viofs:s";
+/** Data bytes per chunk of a large stream: one whole xattr value. */
+export const STREAM_CHUNK_SIZE = XATTR_SIZE_MAX;
+/** Most chunks of one stream (four hex digits): streams up to 4 GiB. */
+export const STREAM_CHUNKS_MAX = 0x10000;
+
+/** The xattr of chunk `index` of large stream `name`. */
+export function streamChunkXattrName(name: string, index: number): string {
+  if (!Number.isInteger(index) || index < 0 || index >= STREAM_CHUNKS_MAX) malformed(ProtocolErrorCode.LIMIT, "stream chunk", `index ${index}`);
+  return `${STREAM_CHUNK_PREFIX}${index.toString(16).padStart(4, "0")}:${name}`;
+}
+
+/** The stream name and chunk index of a chunk xattr, or undefined for any other xattr. */
+export function parseStreamChunkXattr(xattr: string): { name: string; index: number } | undefined {
+  if (!xattr.startsWith(STREAM_CHUNK_PREFIX)) return undefined;
+  const rest = xattr.slice(STREAM_CHUNK_PREFIX.length);
+  if (!/^[0-9a-f]{4}:./su.test(rest)) return undefined;
+  const name = rest.slice(5);
+  if (ILLEGAL_STREAM_CHARS.test(name)) return undefined;
+  return { name, index: parseInt(rest.slice(0, 4), 16) };
+}
+
+/** The stream names among a file's xattr names (Samba's, then large ones), each once, in listing order. */
 export function listStreams(xattrs: Iterable<string>): string[] {
   const out: string[] = [];
+  const large: string[] = [];
   for (const x of xattrs) {
     const n = streamNameOfXattr(x);
     if (n !== undefined) out.push(n);
+    else {
+      const chunk = parseStreamChunkXattr(x);
+      if (chunk !== undefined && chunk.index === 0) large.push(chunk.name);
+    }
   }
+  const seen = new Set(out);
+  for (const n of large) if (!seen.has(n)) out.push(n);
   return out;
 }
 

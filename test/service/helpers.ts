@@ -264,3 +264,23 @@ export function assertRecent(ft: bigint, what: string, seconds = 30): void {
   const d = nowFiletime() - ft;
   assert.ok(d > -BigInt(seconds) * 10_000_000n && d < BigInt(seconds) * 10_000_000n, `${what}: ${ft} is not within ${seconds} s of now`);
 }
+
+/**
+ * `factory`'s daemon on a share in tmpfs (`/dev/shm`), whose xattrs may be
+ * as large as the VFS allows (ext4 without ea_inode keeps about 4 KiB per
+ * inode): the backends make their scratch directory under `os.tmpdir()`
+ * synchronously at the start of `start()`, so TMPDIR is pointed at tmpfs
+ * for exactly that call.
+ */
+export function onTmpfs(factory: BackendFactory): () => Promise<Daemon> {
+  return () => {
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = "/dev/shm";
+    try {
+      return factory.start();
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    }
+  };
+}
