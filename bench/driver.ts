@@ -84,7 +84,7 @@ export interface DriverSettings {
 export function driverSettings(quick: boolean): DriverSettings {
   return quick
     ? {
-        fileMiB: 64, chunk: MiB, metaOps: 1000, lookupFiles: 1000, randOps: 2000, listEntries: 10_000, listings: 2,
+        fileMiB: 32, chunk: MiB, metaOps: 500, lookupFiles: 1000, randOps: 1000, listEntries: 10_000, listings: 1,
         queueDepths: [1, 16], reps: 3, driver: { memorySize: 128 * MiB, queueSize: 1024 },
       }
     : {

@@ -70,7 +70,7 @@ export interface MemorySettings {
 }
 
 export function memorySettings(quick: boolean): MemorySettings {
-  return quick ? { files: 15_000, serviceFiles: 2_000, qd: 16, settleMs: 500 } : { files: 100_000, serviceFiles: 10_000, qd: 16, settleMs: 1500 };
+  return quick ? { files: 10_000, serviceFiles: 1_000, qd: 16, settleMs: 300 } : { files: 100_000, serviceFiles: 10_000, qd: 16, settleMs: 1500 };
 }
 
 const fileName = (i: number): string => `m${String(i).padStart(6, "0")}`;

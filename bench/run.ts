@@ -1,7 +1,7 @@
 /**
  * The benchmarks' entry point (`npm run bench`):
  *
- *     node dist/bench/run.js [--quick] [--only=driver,vm] [--backends=virtiofsd,viofs]
+ *     node dist/bench/run.js [--quick] [--only=driver,vm,service,memory] [--backends=virtiofsd,viofs]
  *                            [--rounds=N] [--out=bench/results] [--tmp=/tmp]
  *
  * Runs each group, every figure side by side with its peer in this one run,
@@ -50,8 +50,17 @@ interface Args {
 
 const USAGE = `usage: bench/run.js [--quick] [--only=${GROUPS.map((g) => g.name).join(",")}] [--backends=virtiofsd,viofs] [--rounds=N] [--out=DIR] [--tmp=DIR]
 
-  --quick     smaller sizes and fewer repetitions: the whole run in under 3 minutes
-  --rounds=N  repeat each group's side-by-side cycle N times, order alternating (vm: N boots per backend)
+  --quick       smaller sizes and fewer repetitions: the whole run in under 3 minutes
+  --only=LIST   the groups to run (default all, in the order below)
+  --backends=L  the vhost-user-fs daemons to measure (default virtiofsd,viofs); with virtiofsd the driver
+                group also runs virtiofsd --thread-pool-size=64; without viofs the service group measures Samba only
+  --rounds=N    repeat each group's side-by-side cycle N times, order alternating (vm: N boots per backend)
+  --out=DIR     where the JSON report goes (default bench/results): <start time>.json and latest.json
+  --tmp=DIR     where scratch trees go (default /tmp; a local file system)
+  --help        this text
+
+Every figure is a ratio of medians from the same run (subjects interleaved, order reversed every other
+repetition); progress goes to stderr, the table to stdout. Exit status 1 when a group failed, 2 on bad arguments.
 
 groups:
 ${GROUPS.map((g) => `  ${g.name.padEnd(8)} ${g.description}`).join("\n")}

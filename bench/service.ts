@@ -85,8 +85,8 @@ export interface ServiceSettings {
 
 export function serviceSettings(quick: boolean): ServiceSettings {
   return quick
-    ? { openFiles: 200, createFiles: 100, listEntries: 500, listings: 1, listReps: 3, caseEntries: 10_000, wrongCaseOpens: 20, copyMiB: 64, reps: 3 }
-    : { openFiles: 2000, createFiles: 1000, listEntries: 10_000, listings: 1, listReps: 3, caseEntries: 10_000, wrongCaseOpens: 200, copyMiB: 1024, reps: 5 };
+    ? { openFiles: 200, createFiles: 100, listEntries: 300, listings: 1, listReps: 3, caseEntries: 10_000, wrongCaseOpens: 15, copyMiB: 32, reps: 3 }
+    : { openFiles: 2000, createFiles: 1000, listEntries: 10_000, listings: 1, listReps: 3, caseEntries: 10_000, wrongCaseOpens: 100, copyMiB: 1024, reps: 3 };
 }
 
 const BLOCK = MiB;
