@@ -35,6 +35,8 @@ export interface WorkloadOptions {
   smp?: number;
   /** Another script instead of workload.sh (same framing). */
   script?: string;
+  /** Let the guest reboot; the output is the last boot's (see RunGuestOptions.reboot). */
+  reboot?: boolean;
 }
 
 export interface WorkloadRun {
@@ -79,6 +81,7 @@ export async function runWorkloadOn(backend: BackendName | Backend, options: Wor
         ...(options.memMiB !== undefined ? { memMiB: options.memMiB } : {}),
         ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
         ...(options.smp !== undefined ? { smp: options.smp } : {}),
+        ...(options.reboot ? { reboot: true } : {}),
         signal: backendDied.signal,
       });
     } catch (e) {

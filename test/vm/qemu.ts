@@ -33,6 +33,12 @@ export interface RunGuestOptions {
   smp?: number;
   /** Extra kernel command-line words. */
   append?: string[];
+  /**
+   * Let the guest reboot (QEMU without `-no-reboot`): the script may run
+   * `reboot -f`, and the init runs it again on the next boot. The output is
+   * the last boot's.
+   */
+  reboot?: boolean;
   /** A prebuilt image; default {@link buildGuestImage}(). */
   image?: GuestImage;
   /**
@@ -74,6 +80,7 @@ export function qemuCommandLine(o: {
   smp: number;
   queueSize?: number;
   append?: string[];
+  reboot?: boolean;
 }): string[] {
   const device = ["vhost-user-fs-pci", "chardev=vfs", `tag=${qemuOpt(o.tag)}`];
   if (o.queueSize !== undefined) device.push(`queue-size=${o.queueSize}`);
@@ -82,7 +89,7 @@ export function qemuCommandLine(o: {
     "-accel", "tcg",
     "-nodefaults",
     "-nographic",
-    "-no-reboot",
+    ...(o.reboot ? [] : ["-no-reboot"]),
     "-smp", String(o.smp),
     "-m", `${o.memMiB}M`,
     "-object", `memory-backend-memfd,id=mem,size=${o.memMiB}M,share=on`,
@@ -122,6 +129,7 @@ export async function runGuest(options: RunGuestOptions): Promise<GuestRun> {
       smp: options.smp ?? 1,
       ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
       ...(options.append ? { append: options.append } : {}),
+      ...(options.reboot ? { reboot: true } : {}),
     });
     return await runQemu(argv, options.timeoutMs, options.signal);
   } finally {
@@ -208,13 +216,13 @@ function cleanConsole(raw: string): string {
 }
 
 function parseFramed(text: string): { output: string; exitCode: number; dmesg: string } | undefined {
-  const begin = text.indexOf(`${MARKERS.outputBegin}\n`);
-  if (begin < 0) return undefined;
-  const from = begin + MARKERS.outputBegin.length + 1;
   const end = /@@VIOFS-OUTPUT-END rc=(\d+)@@/g;
-  end.lastIndex = from;
   const m = end.exec(text);
   if (!m?.[1]) return undefined;
+  // The last boot's output: a guest that rebooted printed the begin marker before.
+  const begin = text.lastIndexOf(`${MARKERS.outputBegin}\n`, m.index);
+  if (begin < 0) return undefined;
+  const from = begin + MARKERS.outputBegin.length + 1;
   const dmesgFrom = text.indexOf(`${MARKERS.dmesgBegin}\n`, end.lastIndex);
   const dmesgTo = text.indexOf(MARKERS.dmesgEnd, dmesgFrom);
   const dmesg = dmesgFrom >= 0 && dmesgTo >= 0 ? text.slice(dmesgFrom + MARKERS.dmesgBegin.length + 1, dmesgTo) : "";
