@@ -8,3 +8,4 @@ export { FuseWindowsService, openShare, type ShareConfig, type MountedShare } fr
 export type { FuseWindowsOptions } from "./options.js";
 export { parseWindowsPath, hostNameOf, windowsNameOf, joinWindowsPath, foldName, type WindowsPath } from "./names.js";
 export { hostSymlinkTarget, windowsSymlinkOf } from "./reparse-store.js";
+export { createIdMap, type IdMap, type IdMapEntries } from "../windows/ntacl.js";
