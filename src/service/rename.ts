@@ -76,6 +76,12 @@ export class Renamer {
         if (targetIsOther) await this.v.session.rename(oldParent.nodeid, oldHost.value, newParent.nodeid, targetHost.value);
         else await this.noReplace(oldParent, oldHost.value, newParent, newHost.value);
       } catch (error) {
+        // The file keeps its old name: give it back its own full name (or none).
+        if (newLong !== null) {
+          const oldLong = longNameValue(oldName);
+          if (oldLong !== null) await this.v.longNames.store(ctx.node, oldLong);
+          else await this.v.longNames.clear(ctx.node);
+        }
         if (isErrno(error, Errno.EEXIST, Errno.ENOTEMPTY)) return ntFail(replaceIfExists ? NtStatus.STATUS_ACCESS_DENIED : NtStatus.STATUS_OBJECT_NAME_COLLISION);
         if (isErrno(error, Errno.EISDIR)) return ntFail(NtStatus.STATUS_ACCESS_DENIED);
         throw error;
