@@ -11,6 +11,7 @@ import { closeSync, openSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hostNameOf } from "../../src/service/names.js";
 import { fsetxattr } from "../../src/sys/fs.js";
+import { SYMLINK_FLAG_RELATIVE, encodeReparseBuffer } from "../../src/windows/reparse.js";
 import { AccessMask } from "../../src/windows/security.js";
 import type { FuseWindowsFileSystem, FuseFileContext } from "../../src/service/fuse-fs.js";
 import type { DirectoryChunk } from "../../src/winfsp/interface.js";
@@ -128,6 +129,18 @@ for (const factory of FACTORIES) {
       await closeFile(m.fs, root);
       const byHost = await open(m.fs, `\\${shown(host)}`, AccessMask.FILE_READ_ATTRIBUTES);
       await closeFile(m.fs, byHost);
+    });
+
+    test("a symlink cannot keep a long name: STATUS_OBJECT_NAME_INVALID, nothing left behind", async (t) => {
+      const m = await mount(t, factory);
+      const link = encodeReparseBuffer({ kind: "symlink", substituteName: "target", printName: "target", flags: SYMLINK_FLAG_RELATIVE });
+      fails(await m.fs.createEx(createRequest(`\\${UMLAUTS}`, { reparseData: link })), "STATUS_OBJECT_NAME_INVALID");
+      assert.deepEqual(readdirSync(m.backend.dir), []);
+      const f = await create(m.fs, `\\${HIRAGANA}`);
+      fails(await m.fs.setReparsePoint(f.fileContext, `\\${HIRAGANA}`, link), "STATUS_OBJECT_NAME_INVALID");
+      assert.deepEqual(readdirSync(m.backend.dir), [hostOf(HIRAGANA)], "the file stays as it was");
+      assert.deepEqual(hostXattr(join(m.backend.dir, hostOf(HIRAGANA)), "user.viofs:name"), Buffer.from(HIRAGANA, "utf8"));
+      await closeFile(m.fs, f.fileContext);
     });
   });
 }
