@@ -15,14 +15,18 @@ import { FuseSession, type SessionOptions } from "../../src/guest/session.js";
 import { start, type Running } from "../host/viofs-process.js";
 
 export interface DaemonOptions {
-  /** Extra `viofs serve` flags (the default set: --sandbox=none --xattr --cache=auto --log-level=error). */
+  /** Extra `viofs serve` flags (the defaults: --sandbox=none --xattr --cache=auto). */
   readonly args?: readonly string[];
   /** --sandbox mode (default none: escapes, if any, would be visible on the host). */
   readonly sandbox?: "none" | "namespace" | "chroot";
+  /** --log-level (default error). */
+  readonly logLevel?: string;
   /** Where the scratch directory goes (default: the system's tmpdir). */
   readonly parent?: string;
   /** Called with the share before the daemon starts, to plant files. */
   readonly prepare?: (share: string, outside: string) => void;
+  /** Reuse this scratch directory (one a stopped Daemon kept) instead of laying out a new one. */
+  readonly dir?: string;
   /** Keep the scratch directory when stopping (default false). */
   readonly keep?: boolean;
 }
@@ -52,15 +56,17 @@ export class Daemon {
 
   /** Lays out the scratch directory and starts `viofs serve`; resolves once it listens. */
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
-    const dir = fs.mkdtempSync(path.join(options.parent ?? os.tmpdir(), "viofs-escape-"));
-    fs.chmodSync(dir, 0o755);
+    const dir = options.dir ?? fs.mkdtempSync(path.join(options.parent ?? os.tmpdir(), "viofs-escape-"));
     const share = path.join(dir, "share");
     const outside = path.join(dir, "outside");
-    fs.mkdirSync(share);
-    fs.mkdirSync(outside);
-    fs.writeFileSync(path.join(outside, "secret"), "the host's secret\n");
-    fs.mkdirSync(path.join(outside, "sub"));
-    fs.writeFileSync(path.join(outside, "sub", "file"), "file\n");
+    if (options.dir === undefined) {
+      fs.chmodSync(dir, 0o755);
+      fs.mkdirSync(share);
+      fs.mkdirSync(outside);
+      fs.writeFileSync(path.join(outside, "secret"), "the host's secret\n");
+      fs.mkdirSync(path.join(outside, "sub"));
+      fs.writeFileSync(path.join(outside, "sub", "file"), "file\n");
+    }
     options.prepare?.(share, outside);
     const socket = path.join(dir, "vhost.sock");
     const running = start([
@@ -70,7 +76,7 @@ export class Daemon {
       `--sandbox=${options.sandbox ?? "none"}`,
       "--xattr",
       "--cache=auto",
-      "--log-level=error",
+      `--log-level=${options.logLevel ?? "error"}`,
       ...(options.args ?? []),
     ]);
     const deadline = Date.now() + 20_000;
