@@ -6,6 +6,7 @@
 export { FuseWindowsFileSystem, FuseFileContext, ViofsControl } from "./fuse-fs.js";
 export { FuseWindowsService, openShare, type ShareConfig, type MountedShare } from "./shares.js";
 export type { FuseWindowsOptions } from "./options.js";
+export type { Baseline } from "./baseline.js";
 export { parseWindowsPath, hostNameOf, windowsNameOf, joinWindowsPath, foldName, type WindowsPath } from "./names.js";
 export { hostSymlinkTarget, windowsSymlinkOf } from "./reparse-store.js";
 export { createIdMap, type IdMap, type IdMapEntries } from "../windows/ntacl.js";

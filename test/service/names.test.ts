@@ -9,6 +9,7 @@ import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../../src/common/e
 import { Errno } from "../../src/common/errno.js";
 import { Logger } from "../../src/common/log.js";
 import { CaseIndex } from "../../src/service/case-index.js";
+import { decodeEaFlags, encodeEaFlags } from "../../src/service/ea-store.js";
 import { createHash } from "node:crypto";
 import {
   foldName,
@@ -157,4 +158,12 @@ test("statusOfError: errnos by their context, unknown ones named in the log; non
   assert.match(lines[0]!, /ECHRNG/);
   assert.match(lines[0]!, /FUSE_OPEN "f"/);
   assert.throws(() => statusOfError(new ProtocolError(ProtocolErrorCode.SHORT, "bug"), log), ProtocolError);
+});
+
+test("EA flags sidecar: u8 flags, u8 length, name; malformed values are refused; flags 0 are not stored", () => {
+  const value = encodeEaFlags([["Alpha", 0x80], ["beta", 0], ["Gamma", 0x80]]);
+  assert.deepEqual(Buffer.from(value), Buffer.from([0x80, 5, ...Buffer.from("Alpha"), 0x80, 5, ...Buffer.from("Gamma")]));
+  assert.deepEqual(decodeEaFlags(value), new Map([["ALPHA", 0x80], ["GAMMA", 0x80]]), "keys folded");
+  assert.deepEqual(decodeEaFlags(new Uint8Array(0)), new Map());
+  for (const bad of [[0x80], [0x80, 0], [0x80, 3, 0x41, 0x42]]) assert.equal(decodeEaFlags(new Uint8Array(bad)), undefined, JSON.stringify(bad));
 });

@@ -18,6 +18,7 @@ import {
   isListableEaValue,
   isPrivateXattr,
   isValidEaName,
+  VIOFS_XATTR_PREFIX,
 } from "../../src/windows/ea.js";
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s|]+/g, ""), "hex");
@@ -130,4 +131,14 @@ test("setting: canonical spelling reused, statuses as Samba", () => {
   assert.equal(checkSetEa({ name: "DosStream.s:$DATA", value: u8("x") }), NtStatus.STATUS_INVALID_EA_NAME, "':' is invalid before it is private");
   assert.equal(checkSetEa({ name: "ok", value: new Uint8Array(65537) }), NtStatus.STATUS_EA_TOO_LARGE);
   assert.equal(checkSetEa({ name: "ok", value: new Uint8Array(0) }), NtStatus.STATUS_SUCCESS, "zero length = delete");
+});
+
+test("viofs's own xattrs (user.viofs:…) are private: never listed as EAs, never settable", () => {
+  assert.equal(VIOFS_XATTR_PREFIX, "user.viofs:");
+  for (const x of ["user.viofs:name", "user.viofs:eaflags", "user.viofs:s0000:big", "USER.VIOFS:NAME"]) {
+    assert.equal(isPrivateXattr(x), true, x);
+    assert.equal(eaNameOfXattr(x), undefined, x);
+  }
+  assert.equal(eaNameOfXattr("user.viofs.other"), "viofs.other", "only the `user.viofs:` prefix is ours");
+  assert.equal(checkSetEa({ name: "viofs:name", value: new Uint8Array(1) }), NtStatus.STATUS_INVALID_EA_NAME);
 });

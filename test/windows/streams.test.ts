@@ -19,6 +19,9 @@ import {
   streamSizeOfValue,
   streamWriteLimitStatus,
   streamXattrName,
+  STREAM_CHUNK_SIZE,
+  parseStreamChunkXattr,
+  streamChunkXattrName,
 } from "../../src/windows/streams.js";
 
 function scratchFile(t: { after(fn: () => void): void }): number {
@@ -98,4 +101,21 @@ test("a stream larger than the host's xattr room gets Samba's status (ext4: ENOS
     if (!ErrnoError.is(e) || e.errnoName !== "ENOSPC") assert.fail(String(e));
     assert.equal(ntStatusName(streamSetxattrStatus(e.errno)), "STATUS_DISK_FULL");
   }
+});
+
+test("large-stream chunks: user.viofs:s<kkkk>:<name>, parsed back, listed once after Samba's streams", () => {
+  assert.equal(STREAM_CHUNK_SIZE, 65536);
+  assert.equal(streamChunkXattrName("Zone.Identifier", 0), "user.viofs:s0000:Zone.Identifier");
+  assert.equal(streamChunkXattrName("x", 0xabcd), "user.viofs:sabcd:x");
+  assert.throws(() => streamChunkXattrName("x", 0x10000), ProtocolError.is);
+  assert.throws(() => streamChunkXattrName("x", -1), ProtocolError.is);
+  assert.deepEqual(parseStreamChunkXattr("user.viofs:s0002:we?rd"), { name: "we?rd", index: 2 });
+  for (const other of ["user.viofs:s002:x", "user.viofs:sABCD:x", "user.viofs:s0000:", "user.viofs:s0000:a\\b", "user.viofs:name", "user.DosStream.x:$DATA"]) {
+    assert.equal(parseStreamChunkXattr(other), undefined, other);
+  }
+  assert.deepEqual(
+    listStreams(["user.viofs:s0001:big", "user.DosStream.small:$DATA", "user.viofs:s0000:big", "user.viofs:s0000:small", "user.DOSATTRIB"]),
+    ["small", "big"],
+    "chunk 0 names a large stream; a stream in both forms is listed once",
+  );
 });
