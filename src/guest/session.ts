@@ -245,6 +245,8 @@ export class FuseSession {
   private destroyed = false;
 
   private readonly entryEffects: Effects<EntryOut>;
+  /** For the entries of MKNOD, MKDIR, SYMLINK and LINK: as entryEffects, but nodeid 0 is malformed. */
+  private readonly newEntryEffects: Effects<EntryOut>;
   private readonly createEffects: Effects<CreateOut>;
   private readonly plusEffects: Effects<Uint8Array>;
 
@@ -275,8 +277,23 @@ export class FuseSession {
       account: (e) => this.lookups.add(e.nodeid),
       orphan: (e) => forgetEntry(e.nodeid),
     };
+    // Only LOOKUP may answer nodeid 0 (a negative entry); a new object without a
+    // nodeid is a malformed reply (Linux: invalid_nodeid() in create_new_entry gives EIO).
+    const mustHaveNodeid = (e: EntryOut): void => {
+      if (e.nodeid === 0n) throw new ProtocolError(ProtocolErrorCode.VALUE, "a new entry with nodeid 0");
+    };
+    this.newEntryEffects = {
+      account: (e) => {
+        mustHaveNodeid(e);
+        this.lookups.add(e.nodeid);
+      },
+      orphan: (e) => forgetEntry(e.nodeid),
+    };
     this.createEffects = {
-      account: (c) => this.lookups.add(c.entry.nodeid),
+      account: (c) => {
+        mustHaveNodeid(c.entry);
+        this.lookups.add(c.entry.nodeid);
+      },
       orphan: (c) => {
         forgetEntry(c.entry.nodeid);
         void this.release(c.entry.nodeid, c.open.fh).catch(() => undefined);
@@ -477,19 +494,19 @@ export class FuseSession {
   /** SYMLINK: a new link `name` in `parent` pointing at `target`. Holds one reference. */
   symlink(parent: bigint, name: Name, target: Name, o?: CallOptions): Promise<EntryOut> {
     const body = { name: nameBytes(name), target: nameBytes(target) };
-    return this.call(this.make(Opcode.SYMLINK, parent, body, o), OUT + EntryOut.SIZE, o, this.entryEffects, name);
+    return this.call(this.make(Opcode.SYMLINK, parent, body, o), OUT + EntryOut.SIZE, o, this.newEntryEffects, name);
   }
 
   /** MKNOD (`mode` includes the file type). Holds one reference. */
   mknod(parent: bigint, name: Name, mode: number, rdev = 0, umask = 0, o?: CallOptions): Promise<EntryOut> {
     const body = { arg: { mode, rdev, umask }, name: nameBytes(name) };
-    return this.call(this.make(Opcode.MKNOD, parent, body, o), OUT + EntryOut.SIZE, o, this.entryEffects, name);
+    return this.call(this.make(Opcode.MKNOD, parent, body, o), OUT + EntryOut.SIZE, o, this.newEntryEffects, name);
   }
 
   /** MKDIR. Holds one reference. */
   mkdir(parent: bigint, name: Name, mode: number, umask = 0, o?: CallOptions): Promise<EntryOut> {
     const body = { arg: { mode, umask }, name: nameBytes(name) };
-    return this.call(this.make(Opcode.MKDIR, parent, body, o), OUT + EntryOut.SIZE, o, this.entryEffects, name);
+    return this.call(this.make(Opcode.MKDIR, parent, body, o), OUT + EntryOut.SIZE, o, this.newEntryEffects, name);
   }
 
   /** UNLINK `name` from `parent`. */
@@ -517,7 +534,7 @@ export class FuseSession {
   /** LINK: a new name for `nodeid`. Holds one reference. */
   link(nodeid: bigint, newParent: bigint, newName: Name, o?: CallOptions): Promise<EntryOut> {
     const body = { arg: { oldnodeid: nodeid }, name: nameBytes(newName) };
-    return this.call(this.make(Opcode.LINK, newParent, body, o), OUT + EntryOut.SIZE, o, this.entryEffects, newName);
+    return this.call(this.make(Opcode.LINK, newParent, body, o), OUT + EntryOut.SIZE, o, this.newEntryEffects, newName);
   }
 
   // ─── Files ──────────────────────────────────────────────────────────────
