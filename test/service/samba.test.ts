@@ -19,7 +19,7 @@ import { dateToFiletime } from "../../src/windows/filetime.js";
 import { formatSddl, parseSddl } from "../../src/windows/sddl.js";
 import { SecurityInformation, decodeSecurityDescriptor, encodeSecurityDescriptor } from "../../src/windows/security.js";
 import { SambaServer } from "../samba/harness.js";
-import { FACTORIES, closeFile, create, hostXattr, mount, ok, open } from "./helpers.js";
+import { FACTORIES, closeFile, create, hostXattr, mount, ok, onTmpfs, open } from "./helpers.js";
 
 const A = FileAttribute;
 const SI = SecurityInformation;
@@ -43,7 +43,8 @@ for (const factory of FACTORIES) {
       ok(await m.fs.write(f.fileContext, Buffer.from("hello, samba\n"), 0n, false, false));
       ok(await m.fs.setBasicInfo(f.fileContext, { fileAttributes: 0xffffffff, creationTime: CREATE_2010, lastAccessTime: 0n, lastWriteTime: 0n, changeTime: 0n }));
       ok(await m.fs.setSecurity(f.fileContext, SI.OWNER | SI.GROUP | SI.DACL, encodeSecurityDescriptor(parseSddl(sddl))));
-      ok(await m.fs.setEa(f.fileContext, [{ flags: 0, name: "Color", value: Buffer.from("blue") }]));
+      // FILE_NEED_EA: kept in viofs's sidecar, which Samba does not list.
+      ok(await m.fs.setEa(f.fileContext, [{ flags: 0x80, name: "Color", value: Buffer.from("blue") }]));
       const zone = Buffer.from("[ZoneTransfer]\r\nZoneId=3\r\n");
       const s = await create(m.fs, "\\fwd.txt:Zone.Identifier");
       ok(await m.fs.write(s.fileContext, zone, 0n, false, false));
@@ -60,7 +61,8 @@ for (const factory of FACTORIES) {
       assert.deepEqual(await samba.get("fwd.txt:Zone.Identifier"), zone);
       assert.equal(normalized(await samba.getSddl("fwd.txt")), sddl);
       const eas = await samba.getEas("fwd.txt");
-      assert.deepEqual(eas.map((e) => [e.name, Buffer.from(e.value).toString()]), [["Color", "blue"]]);
+      assert.deepEqual(eas.map((e) => [e.name, Buffer.from(e.value).toString()]), [["Color", "blue"]], "user.viofs:eaflags is no EA to Samba");
+      assert.ok(hostXattr(m.host("\\fwd.txt"), "user.viofs:eaflags") !== undefined);
 
       // Reverse: Samba writes.
       assert.equal((await samba.put("rev.txt", Buffer.from("from smb\n"))).code, 0);
@@ -87,6 +89,23 @@ for (const factory of FACTORIES) {
       const d = await open(m.fs, "\\revdir");
       assert.equal(ok(await m.fs.getFileInfo(d)).fileAttributes, A.FILE_ATTRIBUTE_DIRECTORY | A.FILE_ATTRIBUTE_HIDDEN);
       await closeFile(m.fs, d);
+    });
+
+    test("viofs's own forms stay out of Samba's way: a stream over 65535 bytes and the EA-flags sidecar are not seen", async (t) => {
+      const m = await mount(t, onTmpfs(factory));
+      const samba = await SambaServer.start(m.backend.dir, factory.name === "virtiofsd" ? { shareOptions: ["acl_xattr:security_acl_name = user.NTACL"] } : {});
+      t.after(() => samba.stop());
+      const f = await create(m.fs, "\\big.txt");
+      for (const [name, size] of [["small", 100], ["large", 70000]] as const) {
+        const s = await create(m.fs, `\\big.txt:${name}`);
+        ok(await m.fs.write(s.fileContext, new Uint8Array(size).fill(0x61), 0n, false, false));
+        await closeFile(m.fs, s.fileContext);
+      }
+      ok(await m.fs.setEa(f.fileContext, [{ flags: 0x80, name: "Kept", value: Buffer.from("v") }]));
+      await closeFile(m.fs, f.fileContext);
+      const info = await samba.allinfo("big.txt");
+      assert.deepEqual([...info.streams.keys()].sort(), ["::$DATA", ":small:$DATA"], "Samba cannot hold, so does not see, the large stream");
+      assert.deepEqual((await samba.getEas("big.txt")).map((e) => e.name), ["Kept"]);
     });
   });
 }
