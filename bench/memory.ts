@@ -99,7 +99,7 @@ interface Footprint {
 interface DaemonReading {
   name: DaemonName;
   commandLine: string[];
-  /** Inodes looked up: every file, or fewer when the daemon ran out of descriptors (EMFILE). */
+  /** Inodes looked up: every file, or fewer when the daemon ran out of descriptors (EMFILE, or viofs serve's ENFILE past its fd budget). */
   inodes: number;
   /** Why fewer than every file, if so. */
   stoppedBy: string | null;
@@ -133,8 +133,8 @@ async function measureDaemon(name: DaemonName, share: string, socketPath: string
           try {
             nodes.push((await sess.lookup(dir, fileName(i))).nodeid);
           } catch (e) {
-            if (!(ErrnoError.is(e) && e.errno === Errno.EMFILE)) throw e;
-            stoppedBy ??= `EMFILE at file ${i}`;
+            if (!(ErrnoError.is(e) && (e.errno === Errno.EMFILE || e.errno === Errno.ENFILE))) throw e;
+            stoppedBy ??= `${e.errno === Errno.EMFILE ? "EMFILE" : "ENFILE"} at file ${i}`;
           }
         }
       }),
