@@ -11,9 +11,14 @@
  * 3. after every reference is given back (session.forget, sent as
  *    BATCH_FORGET) and the daemon had a moment to act on it.
  *
- * Figures: (2 − 1) and (3 − 1) per inode, bytes and fds. The bars: ≤ 1 KiB
- * and ≤ 1 fd per live inode, and back to the start after FORGET (within
- * 64 bytes and 0.001 fd per inode: allocators keep some pages).
+ * 4. after the same LOOKUPs again (then forgotten again).
+ *
+ * Figures: (2 − 1) and (3 − 1) per inode, bytes and fds, and (4 − 2): RSS
+ * an allocator keeps after FORGET (V8's heap, malloc's arenas) is reused by
+ * the second round, while memory FORGET did not free grows it. The bars:
+ * ≤ 1 KiB and ≤ 1 fd per live inode, and back to the start after FORGET
+ * (within 64 bytes and 0.001 fd per inode), or at least no growth on the
+ * second round (within 64 bytes per inode).
  *
  * The service side, in this process: the V8 heap the guest driver's session
  * holds per tracked inode (after a forced GC), and the Windows service's
@@ -106,6 +111,8 @@ interface DaemonReading {
   start: Footprint;
   looked: Footprint;
   forgotten: Footprint;
+  /** After FORGET, the same lookups again (RSS growth past `looked` would be memory FORGET did not free). */
+  relooked: Footprint;
   /** The session's heap growth (this process) per inode it tracked. */
   sessionHeapBytes: number;
 }
@@ -122,35 +129,49 @@ async function measureDaemon(name: DaemonName, share: string, socketPath: string
     await sleepMs(s.settleMs);
     const start = processFootprint(pid);
     const heap0 = heapAfterGc();
-    const nodes: bigint[] = [];
-    let next = 0;
-    let stoppedBy: string | null = null;
     const sess = session;
-    await Promise.all(
-      Array.from({ length: s.qd }, async () => {
-        while (next < s.files && stoppedBy === null) {
-          const i = next++;
-          try {
-            nodes.push((await sess.lookup(dir, fileName(i))).nodeid);
-          } catch (e) {
-            if (!(ErrnoError.is(e) && (e.errno === Errno.EMFILE || e.errno === Errno.ENFILE))) throw e;
-            stoppedBy ??= `${e.errno === Errno.EMFILE ? "EMFILE" : "ENFILE"} at file ${i}`;
+    /** LOOKUPs of the first `count` files, `s.qd` in flight, until the daemon runs out of descriptors. */
+    const lookupAll = async (count: number): Promise<{ nodes: bigint[]; stoppedBy: string | null }> => {
+      const nodes: bigint[] = [];
+      let next = 0;
+      let stoppedBy: string | null = null;
+      await Promise.all(
+        Array.from({ length: s.qd }, async () => {
+          while (next < count && stoppedBy === null) {
+            const i = next++;
+            try {
+              nodes.push((await sess.lookup(dir, fileName(i))).nodeid);
+            } catch (e) {
+              if (!(ErrnoError.is(e) && (e.errno === Errno.EMFILE || e.errno === Errno.ENFILE))) throw e;
+              stoppedBy ??= `${e.errno === Errno.EMFILE ? "EMFILE" : "ENFILE"} at file ${i}`;
+            }
           }
-        }
-      }),
-    );
+        }),
+      );
+      return { nodes, stoppedBy };
+    };
+    const forgetAll = async (nodes: readonly bigint[]): Promise<void> => {
+      for (const node of nodes) sess.forget(node);
+      await sess.flushForgets();
+      // A request after the forgets: the daemon has read the BATCH_FORGETs before it answers.
+      await sess.getattr(dir);
+      await sleepMs(s.settleMs);
+    };
+    const { nodes, stoppedBy } = await lookupAll(s.files);
     const sessionHeapBytes = heapAfterGc() - heap0;
     await sleepMs(s.settleMs);
     const looked = processFootprint(pid);
     progress(`memory: ${name}: ${nodes.length} inodes looked up${stoppedBy !== null ? ` (then ${stoppedBy})` : ""}: RSS +${fmtBytes(looked.rssBytes - start.rssBytes)}, fds +${looked.fds - start.fds}`);
-    for (const node of nodes) session.forget(node);
-    await session.flushForgets();
-    // A request after the forgets: the daemon has read the BATCH_FORGETs before it answers.
-    await session.getattr(dir);
-    await sleepMs(s.settleMs);
+    await forgetAll(nodes);
     const forgotten = processFootprint(pid);
     progress(`memory: ${name}: after FORGET: RSS ${fmtSigned(forgotten.rssBytes - start.rssBytes)}, fds ${fmtSigned(forgotten.fds - start.fds, "")} from the start`);
-    return { name, commandLine: commandLineOf(handle), inodes: nodes.length, stoppedBy, start, looked, forgotten, sessionHeapBytes: sessionHeapBytes / nodes.length };
+    // The same inodes again: what a daemon freed at FORGET it can reuse, so RSS should not grow much past `looked`.
+    const again = await lookupAll(nodes.length);
+    await sleepMs(s.settleMs);
+    const relooked = processFootprint(pid);
+    await forgetAll(again.nodes);
+    progress(`memory: ${name}: a second round of ${again.nodes.length} lookups: RSS ${fmtSigned(relooked.rssBytes - looked.rssBytes)} past the first round's`);
+    return { name, commandLine: commandLineOf(handle), inodes: nodes.length, stoppedBy, start, looked, forgotten, relooked, sessionHeapBytes: sessionHeapBytes / nodes.length };
   } catch (e) {
     throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}\n--- ${name} output (tail):\n${handle.log().split("\n").slice(-20).join("\n")}`, { cause: e });
   } finally {
@@ -267,6 +288,12 @@ export const memoryGroup: BenchGroup = {
       { workload: `daemon fds per live inode (up to ${s.files} looked up)`, unit: "fds/inode", f: (r) => (r.looked.fds - r.start.fds) / r.inodes, max: FDS_PER_INODE_MAX },
       { workload: "daemon RSS left after FORGET, per inode", unit: "B/inode", f: (r) => (r.forgotten.rssBytes - r.start.rssBytes) / r.inodes, max: RSS_LEFT_MAX },
       { workload: "daemon fds left after FORGET, per inode", unit: "fds/inode", f: (r) => (r.forgotten.fds - r.start.fds) / r.inodes, max: FDS_LEFT_MAX },
+      {
+        workload: "daemon RSS growth, second LOOKUP round after FORGET, per inode",
+        unit: "B/inode",
+        f: (r) => (r.relooked.rssBytes - r.looked.rssBytes) / r.inodes,
+        max: RSS_LEFT_MAX,
+      },
     ];
     const ratios: RatioRow[] = [];
     for (const fig of figures) {
