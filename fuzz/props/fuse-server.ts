@@ -69,8 +69,11 @@ function hostile(opcode: number, recipe: readonly number[]): Request {
   const next = (): number => recipe[i++ % recipe.length]!;
   const nodeid = (): bigint => {
     const r = next();
-    if (r % 8 === 7) return (BigInt(r) * 0x1_0000_0001n) & ((1n << 64n) - 1n); // forged
-    return r % 4 === 0 ? 1n : BigInt(r % 12);
+    // Mostly the root and the first few ids a session issues (so that requests reach the file
+    // system), sometimes a forged one.
+    const k = r % 20;
+    if (k < 3) return (BigInt(r) * 0x1_0000_0001n) & ((1n << 64n) - 1n);
+    return k < 11 ? 1n : BigInt(2 + (r % 6));
   };
   const num = (key: string): number => {
     const r = next();
@@ -110,7 +113,7 @@ function hostile(opcode: number, recipe: readonly number[]): Request {
     return value;
   };
   const sample = sampleRequest(opcode, 1n);
-  const { header, ...body } = sample as Request & Record<string, unknown>;
+  const { header, opcode: _opcode, ...body } = sample as Request & Record<string, unknown>;
   const fields = walk(body, "") as Record<string, unknown>;
   // WRITE/SETXATTR sizes must match the data for the encoder; keep them consistent most of the time.
   if (opcode === Opcode.WRITE && next() % 4 !== 0) (fields.arg as { size: number }).size = (fields.data as Uint8Array).length;
