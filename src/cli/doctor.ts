@@ -14,7 +14,7 @@ import { release, tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { eventfd, memfdCreate } from "../sys/index.js";
-import { probeUserXattrs } from "../shell/host-checks.js";
+import { probeUserXattrs } from "../host/xattr-probe.js";
 import { describeFlags, flagValue, hasFlag, parseFlags, type FlagSpec } from "./flags.js";
 import { UsageError } from "./usage.js";
 

@@ -29,6 +29,7 @@ import {
 } from "../host/sandbox.js";
 import { SOCK_DGRAM, SOCK_STREAM } from "../sys/constants.js";
 import { connect, sendmsg, socket } from "../sys/index.js";
+import { probeUserXattrs } from "../host/xattr-probe.js";
 import { parseServeArgs, serveHelp, type ServeOptions } from "./serve-options.js";
 import { UsageError } from "./usage.js";
 
@@ -80,9 +81,21 @@ export async function runServe(argv: string[]): Promise<number> {
 async function serve(options: ServeOptions): Promise<number> {
   const child = sandboxChild();
   configureLogging(options);
+  // Once, before any sandbox: the launcher checks, the sandboxed child does not again.
+  if (options.xattr && child === null) warnWithoutUserXattrs(options.sharedDir);
   if (options.fuseMount !== undefined) return serveFuseMount(options, options.fuseMount);
   if (options.sandbox === "namespace" && child === null) return launchSandboxed(options);
   return serveHere(options, child);
+}
+
+/** `--xattr` on a directory that refuses `user.*` xattrs serves, but Windows guests lose their metadata: say so. */
+function warnWithoutUserXattrs(dir: string): void {
+  const probe = probeUserXattrs(dir);
+  if (probe.ok) return;
+  log.warn(
+    `${dir} does not take user.* extended attributes (${probe.reason}): Windows guests cannot keep DOS attributes, ` +
+      "streams or ACLs there; share a directory on ext4, xfs, btrfs or tmpfs, or leave out --xattr",
+  );
 }
 
 /** The launcher of the namespace sandbox: makes the socket here, runs the server inside, waits. */

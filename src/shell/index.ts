@@ -13,4 +13,4 @@ export { WindowsShell, notRecognized, sddlParts, PROGRESS_THRESHOLD, COMMAND_NAM
 export { openStack, shellToken, SHELL_TAG, type Stack, type StackOptions } from "./stack.js";
 export { runShell, parseShellArgs, complete, shellCommand, shellHelp, type ShellOptions } from "./repl.js";
 export { win32Message, hasWin32Message } from "./messages.js";
-export { probeUserXattrs, type ProbeResult } from "./host-checks.js";
+export { probeUserXattrs, type ProbeResult } from "../host/xattr-probe.js";

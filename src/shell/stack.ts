@@ -22,7 +22,7 @@ import type { FuseWindowsOptions } from "../service/options.js";
 import { createIdMap } from "../windows/ntacl.js";
 import { formatSid } from "../windows/security.js";
 import { AccessToken, Volume, volumeAtDrive } from "../win32/index.js";
-import { probeUserXattrs } from "./host-checks.js";
+import { probeUserXattrs } from "../host/xattr-probe.js";
 
 /** The share's name in the service (and the volume label). */
 export const SHELL_TAG = "viofs";

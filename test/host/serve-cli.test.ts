@@ -113,6 +113,25 @@ test("the socket is created 0600 with a pid file; SIGTERM removes both and exits
   rmSync(s.dir, { recursive: true });
 });
 
+test("--xattr on a directory without user xattrs: one warning saying what is lost and what to do; it still serves", async () => {
+  const s = scratch();
+  // sysfs refuses user.* xattrs (EOPNOTSUPP); a tmpfs share takes them and draws no warning.
+  const server = start(["serve", `--socket-path=${s.socket}`, "--shared-dir=/sys/kernel", "--xattr", "--sandbox=none"]);
+  await server.waitFor(WAITING);
+  const warnings = server.stderr().split("\n").filter((l) => / WARN .*extended attributes/.test(l));
+  assert.equal(warnings.length, 1, server.stderr());
+  assert.match(warnings[0]!, /\/sys\/kernel does not take user\.\* extended attributes \(fsetxattr: EOPNOTSUPP\)/);
+  assert.match(warnings[0]!, /leave out --xattr/);
+  server.child.kill("SIGTERM");
+  assert.equal((await server.exited).code, 0, server.stderr());
+  const quiet = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--xattr", "--sandbox=none"]);
+  await quiet.waitFor(WAITING);
+  assert.doesNotMatch(quiet.stderr(), /extended attributes/);
+  quiet.child.kill("SIGTERM");
+  await quiet.exited;
+  rmSync(s.dir, { recursive: true });
+});
+
 test("--socket-group makes the socket 0660 and the group's", async () => {
   const group = readFileSync("/etc/group", "utf8")
     .split("\n")

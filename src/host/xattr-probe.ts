@@ -1,6 +1,8 @@
 /**
- * Probes of this host that both `viofs shell` (to decide on --xattr) and
- * `viofs doctor` (to report) need.
+ * Whether a directory takes `user.*` extended attributes, which Windows
+ * metadata needs (DOS attributes, streams, ACLs in Samba's formats): `viofs
+ * serve --xattr` warns without them, `viofs shell` decides on --xattr by it,
+ * `viofs doctor` reports it.
  */
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { ErrnoError } from "../common/errors.js";
