@@ -10,7 +10,7 @@
  */
 import { log } from "../common/log.js";
 import { ProtocolError } from "../common/errors.js";
-import { DeviceQueue, type DescriptorChain } from "../virtio/device-queue.js";
+import { DeviceQueue, type DescriptorChain, type Writer } from "../virtio/device-queue.js";
 import { featureMask, hasFeature } from "../virtio/ring.js";
 import { VhostUserBackend, type Vring, type VhostUserDevice } from "../vhost-user/backend.js";
 import { HostSystem, SocketTransport } from "../vhost-user/system.js";
@@ -139,20 +139,37 @@ export class VirtioFsDevice implements VhostUserDevice {
         return;
       }
       queue.disableNotification();
-      running.inFlight++;
-      void this.serve(running, chain);
+      this.serve(running, chain);
     }
   }
 
-  private async serve(running: RunningQueue, chain: DescriptorChain): Promise<void> {
+  /** Serves one chain: completed before this returns when the server answered synchronously. */
+  private serve(running: RunningQueue, chain: DescriptorChain): void {
     const writer = chain.writer();
+    running.inFlight++;
+    let done: void | Promise<void> = undefined;
     try {
-      await this.server.handleChain(chain.reader(), new ChainReply(writer));
+      done = this.server.handleChain(chain.reader(), new ChainReply(writer));
     } catch (error) {
       // The server answers every failure it can; what reaches here is a transport-level fault.
       this.reportRingError(running, error);
     }
-    running.queue.push(chain.head, writer.bytesWritten);
+    if (done === undefined) {
+      this.complete(running, chain.head, writer);
+      return;
+    }
+    done.then(
+      () => this.complete(running, chain.head, writer),
+      (error: unknown) => {
+        this.reportRingError(running, error);
+        this.complete(running, chain.head, writer);
+      },
+    );
+  }
+
+  /** Returns a served chain to the driver with what was written into it. */
+  private complete(running: RunningQueue, head: number, writer: Writer): void {
+    running.queue.push(head, writer.bytesWritten);
     running.inFlight--;
     if (running.stopping) {
       if (running.inFlight === 0) running.stopping();

@@ -67,9 +67,13 @@ export class Handle {
   }
 }
 
+/** Ids above this cannot be ones the table issued (it counts up from 1 in numbers). */
+const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+
 export class HandleTable {
-  readonly #byId = new Map<bigint, Handle>();
-  #next = 1n;
+  /** Keyed by the fh as a number: no bigint hashing per request. */
+  readonly #byId = new Map<number, Handle>();
+  #next = 1;
 
   constructor(
     private readonly budget: FdBudget,
@@ -92,15 +96,16 @@ export class HandleTable {
       close(fd);
       throw error;
     }
-    const handle = new Handle(this.#next++, node, fd, flags, isDir);
-    this.#byId.set(handle.id, handle);
+    const num = this.#next++;
+    const handle = new Handle(BigInt(num), node, fd, flags, isDir);
+    this.#byId.set(num, handle);
     this.inodes.hold(node);
     return handle;
   }
 
   /** The handle `fh`, which must belong to node `nodeid`; EBADF otherwise. */
   get(fh: bigint, nodeid: bigint, op: string): Handle {
-    const handle = this.#byId.get(fh);
+    const handle = fh <= MAX_ID ? this.#byId.get(Number(fh)) : undefined;
     if (handle === undefined || handle.node.id !== nodeid) throw errno("EBADF", op);
     return handle;
   }
@@ -118,7 +123,7 @@ export class HandleTable {
   /** Takes `fh` (of node `nodeid`) out of the table; its fds close now, or when the last pin goes. */
   release(fh: bigint, nodeid: bigint, op: string): Handle {
     const handle = this.get(fh, nodeid, op);
-    this.#byId.delete(fh);
+    this.#byId.delete(Number(fh));
     handle.released = true;
     if (!handle.pinned) this.#close(handle);
     return handle;

@@ -12,14 +12,17 @@
 import { errno } from "../common/errors.js";
 import { FUSE_ROOT_ID } from "../fuse/abi.js";
 import { S_IFMT } from "../sys/constants.js";
-import type { Statx } from "../sys/fs.js";
 import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
+import type { HostIdentity } from "./host-stat.js";
+
+/** Ids above this cannot be ones the table issued (it counts up from 1 in numbers). */
+const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** One inode the guest can name. */
 export class Inode {
-  /** Lookups the guest holds (LOOKUP and friends add, FORGET subtracts). */
-  lookups = 0n;
+  /** Lookups the guest holds (LOOKUP and friends add, FORGET subtracts); one per reply, so a number. */
+  lookups = 0;
   /** Open handles (and other holders) that keep the fd open after the guest forgot the node. */
   holds = 0;
   /** The mode last seen (file type and permission bits); the type never changes. */
@@ -29,43 +32,51 @@ export class Inode {
   /** Per-node state the lock manager keeps (see locks.ts). */
   locks: unknown;
 
+  /** The nodeid as a number (the table's key). */
+  readonly num: number;
+  /** S_IFREG, S_IFDIR, ... */
+  readonly type: number;
+  /** The host identity: device and inode number, as {@link HostIdentity} keys them. */
+  readonly dev: number | bigint;
+  readonly ino: number | bigint;
+  readonly devMajor: number;
+  readonly devMinor: number;
+  /** The mount id (0 when statx did not report it). */
+  readonly mntId: number;
+
   constructor(
     /** The nodeid. */
     readonly id: bigint,
     /** The O_PATH fd; -1 once closed. */
     public fd: number,
-    /** `dev:ino` on the host. */
-    readonly key: string,
-    st: Statx,
+    st: HostIdentity,
   ) {
-    this.mode = st.mode;
-    this.type = st.mode & S_IFMT;
+    this.num = Number(id);
+    const mode = st.mode;
+    this.mode = mode;
+    this.type = mode & S_IFMT;
+    this.dev = st.dev;
+    this.ino = st.ino;
     this.devMajor = st.devMajor;
     this.devMinor = st.devMinor;
     this.mntId = st.mntId;
   }
-
-  /** S_IFREG, S_IFDIR, ... */
-  readonly type: number;
-  readonly devMajor: number;
-  readonly devMinor: number;
-  /** The mount id (0 when statx did not report it). */
-  readonly mntId: bigint;
 
   get closed(): boolean {
     return this.fd < 0;
   }
 }
 
-/** The table key of an inode: its device and inode number. */
-export function inodeKey(st: Statx): string {
-  return `${st.devMajor}:${st.devMinor}:${st.ino}`;
-}
-
+/**
+ * Nodes by nodeid and by host identity. Both keys are numbers where they
+ * can be (nodeids are issued counting up; device and inode numbers below
+ * 2^53), so a lookup hashes no string and no bigint.
+ */
 export class InodeStore {
-  readonly #byId = new Map<bigint, Inode>();
-  readonly #byKey = new Map<string, Inode>();
-  #next = FUSE_ROOT_ID + 1n;
+  readonly #byId = new Map<number, Inode>();
+  /** device → inode number → node */
+  readonly #byKey = new Map<number | bigint, Map<number | bigint, Inode>>();
+  #next = Number(FUSE_ROOT_ID) + 1;
 
   constructor(
     private readonly budget: FdBudget,
@@ -79,25 +90,36 @@ export class InodeStore {
   }
 
   /** Installs the root node from its O_PATH fd (which then belongs to the table). */
-  setRoot(fd: number, st: Statx): Inode {
+  setRoot(fd: number, st: HostIdentity): Inode {
     try {
       this.budget.acquire("init");
     } catch (error) {
       close(fd);
       throw error;
     }
-    const root = new Inode(FUSE_ROOT_ID, fd, inodeKey(st), st);
-    root.lookups = 1n;
-    this.#byId.set(root.id, root);
-    this.#byKey.set(root.key, root);
+    const root = new Inode(FUSE_ROOT_ID, fd, st);
+    root.lookups = 1;
+    this.#byId.set(root.num, root);
+    this.#keyed(root.dev).set(root.ino, root);
     return root;
   }
 
   /** The node `id`, or EBADF for an id this table never issued or has forgotten. */
   get(id: bigint, op: string): Inode {
-    const inode = this.#byId.get(id);
+    const inode = id <= MAX_ID ? this.#byId.get(Number(id)) : undefined;
     if (inode === undefined) throw errno("EBADF", op);
     return inode;
+  }
+
+  /** The node of a host inode, if the guest can name it. */
+  find(dev: number | bigint, ino: number | bigint): Inode | undefined {
+    return this.#byKey.get(dev)?.get(ino);
+  }
+
+  #keyed(dev: number | bigint): Map<number | bigint, Inode> {
+    let inner = this.#byKey.get(dev);
+    if (inner === undefined) this.#byKey.set(dev, (inner = new Map()));
+    return inner;
   }
 
   /**
@@ -105,9 +127,10 @@ export class InodeStore {
    * to: on the node that already has it, closing `fd`, or on a new node that
    * takes `fd` over. `fd` is closed on every failure (ENFILE past the budget).
    */
-  adopt(fd: number, st: Statx, op: string): Inode {
-    const key = inodeKey(st);
-    const existing = this.#byKey.get(key);
+  adopt(fd: number, st: HostIdentity, op: string): Inode {
+    const dev = st.dev;
+    const ino = st.ino;
+    const existing = this.#byKey.get(dev)?.get(ino);
     if (existing !== undefined) {
       close(fd);
       existing.lookups++;
@@ -120,20 +143,20 @@ export class InodeStore {
       close(fd);
       throw error;
     }
-    const inode = new Inode(this.#next++, fd, key, st);
-    inode.lookups = 1n;
-    this.#byId.set(inode.id, inode);
-    this.#byKey.set(key, inode);
+    const inode = new Inode(BigInt(this.#next++), fd, st);
+    inode.lookups = 1;
+    this.#byId.set(inode.num, inode);
+    this.#keyed(dev).set(ino, inode);
     return inode;
   }
 
   /** Drops `count` lookups of `id` (saturating); at zero the guest can no longer name it. Unknown ids and the root are ignored. */
   forget(id: bigint, count: bigint): void {
-    if (id === FUSE_ROOT_ID) return;
-    const inode = this.#byId.get(id);
+    if (id === FUSE_ROOT_ID || id > MAX_ID) return;
+    const inode = this.#byId.get(Number(id));
     if (inode === undefined) return;
-    inode.lookups = count >= inode.lookups ? 0n : inode.lookups - count;
-    if (inode.lookups > 0n) return;
+    inode.lookups = count >= inode.lookups ? 0 : inode.lookups - Number(count);
+    if (inode.lookups > 0) return;
     this.#unname(inode);
     if (inode.holds === 0) this.#close(inode);
   }
@@ -166,8 +189,12 @@ export class InodeStore {
 
   #unname(inode: Inode): void {
     inode.named = false;
-    this.#byId.delete(inode.id);
-    if (this.#byKey.get(inode.key) === inode) this.#byKey.delete(inode.key);
+    this.#byId.delete(inode.num);
+    const inner = this.#byKey.get(inode.dev);
+    if (inner !== undefined && inner.get(inode.ino) === inode) {
+      inner.delete(inode.ino);
+      if (inner.size === 0) this.#byKey.delete(inode.dev);
+    }
   }
 
   #close(inode: Inode): void {

@@ -58,6 +58,7 @@ import {
 } from "../fuse/abi.js";
 import type { CreateOut } from "../fuse/messages.js";
 import type {
+  Attr,
   AttrOut,
   CopyFileRangeIn,
   EntryOut,
@@ -78,6 +79,7 @@ import type {
 } from "../fuse/structs.js";
 import {
   FileSystemBase,
+  type Answer,
   type Context,
   type DirEntry,
   type DirSink,
@@ -97,6 +99,7 @@ import {
   F_DUPFD_CLOEXEC,
   LOCK_UN,
   O_ACCMODE,
+  O_CLOEXEC,
   O_APPEND,
   O_CREAT,
   O_DIRECT,
@@ -128,15 +131,16 @@ import {
   XATTR_SIZE_MAX,
 } from "../sys/constants.js";
 import * as sys from "../sys/fs.js";
-import type { Statx, TimeArg } from "../sys/fs.js";
+import type { TimeArg } from "../sys/fs.js";
 import * as libc from "../sys/libc.js";
-import { cstring } from "../sys/path.js";
-import { decodeDev, toAttr, toFuseStatx } from "./attr.js";
+import { cstring, display } from "../sys/path.js";
+import { decodeDev, toFuseStatx } from "./attr.js";
 import { CallerCredentials } from "./credentials.js";
 import { cursorAt, peek, take } from "./dir.js";
 import { FdBudget } from "./fd-budget.js";
 import { HandleTable, type Handle } from "./handles.js";
-import { InodeStore, inodeKey, type Inode } from "./inodes.js";
+import { HostStat, type HostIdentity } from "./host-stat.js";
+import { InodeStore, type Inode } from "./inodes.js";
 import { LockManager } from "./locks.js";
 import { checkEntryName, checkLookupName, isDot, isDotDot } from "./names.js";
 import { cachePolicy, type CachePolicy, type PassthroughOptions } from "./options.js";
@@ -291,6 +295,8 @@ export class PassthroughFs extends FileSystemBase {
   readonly #inodes: InodeStore;
   readonly #handles: HandleTable;
   readonly #creds = new CallerCredentials();
+  /** The last hot-path statx (see host-stat.ts). */
+  readonly #host = new HostStat();
   #writeback = false;
   #submounts = false;
   readonly #inlineIo: boolean;
@@ -350,9 +356,9 @@ export class PassthroughFs extends FileSystemBase {
   #openRoot(): void {
     if (this.#inodes.size > 0) return;
     const fd = sys.openat(AT_FDCWD, this.options.root, O_PATH | O_DIRECTORY);
-    let st: Statx;
+    let st: HostStat;
     try {
-      st = sys.statx(fd, "", SELF, STATX_BASIC_STATS | STATX_MNT_ID);
+      st = this.#host.of(fd, STATX_BASIC_STATS | STATX_MNT_ID);
     } catch (error) {
       libc.close(fd);
       throw error;
@@ -362,12 +368,16 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- names ----
 
-  override async lookup(_ctx: Context, parent: bigint, name: Uint8Array): Promise<EntryOut> {
-    const dir = this.#inodes.get(parent, "lookup");
-    checkLookupName(name, "lookup");
-    if (isDot(name)) return this.#entryOf(dir, dir);
-    if (isDotDot(name)) return this.#lookupParent(dir);
-    return this.#lookupIn(dir, name, "lookup");
+  override lookup(_ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut> {
+    try {
+      const dir = this.#inodes.get(parent, "lookup");
+      checkLookupName(name, "lookup");
+      if (isDot(name)) return this.#entryOf(dir, dir);
+      if (isDotDot(name)) return this.#lookupParent(dir);
+      return this.#lookupIn(dir, name, "lookup");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   override forget(nodeid: bigint, nlookup: bigint): void {
@@ -382,22 +392,22 @@ export class PassthroughFs extends FileSystemBase {
 
   /** Counts a lookup of the O_PATH `fd` (which this call takes over) found below `dir`. */
   #adopt(dir: Inode, fd: number, op: string): EntryOut {
-    let st: Statx;
+    let st: HostStat;
     try {
-      st = sys.statx(fd, "", SELF, STATX_BASIC_STATS | STATX_MNT_ID);
+      st = this.#host.of(fd, STATX_BASIC_STATS | STATX_MNT_ID);
     } catch (error) {
       libc.close(fd);
       throw error;
     }
     const inode = this.#inodes.adopt(fd, st, op);
-    return this.#entry(inode, st, this.#attrFlags(dir, st));
+    return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
   }
 
   /** "." (the node itself), counted. */
   #entryOf(dir: Inode, inode: Inode): EntryOut {
     const st = this.#stat(inode);
     inode.lookups++;
-    return this.#entry(inode, st, this.#attrFlags(dir, st));
+    return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
   }
 
   /**
@@ -421,17 +431,21 @@ export class PassthroughFs extends FileSystemBase {
 
   /** Whether walking up from directory `fd` reaches the root (at most 4096 levels). */
   #insideShare(fd: number, root: Inode): boolean {
+    const host = this.#host;
     let current = fd;
-    let key = inodeKey(sys.statx(current, "", SELF, STATX_BASIC_STATS));
+    host.of(current, STATX_BASIC_STATS);
+    let dev = host.dev;
+    let ino = host.ino;
     try {
       for (let depth = 0; depth < 4096; depth++) {
-        if (key === root.key) return true;
+        if (dev === root.dev && ino === root.ino) return true;
         const up = sys.openat(current, "..", O_PATH | O_DIRECTORY | O_NOFOLLOW);
         if (current !== fd) libc.close(current);
         current = up;
-        const upKey = inodeKey(sys.statx(current, "", SELF, STATX_BASIC_STATS));
-        if (upKey === key) return false; // the host's "/": its ".." is itself
-        key = upKey;
+        host.of(current, STATX_BASIC_STATS);
+        if (host.dev === dev && host.ino === ino) return false; // the host's "/": its ".." is itself
+        dev = host.dev;
+        ino = host.ino;
       }
       return false;
     } finally {
@@ -449,17 +463,20 @@ export class PassthroughFs extends FileSystemBase {
    * close 4.0 µs).
    */
   #openAt(dir: Inode, name: Uint8Array | string, flags: number, mode = 0): number {
-    return sys.openat(dir.fd, name, flags | O_NOFOLLOW, mode);
+    // libc directly: sys.openat would format the name for its error message on success too.
+    const fd = libc.openat(dir.fd, cstring(name, "openat"), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0) libc.fail("openat", display(name));
+    return fd;
   }
 
-  #attrFlags(dir: Inode, st: Statx): number {
+  #attrFlags(dir: Inode, st: HostIdentity): number {
     if (!this.#submounts || (st.mode & S_IFMT) !== S_IFDIR) return 0;
     const otherDevice = st.devMajor !== dir.devMajor || st.devMinor !== dir.devMinor;
-    const otherMount = st.mntId !== 0n && dir.mntId !== 0n && st.mntId !== dir.mntId;
+    const otherMount = st.mntId !== 0 && dir.mntId !== 0 && st.mntId !== dir.mntId;
     return otherDevice || otherMount ? AttrFlag.SUBMOUNT : 0;
   }
 
-  #entry(inode: Inode, st: Statx, flags: number): EntryOut {
+  #entry(inode: Inode, attr: Attr): EntryOut {
     const timeout = this.#policy.timeout;
     return {
       nodeid: inode.id,
@@ -468,74 +485,87 @@ export class PassthroughFs extends FileSystemBase {
       attrValid: timeout,
       entryValidNsec: 0,
       attrValidNsec: 0,
-      attr: toAttr(st, flags),
+      attr,
     };
   }
 
-  #stat(inode: Inode): Statx {
-    const st = sys.statx(inode.fd, "", SELF, STATX_BASIC_STATS);
+  /** statx of a node into the scratch result (read it before the next); refreshes the mode kept. */
+  #stat(inode: Inode): HostStat {
+    const st = this.#host.of(inode.fd, STATX_BASIC_STATS);
     inode.mode = st.mode;
     return st;
   }
 
-  #attrOut(st: Statx): AttrOut {
-    return { attrValid: this.#policy.timeout, attrValidNsec: 0, attr: toAttr(st) };
+  #attrOut(st: HostStat): AttrOut {
+    return { attrValid: this.#policy.timeout, attrValidNsec: 0, attr: st.attr() };
   }
 
   // ---- attributes ----
 
-  override async getattr(_ctx: Context, nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
-    return this.#attrOut(this.#stat(this.#inodes.get(nodeid, "getattr")));
-  }
-
-  override async statx(_ctx: Context, nodeid: bigint, arg: StatxIn): Promise<StatxOut> {
-    const inode = this.#inodes.get(nodeid, "statx");
-    const sync = arg.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
-    const st = sys.statx(inode.fd, "", SELF | sync, (arg.sxMask | STATX_BASIC_STATS | STATX_BTIME) & 0xffff);
-    inode.mode = st.mode;
-    return { attrValid: this.#policy.timeout, attrValidNsec: 0, flags: 0, stat: toFuseStatx(st) };
-  }
-
-  override async setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Promise<AttrOut> {
-    const op = "setattr";
-    const inode = this.#inodes.get(nodeid, op);
-    const valid = arg.valid;
-    const handle = valid & FAttr.FH ? this.#handles.get(arg.fh, nodeid, op) : undefined;
-
-    if (valid & FAttr.MODE) this.#chmod(inode, arg.mode & 0o7777);
-
-    if (valid & (FAttr.UID | FAttr.GID)) {
-      const uid = valid & FAttr.UID ? arg.uid : -1;
-      const gid = valid & FAttr.GID ? arg.gid : -1;
-      // The host kernel clears SUID/SGID of a non-directory on chown, as for any caller.
-      sys.fchownat(inode.fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+  override getattr(_ctx: Context, nodeid: bigint, _fh: bigint | undefined): Answer<AttrOut> {
+    try {
+      return this.#attrOut(this.#stat(this.#inodes.get(nodeid, "getattr")));
+    } catch (error) {
+      return Promise.reject(error);
     }
+  }
 
-    if (valid & FAttr.SIZE) {
-      if (arg.size > INT64_MAX) throw errno("EINVAL", op);
-      if (handle !== undefined && !handle.isDir) {
-        sys.ftruncate(handle.fd, arg.size);
-      } else {
-        if (inode.type === S_IFDIR) throw errno("EISDIR", op);
-        const fd = this.#reopen(inode, O_RDWR | O_NONBLOCK, op);
-        try {
-          sys.ftruncate(fd, arg.size);
-        } finally {
-          libc.close(fd);
-        }
+  override statx(_ctx: Context, nodeid: bigint, arg: StatxIn): Answer<StatxOut> {
+    try {
+      const inode = this.#inodes.get(nodeid, "statx");
+      const sync = arg.sxFlags & (AT_STATX_FORCE_SYNC | AT_STATX_DONT_SYNC);
+      const st = sys.statx(inode.fd, "", SELF | sync, (arg.sxMask | STATX_BASIC_STATS | STATX_BTIME) & 0xffff);
+      inode.mode = st.mode;
+      return { attrValid: this.#policy.timeout, attrValidNsec: 0, flags: 0, stat: toFuseStatx(st) };
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  override setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Answer<AttrOut> {
+    try {
+      const op = "setattr";
+      const inode = this.#inodes.get(nodeid, op);
+      const valid = arg.valid;
+      const handle = valid & FAttr.FH ? this.#handles.get(arg.fh, nodeid, op) : undefined;
+
+      if (valid & FAttr.MODE) this.#chmod(inode, arg.mode & 0o7777);
+
+      if (valid & (FAttr.UID | FAttr.GID)) {
+        const uid = valid & FAttr.UID ? arg.uid : -1;
+        const gid = valid & FAttr.GID ? arg.gid : -1;
+        // The host kernel clears SUID/SGID of a non-directory on chown, as for any caller.
+        sys.fchownat(inode.fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
       }
-      if (killsPrivileges(ctx, (valid & FAttr.KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
-    }
 
-    if (valid & (FAttr.ATIME | FAttr.MTIME | FAttr.ATIME_NOW | FAttr.MTIME_NOW)) {
-      const atime: TimeArg =
-        valid & FAttr.ATIME_NOW ? "now" : valid & FAttr.ATIME ? { sec: BigInt.asIntN(64, arg.atime), nsec: arg.atimensec } : "omit";
-      const mtime: TimeArg =
-        valid & FAttr.MTIME_NOW ? "now" : valid & FAttr.MTIME ? { sec: BigInt.asIntN(64, arg.mtime), nsec: arg.mtimensec } : "omit";
-      this.#utimens(inode, atime, mtime);
+      if (valid & FAttr.SIZE) {
+        if (arg.size > INT64_MAX) throw errno("EINVAL", op);
+        if (handle !== undefined && !handle.isDir) {
+          sys.ftruncate(handle.fd, arg.size);
+        } else {
+          if (inode.type === S_IFDIR) throw errno("EISDIR", op);
+          const fd = this.#reopen(inode, O_RDWR | O_NONBLOCK, op);
+          try {
+            sys.ftruncate(fd, arg.size);
+          } finally {
+            libc.close(fd);
+          }
+        }
+        if (killsPrivileges(ctx, (valid & FAttr.KILL_SUIDGID) !== 0)) this.#killPrivileges(inode);
+      }
+
+      if (valid & (FAttr.ATIME | FAttr.MTIME | FAttr.ATIME_NOW | FAttr.MTIME_NOW)) {
+        const atime: TimeArg =
+          valid & FAttr.ATIME_NOW ? "now" : valid & FAttr.ATIME ? { sec: BigInt.asIntN(64, arg.atime), nsec: arg.atimensec } : "omit";
+        const mtime: TimeArg =
+          valid & FAttr.MTIME_NOW ? "now" : valid & FAttr.MTIME ? { sec: BigInt.asIntN(64, arg.mtime), nsec: arg.mtimensec } : "omit";
+        this.#utimens(inode, atime, mtime);
+      }
+      // FATTR_CTIME: the host sets ctime itself on every change; FATTR_LOCKOWNER: nothing to do.
+      return this.#attrOut(this.#stat(inode));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    // FATTR_CTIME: the host sets ctime itself on every change; FATTR_LOCKOWNER: nothing to do.
-    return this.#attrOut(this.#stat(inode));
   }
 
   /** utimensat of a node itself; kernels without AT_EMPTY_PATH there go through its /proc/self/fd link. */
@@ -564,103 +594,143 @@ export class PassthroughFs extends FileSystemBase {
     if (kept !== mode) this.#chmod(inode, kept & 0o7777);
   }
 
-  override async readlink(_ctx: Context, nodeid: bigint): Promise<Uint8Array> {
-    const inode = this.#inodes.get(nodeid, "readlink");
-    if (inode.type !== S_IFLNK) throw errno("EINVAL", "readlink");
-    return sys.readlinkat(inode.fd, "");
+  override readlink(_ctx: Context, nodeid: bigint): Answer<Uint8Array> {
+    try {
+      const inode = this.#inodes.get(nodeid, "readlink");
+      if (inode.type !== S_IFLNK) throw errno("EINVAL", "readlink");
+      return sys.readlinkat(inode.fd, "");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async statfs(_ctx: Context, nodeid: bigint): Promise<Kstatfs> {
-    const s = sys.fstatfs(this.#inodes.get(nodeid, "statfs").fd);
-    return {
-      blocks: s.blocks,
-      bfree: s.bfree,
-      bavail: s.bavail,
-      files: s.files,
-      ffree: s.ffree,
-      bsize: s.bsize,
-      namelen: s.namelen,
-      frsize: s.frsize,
-    };
+  override statfs(_ctx: Context, nodeid: bigint): Answer<Kstatfs> {
+    try {
+      const s = sys.fstatfs(this.#inodes.get(nodeid, "statfs").fd);
+      return {
+        blocks: s.blocks,
+        bfree: s.bfree,
+        bavail: s.bavail,
+        files: s.files,
+        ffree: s.ffree,
+        bsize: s.bsize,
+        namelen: s.namelen,
+        frsize: s.frsize,
+      };
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** ACCESS, judged from the mode bits for the caller's uid and gid (supplementary groups unknown), as virtiofsd. */
-  override async access(ctx: Context, nodeid: bigint, mask: number): Promise<void> {
-    const st = this.#stat(this.#inodes.get(nodeid, "access"));
-    const want = mask & (AccessMask.R_OK | AccessMask.W_OK | AccessMask.X_OK);
-    if (want === 0) return;
-    const root = ctx.uid === 0;
-    const owner = st.uid === ctx.uid;
-    const group = st.gid === ctx.gid;
-    const allows = (bit: number): boolean =>
-      (owner && (st.mode & (bit << 6)) !== 0) || (group && (st.mode & (bit << 3)) !== 0) || (st.mode & bit) !== 0;
-    if (want & AccessMask.R_OK && !root && !allows(AccessMask.R_OK)) throw errno("EACCES", "access");
-    if (want & AccessMask.W_OK && !root && !allows(AccessMask.W_OK)) throw errno("EACCES", "access");
-    // Even root may execute only what someone may execute.
-    if (want & AccessMask.X_OK && (root ? (st.mode & 0o111) === 0 : !allows(AccessMask.X_OK))) {
-      throw errno("EACCES", "access");
+  override access(ctx: Context, nodeid: bigint, mask: number): Answer<void> {
+    try {
+      const st = this.#stat(this.#inodes.get(nodeid, "access"));
+      const want = mask & (AccessMask.R_OK | AccessMask.W_OK | AccessMask.X_OK);
+      if (want === 0) return;
+      const root = ctx.uid === 0;
+      const owner = st.uid === ctx.uid;
+      const group = st.gid === ctx.gid;
+      const allows = (bit: number): boolean =>
+        (owner && (st.mode & (bit << 6)) !== 0) || (group && (st.mode & (bit << 3)) !== 0) || (st.mode & bit) !== 0;
+      if (want & AccessMask.R_OK && !root && !allows(AccessMask.R_OK)) throw errno("EACCES", "access");
+      if (want & AccessMask.W_OK && !root && !allows(AccessMask.W_OK)) throw errno("EACCES", "access");
+      // Even root may execute only what someone may execute.
+      if (want & AccessMask.X_OK && (root ? (st.mode & 0o111) === 0 : !allows(AccessMask.X_OK))) {
+        throw errno("EACCES", "access");
+      }
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
   // ---- creating and removing ----
 
-  override async mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Promise<EntryOut> {
-    const dir = this.#inodes.get(parent, "mkdir");
-    checkEntryName(name, "mkdir");
-    this.#creds.run(ctx, umask, () => sys.mkdirat(dir.fd, name, mode & 0o7777));
-    return this.#lookupIn(dir, name, "mkdir");
+  override mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Answer<EntryOut> {
+    try {
+      const dir = this.#inodes.get(parent, "mkdir");
+      checkEntryName(name, "mkdir");
+      this.#creds.run(ctx, umask, () => sys.mkdirat(dir.fd, name, mode & 0o7777));
+      return this.#lookupIn(dir, name, "mkdir");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Promise<EntryOut> {
-    const dir = this.#inodes.get(parent, "mknod");
-    checkEntryName(name, "mknod");
-    this.#creds.run(ctx, umask, () => sys.mknodat(dir.fd, name, mode & (S_IFMT | 0o7777), decodeDev(rdev)));
-    return this.#lookupIn(dir, name, "mknod");
+  override mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Answer<EntryOut> {
+    try {
+      const dir = this.#inodes.get(parent, "mknod");
+      checkEntryName(name, "mknod");
+      this.#creds.run(ctx, umask, () => sys.mknodat(dir.fd, name, mode & (S_IFMT | 0o7777), decodeDev(rdev)));
+      return this.#lookupIn(dir, name, "mknod");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Promise<EntryOut> {
-    const dir = this.#inodes.get(parent, "symlink");
-    checkEntryName(name, "symlink");
-    this.#creds.run(ctx, undefined, () => sys.symlinkat(target, dir.fd, name));
-    return this.#lookupIn(dir, name, "symlink");
+  override symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Answer<EntryOut> {
+    try {
+      const dir = this.#inodes.get(parent, "symlink");
+      checkEntryName(name, "symlink");
+      this.#creds.run(ctx, undefined, () => sys.symlinkat(target, dir.fd, name));
+      return this.#lookupIn(dir, name, "symlink");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async link(_ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Promise<EntryOut> {
-    const inode = this.#inodes.get(nodeid, "link");
-    const dir = this.#inodes.get(newParent, "link");
-    checkEntryName(newName, "link");
-    // The /proc/self/fd link leads to the inode itself (a symlink stays a symlink).
-    sys.linkat(sys.procSelfFd(), String(inode.fd), dir.fd, newName, AT_SYMLINK_FOLLOW);
-    return this.#lookupIn(dir, newName, "link");
+  override link(_ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Answer<EntryOut> {
+    try {
+      const inode = this.#inodes.get(nodeid, "link");
+      const dir = this.#inodes.get(newParent, "link");
+      checkEntryName(newName, "link");
+      // The /proc/self/fd link leads to the inode itself (a symlink stays a symlink).
+      sys.linkat(sys.procSelfFd(), String(inode.fd), dir.fd, newName, AT_SYMLINK_FOLLOW);
+      return this.#lookupIn(dir, newName, "link");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async unlink(_ctx: Context, parent: bigint, name: Uint8Array): Promise<void> {
-    const dir = this.#inodes.get(parent, "unlink");
-    checkEntryName(name, "unlink");
-    sys.unlinkat(dir.fd, name, 0);
+  override unlink(_ctx: Context, parent: bigint, name: Uint8Array): Answer<void> {
+    try {
+      const dir = this.#inodes.get(parent, "unlink");
+      checkEntryName(name, "unlink");
+      sys.unlinkat(dir.fd, name, 0);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async rmdir(_ctx: Context, parent: bigint, name: Uint8Array): Promise<void> {
-    const dir = this.#inodes.get(parent, "rmdir");
-    checkEntryName(name, "rmdir");
-    sys.unlinkat(dir.fd, name, AT_REMOVEDIR);
+  override rmdir(_ctx: Context, parent: bigint, name: Uint8Array): Answer<void> {
+    try {
+      const dir = this.#inodes.get(parent, "rmdir");
+      checkEntryName(name, "rmdir");
+      sys.unlinkat(dir.fd, name, AT_REMOVEDIR);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** RENAME and RENAME2 with NOREPLACE or EXCHANGE; WHITEOUT (a device node left behind) and unknown flags are EINVAL. */
-  override async rename(
+  override rename(
     _ctx: Context,
     parent: bigint,
     name: Uint8Array,
     newParent: bigint,
     newName: Uint8Array,
     flags: number,
-  ): Promise<void> {
-    const from = this.#inodes.get(parent, "rename");
-    const to = this.#inodes.get(newParent, "rename");
-    checkEntryName(name, "rename");
-    checkEntryName(newName, "rename");
-    if ((flags & ~(RenameFlag.NOREPLACE | RenameFlag.EXCHANGE)) !== 0) throw errno("EINVAL", "rename");
-    sys.renameat2(from.fd, name, to.fd, newName, flags);
+  ): Answer<void> {
+    try {
+      const from = this.#inodes.get(parent, "rename");
+      const to = this.#inodes.get(newParent, "rename");
+      checkEntryName(name, "rename");
+      checkEntryName(newName, "rename");
+      if ((flags & ~(RenameFlag.NOREPLACE | RenameFlag.EXCHANGE)) !== 0) throw errno("EINVAL", "rename");
+      sys.renameat2(from.fd, name, to.fd, newName, flags);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ---- opening ----
@@ -689,7 +759,15 @@ export class PassthroughFs extends FileSystemBase {
     return { fh: handle.id, openFlags: handle.isDir ? this.#policy.dirFlags : this.#policy.fileFlags, backingId: 0 };
   }
 
-  override async open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Promise<OpenOut> {
+  override open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Answer<OpenOut> {
+    try {
+      return this.#open(ctx, nodeid, flags, openFlags);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): OpenOut {
     const inode = this.#inodes.get(nodeid, "open");
     const io = this.#ioFlags(flags, "open");
     const fd = this.#reopen(inode, io, "open");
@@ -702,7 +780,7 @@ export class PassthroughFs extends FileSystemBase {
     return this.#openOut(this.#handles.add(inode, fd, io, inode.type === S_IFDIR, "open"));
   }
 
-  override async create(
+  override create(
     ctx: Context,
     parent: bigint,
     name: Uint8Array,
@@ -710,7 +788,15 @@ export class PassthroughFs extends FileSystemBase {
     mode: number,
     umask: number,
     openFlags: number,
-  ): Promise<CreateOut> {
+  ): Answer<CreateOut> {
+    try {
+      return this.#create(ctx, parent, name, flags, mode, umask, openFlags);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #create(ctx: Context, parent: bigint, name: Uint8Array, flags: number, mode: number, umask: number, openFlags: number): CreateOut {
     const dir = this.#inodes.get(parent, "create");
     checkEntryName(name, "create");
     const io = this.#ioFlags(flags, "create");
@@ -722,7 +808,7 @@ export class PassthroughFs extends FileSystemBase {
       if (!isErrno(error, Errno.EEXIST) || flags & O_EXCL) throw error;
       const entry = this.#lookupIn(dir, name, "create");
       try {
-        return { entry, open: await this.open(ctx, entry.nodeid, flags, openFlags) };
+        return { entry, open: this.#open(ctx, entry.nodeid, flags, openFlags) };
       } catch (openError) {
         this.forget(entry.nodeid, 1n);
         throw openError;
@@ -731,11 +817,15 @@ export class PassthroughFs extends FileSystemBase {
     return this.#opened(dir, fd, io, "create");
   }
 
-  override async tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Promise<CreateOut> {
-    const dir = this.#inodes.get(parent, "tmpfile");
-    const io = this.#ioFlags(flags, "tmpfile");
-    const fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, ".", io | O_TMPFILE, mode & 0o7777));
-    return this.#opened(dir, fd, io, "tmpfile");
+  override tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Answer<CreateOut> {
+    try {
+      const dir = this.#inodes.get(parent, "tmpfile");
+      const io = this.#ioFlags(flags, "tmpfile");
+      const fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, ".", io | O_TMPFILE, mode & 0o7777));
+      return this.#opened(dir, fd, io, "tmpfile");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The entry and handle of a file just created and opened as `fd` (which this call takes over). */
@@ -757,38 +847,50 @@ export class PassthroughFs extends FileSystemBase {
     }
   }
 
-  override async opendir(_ctx: Context, nodeid: bigint, flags: number): Promise<OpenOut> {
-    const inode = this.#inodes.get(nodeid, "opendir");
-    if (inode.type !== S_IFDIR) throw errno("ENOTDIR", "opendir");
-    const io = O_RDONLY | O_DIRECTORY | (flags & O_NONBLOCK);
-    const handle = this.#handles.add(inode, this.#reopen(inode, io, "opendir"), io, true, "opendir");
-    return this.#openOut(handle);
+  override opendir(_ctx: Context, nodeid: bigint, flags: number): Answer<OpenOut> {
+    try {
+      const inode = this.#inodes.get(nodeid, "opendir");
+      if (inode.type !== S_IFDIR) throw errno("ENOTDIR", "opendir");
+      const io = O_RDONLY | O_DIRECTORY | (flags & O_NONBLOCK);
+      const handle = this.#handles.add(inode, this.#reopen(inode, io, "opendir"), io, true, "opendir");
+      return this.#openOut(handle);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ---- data ----
 
-  override async read(_ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number> {
-    const handle = this.#handles.get(arg.fh, nodeid, "read");
-    if (arg.offset > INT64_MAX) throw errno("EINVAL", "read"); // a negative off_t
-    const buffers = clip(target, arg.size);
-    if (buffers.length === 0) return 0;
-    // Inline, the handle needs no pin: nothing can release it before the call returns.
-    if (this.#inlineIo) return preadIntoSync(handle.fd, buffers, arg.offset);
-    return this.#handles.use(handle, (h) => preadInto(h.fd, buffers, arg.offset));
+  override read(_ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Answer<number> {
+    try {
+      const handle = this.#handles.get(arg.fh, nodeid, "read");
+      if (arg.offset > INT64_MAX) throw errno("EINVAL", "read"); // a negative off_t
+      const buffers = clip(target, arg.size);
+      if (buffers.length === 0) return 0;
+      // Inline, the handle needs no pin: nothing can release it before the call returns.
+      if (this.#inlineIo) return preadIntoSync(handle.fd, buffers, arg.offset);
+      return this.#handles.use(handle, (h) => preadInto(h.fd, buffers, arg.offset));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Promise<number> {
-    const handle = this.#handles.get(arg.fh, nodeid, "write");
-    const buffers = clip(source, arg.size);
-    const flagged = (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0;
-    // A page-cache write is the client's writeback, not the caller's write: the client
-    // cleared the bits when the caller wrote into its cache, so only the flag counts.
-    if (arg.writeFlags & WriteFlag.CACHE ? flagged : killsPrivileges(ctx, flagged)) this.#killPrivileges(handle.node);
-    if (buffers.length === 0) return 0;
-    // A page-cache write carries its offset even to a file opened O_APPEND.
-    const fd = handle.flags & O_APPEND && arg.writeFlags & WriteFlag.CACHE ? this.#positionedFd(handle) : handle.fd;
-    if (this.#inlineIo) return pwriteFromSync(fd, buffers, arg.offset);
-    return this.#handles.use(handle, () => pwriteFrom(fd, buffers, arg.offset));
+  override write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Answer<number> {
+    try {
+      const handle = this.#handles.get(arg.fh, nodeid, "write");
+      const buffers = clip(source, arg.size);
+      const flagged = (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0;
+      // A page-cache write is the client's writeback, not the caller's write: the client
+      // cleared the bits when the caller wrote into its cache, so only the flag counts.
+      if (arg.writeFlags & WriteFlag.CACHE ? flagged : killsPrivileges(ctx, flagged)) this.#killPrivileges(handle.node);
+      if (buffers.length === 0) return 0;
+      // A page-cache write carries its offset even to a file opened O_APPEND.
+      const fd = handle.flags & O_APPEND && arg.writeFlags & WriteFlag.CACHE ? this.#positionedFd(handle) : handle.fd;
+      if (this.#inlineIo) return pwriteFromSync(fd, buffers, arg.offset);
+      return this.#handles.use(handle, () => pwriteFrom(fd, buffers, arg.offset));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #positionedFd(handle: Handle): number {
@@ -800,19 +902,27 @@ export class PassthroughFs extends FileSystemBase {
   }
 
   /** FLUSH (a close(2) in the guest): drops the closing owner's POSIX locks, and closes a duplicate fd as close(2) would. */
-  override async flush(_ctx: Context, nodeid: bigint, arg: FlushIn): Promise<void> {
-    const handle = this.#handles.get(arg.fh, nodeid, "flush");
-    if (this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
-    const dup = libc.check(libc.fcntlInt(handle.fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
-    libc.check(libc.close(dup), "close");
+  override flush(_ctx: Context, nodeid: bigint, arg: FlushIn): Answer<void> {
+    try {
+      const handle = this.#handles.get(arg.fh, nodeid, "flush");
+      if (this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
+      const dup = libc.check(libc.fcntlInt(handle.fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
+      libc.check(libc.close(dup), "close");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async release(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
-    const handle = this.#handles.get(arg.fh, nodeid, "release");
-    if (arg.releaseFlags & ReleaseFlag.FLOCK_UNLOCK) libc.flock(handle.fd, LOCK_UN);
-    if (arg.releaseFlags & ReleaseFlag.FLUSH && this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
-    this.#handles.release(arg.fh, nodeid, "release");
-    this.#locks.wake(handle.node);
+  override release(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void> {
+    try {
+      const handle = this.#handles.get(arg.fh, nodeid, "release");
+      if (arg.releaseFlags & ReleaseFlag.FLOCK_UNLOCK) libc.flock(handle.fd, LOCK_UN);
+      if (arg.releaseFlags & ReleaseFlag.FLUSH && this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
+      this.#handles.release(arg.fh, nodeid, "release");
+      this.#locks.wake(handle.node);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   override async fsync(_ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
@@ -828,25 +938,33 @@ export class PassthroughFs extends FileSystemBase {
     await this.#handles.use(handle, (h) => sys.fallocateAsync(h.fd, arg.mode, arg.offset, arg.length));
   }
 
-  override async lseek(_ctx: Context, nodeid: bigint, arg: LseekIn): Promise<bigint> {
-    const handle = this.#handles.get(arg.fh, nodeid, "lseek");
-    const result = libc.lseek(handle.fd, BigInt.asIntN(64, arg.offset), arg.whence);
-    if (Number(result) < 0) libc.fail("lseek");
-    if (handle.isDir) handle.dir = undefined; // READDIR must seek again
-    return BigInt(result);
+  override lseek(_ctx: Context, nodeid: bigint, arg: LseekIn): Answer<bigint> {
+    try {
+      const handle = this.#handles.get(arg.fh, nodeid, "lseek");
+      const result = libc.lseek(handle.fd, BigInt.asIntN(64, arg.offset), arg.whence);
+      if (Number(result) < 0) libc.fail("lseek");
+      if (handle.isDir) handle.dir = undefined; // READDIR must seek again
+      return BigInt(result);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Promise<number> {
-    const op = "copy_file_range";
-    const from = this.#handles.get(arg.fhIn, nodeid, op);
-    const to = this.#handles.get(arg.fhOut, arg.nodeidOut, op);
-    if (arg.flags !== 0n) throw errno("EINVAL", op);
-    if (arg.offIn > INT64_MAX || arg.offOut > INT64_MAX) throw errno("EINVAL", op);
-    if (killsPrivileges(ctx, false)) this.#killPrivileges(to.node);
-    const length = Number(arg.len < BigInt(COPY_MAX) ? arg.len : BigInt(COPY_MAX));
-    return this.#handles.use(from, () =>
-      this.#handles.use(to, () => sys.copyFileRangeAsync(from.fd, arg.offIn, to.fd, arg.offOut, length)),
-    );
+  override copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Answer<number> {
+    try {
+      const op = "copy_file_range";
+      const from = this.#handles.get(arg.fhIn, nodeid, op);
+      const to = this.#handles.get(arg.fhOut, arg.nodeidOut, op);
+      if (arg.flags !== 0n) throw errno("EINVAL", op);
+      if (arg.offIn > INT64_MAX || arg.offOut > INT64_MAX) throw errno("EINVAL", op);
+      if (killsPrivileges(ctx, false)) this.#killPrivileges(to.node);
+      const length = Number(arg.len < BigInt(COPY_MAX) ? arg.len : BigInt(COPY_MAX));
+      return this.#handles.use(from, () =>
+        this.#handles.use(to, () => sys.copyFileRangeAsync(from.fd, arg.offIn, to.fd, arg.offOut, length)),
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   override async syncfs(_ctx: Context, nodeid: bigint): Promise<void> {
@@ -861,12 +979,20 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- directories ----
 
-  override async readdir(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
-    this.#readdir(nodeid, fh, offset, sink, false);
+  override readdir(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void> {
+    try {
+      this.#readdir(nodeid, fh, offset, sink, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async readdirplus(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
-    this.#readdir(nodeid, fh, offset, sink, true);
+  override readdirplus(_ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void> {
+    try {
+      this.#readdir(nodeid, fh, offset, sink, true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #readdir(nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink, plus: boolean): void {
@@ -895,12 +1021,20 @@ export class PassthroughFs extends FileSystemBase {
     return false;
   }
 
-  override async releasedir(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
-    this.#handles.release(arg.fh, nodeid, "releasedir");
+  override releasedir(_ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void> {
+    try {
+      this.#handles.release(arg.fh, nodeid, "releasedir");
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
-    return this.fsync(ctx, nodeid, arg);
+  override fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Answer<void> {
+    try {
+      return this.fsync(ctx, nodeid, arg);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ---- extended attributes ----
@@ -919,60 +1053,84 @@ export class PassthroughFs extends FileSystemBase {
     return { path: String(inode.fd), name: cname };
   }
 
-  override async setxattr(
+  override setxattr(
     _ctx: Context,
     nodeid: bigint,
     name: Uint8Array,
     value: Uint8Array,
     flags: number,
     _setxattrFlags: number,
-  ): Promise<void> {
-    const target = this.#xattrTarget(nodeid, name, "setxattr");
-    if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw errno("EINVAL", "setxattr");
-    sys.inProcFdDir(() => libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr"));
-  }
-
-  override async getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array> {
-    const target = this.#xattrTarget(nodeid, name, "getxattr");
-    const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
-    return Buffer.from(xattrScratch.subarray(0, n));
-  }
-
-  override async listxattr(_ctx: Context, nodeid: bigint): Promise<Uint8Array> {
-    const target = this.#xattrTarget(nodeid, undefined, "listxattr");
-    const n = sys.inProcFdDir(() => libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr"));
-    const kept: Buffer[] = [];
-    for (let at = 0; at < n; ) {
-      let end = xattrScratch.indexOf(0, at);
-      if (end < 0 || end >= n) end = n;
-      if (end > at && !ACL_NAMES.some((acl) => sliceIs(xattrScratch, at, end, acl))) {
-        kept.push(xattrScratch.subarray(at, Math.min(end + 1, n)));
-      }
-      at = end + 1;
+  ): Answer<void> {
+    try {
+      const target = this.#xattrTarget(nodeid, name, "setxattr");
+      if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw errno("EINVAL", "setxattr");
+      sys.inProcFdDir(() => libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr"));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return Buffer.concat(kept);
   }
 
-  override async removexattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Promise<void> {
-    const target = this.#xattrTarget(nodeid, name, "removexattr");
-    sys.inProcFdDir(() => libc.check(libc.removexattr(target.path, target.name), "removexattr"));
+  override getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array> {
+    try {
+      const target = this.#xattrTarget(nodeid, name, "getxattr");
+      const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
+      return Buffer.from(xattrScratch.subarray(0, n));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  override listxattr(_ctx: Context, nodeid: bigint): Answer<Uint8Array> {
+    try {
+      const target = this.#xattrTarget(nodeid, undefined, "listxattr");
+      const n = sys.inProcFdDir(() => libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr"));
+      const kept: Buffer[] = [];
+      for (let at = 0; at < n; ) {
+        let end = xattrScratch.indexOf(0, at);
+        if (end < 0 || end >= n) end = n;
+        if (end > at && !ACL_NAMES.some((acl) => sliceIs(xattrScratch, at, end, acl))) {
+          kept.push(xattrScratch.subarray(at, Math.min(end + 1, n)));
+        }
+        at = end + 1;
+      }
+      return Buffer.concat(kept);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  override removexattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Answer<void> {
+    try {
+      const target = this.#xattrTarget(nodeid, name, "removexattr");
+      sys.inProcFdDir(() => libc.check(libc.removexattr(target.path, target.name), "removexattr"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   // ---- locks ----
 
-  override async getlk(_ctx: Context, nodeid: bigint, arg: LkIn): Promise<FileLock> {
-    if (!this.options.posixLocks) throw errno("ENOSYS", "getlk");
-    if (arg.lkFlags & FUSE_LK_FLOCK) throw errno("EINVAL", "getlk");
-    const handle = this.#handles.get(arg.fh, nodeid, "getlk");
-    return this.#locks.getlk(handle.node, handle, arg.owner, arg.lk);
+  override getlk(_ctx: Context, nodeid: bigint, arg: LkIn): Answer<FileLock> {
+    try {
+      if (!this.options.posixLocks) throw errno("ENOSYS", "getlk");
+      if (arg.lkFlags & FUSE_LK_FLOCK) throw errno("EINVAL", "getlk");
+      const handle = this.#handles.get(arg.fh, nodeid, "getlk");
+      return this.#locks.getlk(handle.node, handle, arg.owner, arg.lk);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  override async setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Promise<void> {
-    const op = wait ? "setlkw" : "setlk";
-    const flockLock = (arg.lkFlags & FUSE_LK_FLOCK) !== 0;
-    if (flockLock ? !this.options.flock : !this.options.posixLocks) throw errno("ENOSYS", op);
-    const handle = this.#handles.get(arg.fh, nodeid, op);
-    if (flockLock) return this.#locks.flock(handle.node, handle, arg.lk.type, wait, ctx.signal);
-    return this.#locks.setlk(handle.node, handle, arg.owner, arg.lk, wait, ctx.signal);
+  override setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Answer<void> {
+    try {
+      const op = wait ? "setlkw" : "setlk";
+      const flockLock = (arg.lkFlags & FUSE_LK_FLOCK) !== 0;
+      if (flockLock ? !this.options.flock : !this.options.posixLocks) throw errno("ENOSYS", op);
+      const handle = this.#handles.get(arg.fh, nodeid, op);
+      if (flockLock) return this.#locks.flock(handle.node, handle, arg.lk.type, wait, ctx.signal);
+      return this.#locks.setlk(handle.node, handle, arg.owner, arg.lk, wait, ctx.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }

@@ -35,7 +35,7 @@ import type {
   StatxOut,
   WriteIn,
 } from "../fuse/structs.js";
-import type { Context, DirSink, FileSystem, InitAnswer, InitParams, ReadTarget, WriteSource } from "../server/filesystem.js";
+import type { Answer, Context, DirSink, FileSystem, InitAnswer, InitParams, ReadTarget, WriteSource } from "../server/filesystem.js";
 
 const erofs = (op: string): Promise<never> => Promise.reject(errno("EROFS", op));
 
@@ -55,7 +55,7 @@ export class ReadOnlyFs implements FileSystem {
     return this.inner.destroy();
   }
 
-  lookup(ctx: Context, parent: bigint, name: Uint8Array): Promise<EntryOut> {
+  lookup(ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut> {
     return this.inner.lookup(ctx, parent, name);
   }
   forget(nodeid: bigint, nlookup: bigint): void {
@@ -64,37 +64,37 @@ export class ReadOnlyFs implements FileSystem {
   batchForget(forgets: readonly ForgetOne[]): void {
     this.inner.batchForget(forgets);
   }
-  getattr(ctx: Context, nodeid: bigint, fh: bigint | undefined): Promise<AttrOut> {
+  getattr(ctx: Context, nodeid: bigint, fh: bigint | undefined): Answer<AttrOut> {
     return this.inner.getattr(ctx, nodeid, fh);
   }
-  setattr(_ctx: Context, _nodeid: bigint, _arg: SetattrIn): Promise<AttrOut> {
+  setattr(_ctx: Context, _nodeid: bigint, _arg: SetattrIn): Answer<AttrOut> {
     return erofs("setattr");
   }
-  statx(ctx: Context, nodeid: bigint, arg: StatxIn): Promise<StatxOut> {
+  statx(ctx: Context, nodeid: bigint, arg: StatxIn): Answer<StatxOut> {
     return this.inner.statx(ctx, nodeid, arg);
   }
-  readlink(ctx: Context, nodeid: bigint): Promise<Uint8Array> {
+  readlink(ctx: Context, nodeid: bigint): Answer<Uint8Array> {
     return this.inner.readlink(ctx, nodeid);
   }
-  symlink(_ctx: Context, _parent: bigint, _name: Uint8Array, _target: Uint8Array): Promise<EntryOut> {
+  symlink(_ctx: Context, _parent: bigint, _name: Uint8Array, _target: Uint8Array): Answer<EntryOut> {
     return erofs("symlink");
   }
-  mknod(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _rdev: number, _umask: number): Promise<EntryOut> {
+  mknod(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _rdev: number, _umask: number): Answer<EntryOut> {
     return erofs("mknod");
   }
-  mkdir(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _umask: number): Promise<EntryOut> {
+  mkdir(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _umask: number): Answer<EntryOut> {
     return erofs("mkdir");
   }
-  unlink(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+  unlink(_ctx: Context, _parent: bigint, _name: Uint8Array): Answer<void> {
     return erofs("unlink");
   }
-  rmdir(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+  rmdir(_ctx: Context, _parent: bigint, _name: Uint8Array): Answer<void> {
     return erofs("rmdir");
   }
-  rename(_ctx: Context, _parent: bigint, _name: Uint8Array, _newParent: bigint, _newName: Uint8Array, _flags: number): Promise<void> {
+  rename(_ctx: Context, _parent: bigint, _name: Uint8Array, _newParent: bigint, _newName: Uint8Array, _flags: number): Answer<void> {
     return erofs("rename");
   }
-  link(_ctx: Context, _nodeid: bigint, _newParent: bigint, _newName: Uint8Array): Promise<EntryOut> {
+  link(_ctx: Context, _nodeid: bigint, _newParent: bigint, _newName: Uint8Array): Answer<EntryOut> {
     return erofs("link");
   }
 
@@ -127,51 +127,51 @@ export class ReadOnlyFs implements FileSystem {
       throw error;
     }
   }
-  tmpfile(_ctx: Context, _parent: bigint, _flags: number, _mode: number, _umask: number): Promise<CreateOut> {
+  tmpfile(_ctx: Context, _parent: bigint, _flags: number, _mode: number, _umask: number): Answer<CreateOut> {
     return erofs("tmpfile");
   }
-  read(ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number> {
+  read(ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Answer<number> {
     return this.inner.read(ctx, nodeid, arg, target);
   }
-  write(_ctx: Context, _nodeid: bigint, _arg: WriteIn, _source: WriteSource): Promise<number> {
+  write(_ctx: Context, _nodeid: bigint, _arg: WriteIn, _source: WriteSource): Answer<number> {
     return erofs("write");
   }
-  flush(ctx: Context, nodeid: bigint, arg: FlushIn): Promise<void> {
+  flush(ctx: Context, nodeid: bigint, arg: FlushIn): Answer<void> {
     return this.inner.flush(ctx, nodeid, arg);
   }
-  release(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
+  release(ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void> {
     return this.inner.release(ctx, nodeid, arg);
   }
-  fsync(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
+  fsync(ctx: Context, nodeid: bigint, arg: FsyncIn): Answer<void> {
     return this.inner.fsync(ctx, nodeid, arg);
   }
-  fallocate(_ctx: Context, _nodeid: bigint, _arg: FallocateIn): Promise<void> {
+  fallocate(_ctx: Context, _nodeid: bigint, _arg: FallocateIn): Answer<void> {
     return erofs("fallocate");
   }
-  lseek(ctx: Context, nodeid: bigint, arg: LseekIn): Promise<bigint> {
+  lseek(ctx: Context, nodeid: bigint, arg: LseekIn): Answer<bigint> {
     return this.inner.lseek(ctx, nodeid, arg);
   }
-  copyFileRange(_ctx: Context, _nodeid: bigint, _arg: CopyFileRangeIn): Promise<number> {
+  copyFileRange(_ctx: Context, _nodeid: bigint, _arg: CopyFileRangeIn): Answer<number> {
     return erofs("copy_file_range");
   }
 
   async opendir(ctx: Context, nodeid: bigint, flags: number): Promise<OpenOut> {
     return this.inner.opendir(ctx, nodeid, checkOpenFlags(flags, "opendir"));
   }
-  readdir(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
+  readdir(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void> {
     return this.inner.readdir(ctx, nodeid, fh, offset, sink);
   }
-  readdirplus(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void> {
+  readdirplus(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void> {
     return this.inner.readdirplus(ctx, nodeid, fh, offset, sink);
   }
-  releasedir(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void> {
+  releasedir(ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void> {
     return this.inner.releasedir(ctx, nodeid, arg);
   }
-  fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void> {
+  fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Answer<void> {
     return this.inner.fsyncdir(ctx, nodeid, arg);
   }
 
-  statfs(ctx: Context, nodeid: bigint): Promise<Kstatfs> {
+  statfs(ctx: Context, nodeid: bigint): Answer<Kstatfs> {
     return this.inner.statfs(ctx, nodeid);
   }
   async access(ctx: Context, nodeid: bigint, mask: number): Promise<void> {
@@ -179,35 +179,35 @@ export class ReadOnlyFs implements FileSystem {
     return this.inner.access(ctx, nodeid, mask);
   }
 
-  setxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array, _value: Uint8Array, _flags: number, _setxattrFlags: number): Promise<void> {
+  setxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array, _value: Uint8Array, _flags: number, _setxattrFlags: number): Answer<void> {
     return erofs("setxattr");
   }
-  getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array> {
+  getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array> {
     return this.inner.getxattr(ctx, nodeid, name);
   }
-  listxattr(ctx: Context, nodeid: bigint): Promise<Uint8Array> {
+  listxattr(ctx: Context, nodeid: bigint): Answer<Uint8Array> {
     return this.inner.listxattr(ctx, nodeid);
   }
-  removexattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Promise<void> {
+  removexattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Answer<void> {
     return erofs("removexattr");
   }
 
-  getlk(ctx: Context, nodeid: bigint, arg: LkIn): Promise<FileLock> {
+  getlk(ctx: Context, nodeid: bigint, arg: LkIn): Answer<FileLock> {
     return this.inner.getlk(ctx, nodeid, arg);
   }
-  setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Promise<void> {
+  setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Answer<void> {
     return this.inner.setlk(ctx, nodeid, arg, wait);
   }
-  bmap(ctx: Context, nodeid: bigint, arg: BmapIn): Promise<bigint> {
+  bmap(ctx: Context, nodeid: bigint, arg: BmapIn): Answer<bigint> {
     return this.inner.bmap(ctx, nodeid, arg);
   }
-  ioctl(ctx: Context, nodeid: bigint, arg: IoctlIn, data: Uint8Array): Promise<{ result: number; data: Uint8Array }> {
+  ioctl(ctx: Context, nodeid: bigint, arg: IoctlIn, data: Uint8Array): Answer<{ result: number; data: Uint8Array }> {
     return this.inner.ioctl(ctx, nodeid, arg, data);
   }
-  poll(ctx: Context, nodeid: bigint, arg: PollIn): Promise<number> {
+  poll(ctx: Context, nodeid: bigint, arg: PollIn): Answer<number> {
     return this.inner.poll(ctx, nodeid, arg);
   }
-  syncfs(ctx: Context, nodeid: bigint): Promise<void> {
+  syncfs(ctx: Context, nodeid: bigint): Answer<void> {
     return this.inner.syncfs(ctx, nodeid);
   }
 }

@@ -106,6 +106,13 @@ export type ReadTarget = readonly Uint8Array[];
 /** The guest's bytes a WRITE takes (gather list), in order. */
 export type WriteSource = readonly Uint8Array[];
 
+/**
+ * What a method answers: the result itself when the file system finished at
+ * once (the server then replies without a turn of the microtask queue), or a
+ * promise of it. A failure may be thrown or be a rejected (native) promise.
+ */
+export type Answer<T> = T | Promise<T>;
+
 /** The FUSE operations, one per opcode. See the module comment for the contract. */
 export interface FileSystem {
   /** INIT: the features to enable. Called once per session, before any other method. */
@@ -114,78 +121,78 @@ export interface FileSystem {
   destroy(): Promise<void>;
 
   /** LOOKUP: resolve `name` in `parent`; counts a lookup. A missing name is ENOENT. */
-  lookup(ctx: Context, parent: bigint, name: Uint8Array): Promise<EntryOut>;
+  lookup(ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut>;
   /** FORGET: drop `nlookup` lookups of `nodeid`. Never fails, never replied. */
   forget(nodeid: bigint, nlookup: bigint): void;
   /** BATCH_FORGET: several FORGETs. */
   batchForget(forgets: readonly ForgetOne[]): void;
 
   /** GETATTR; `fh` is set when the client passed FUSE_GETATTR_FH. */
-  getattr(ctx: Context, nodeid: bigint, fh: bigint | undefined): Promise<AttrOut>;
+  getattr(ctx: Context, nodeid: bigint, fh: bigint | undefined): Answer<AttrOut>;
   /** SETATTR: apply the fields `arg.valid` names (FATTR_*), as one operation where the host allows. */
-  setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Promise<AttrOut>;
+  setattr(ctx: Context, nodeid: bigint, arg: SetattrIn): Answer<AttrOut>;
   /** STATX: like GETATTR, with birth time and the statx mask. */
-  statx(ctx: Context, nodeid: bigint, arg: StatxIn): Promise<StatxOut>;
+  statx(ctx: Context, nodeid: bigint, arg: StatxIn): Answer<StatxOut>;
 
-  readlink(ctx: Context, nodeid: bigint): Promise<Uint8Array>;
-  symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Promise<EntryOut>;
+  readlink(ctx: Context, nodeid: bigint): Answer<Uint8Array>;
+  symlink(ctx: Context, parent: bigint, name: Uint8Array, target: Uint8Array): Answer<EntryOut>;
   /** MKNOD; `umask` is the caller's, applied by the file system (FUSE_DONT_MASK semantics are the server's concern). */
-  mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Promise<EntryOut>;
-  mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Promise<EntryOut>;
-  unlink(ctx: Context, parent: bigint, name: Uint8Array): Promise<void>;
-  rmdir(ctx: Context, parent: bigint, name: Uint8Array): Promise<void>;
+  mknod(ctx: Context, parent: bigint, name: Uint8Array, mode: number, rdev: number, umask: number): Answer<EntryOut>;
+  mkdir(ctx: Context, parent: bigint, name: Uint8Array, mode: number, umask: number): Answer<EntryOut>;
+  unlink(ctx: Context, parent: bigint, name: Uint8Array): Answer<void>;
+  rmdir(ctx: Context, parent: bigint, name: Uint8Array): Answer<void>;
   /** RENAME and RENAME2; `flags` are RENAME_* (0 for RENAME). */
-  rename(ctx: Context, parent: bigint, name: Uint8Array, newParent: bigint, newName: Uint8Array, flags: number): Promise<void>;
+  rename(ctx: Context, parent: bigint, name: Uint8Array, newParent: bigint, newName: Uint8Array, flags: number): Answer<void>;
   /** LINK: a new name (`newParent`, `newName`) for `nodeid`; counts a lookup. */
-  link(ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Promise<EntryOut>;
+  link(ctx: Context, nodeid: bigint, newParent: bigint, newName: Uint8Array): Answer<EntryOut>;
 
   /** OPEN: `flags` are open(2) flags; `openFlags` FUSE_OPEN_KILL_SUIDGID. */
-  open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Promise<OpenOut>;
+  open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Answer<OpenOut>;
   /** CREATE: create and open `name`; counts a lookup. */
-  create(ctx: Context, parent: bigint, name: Uint8Array, flags: number, mode: number, umask: number, openFlags: number): Promise<CreateOut>;
+  create(ctx: Context, parent: bigint, name: Uint8Array, flags: number, mode: number, umask: number, openFlags: number): Answer<CreateOut>;
   /** TMPFILE: an unnamed file in `parent` (O_TMPFILE), open; counts a lookup. */
-  tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Promise<CreateOut>;
+  tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Answer<CreateOut>;
   /** READ: fill `target` from `arg.offset`, at most `arg.size` bytes; returns the count (short at end of file). */
-  read(ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Promise<number>;
+  read(ctx: Context, nodeid: bigint, arg: ReadIn, target: ReadTarget): Answer<number>;
   /** WRITE: write `source` at `arg.offset` (clearing SUID/SGID as the kernel would); returns the count. */
-  write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Promise<number>;
-  flush(ctx: Context, nodeid: bigint, arg: FlushIn): Promise<void>;
+  write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Answer<number>;
+  flush(ctx: Context, nodeid: bigint, arg: FlushIn): Answer<void>;
   /** RELEASE: the last close of `arg.fh`; releases the client's locks as `arg.releaseFlags` says. */
-  release(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void>;
-  fsync(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void>;
-  fallocate(ctx: Context, nodeid: bigint, arg: FallocateIn): Promise<void>;
-  lseek(ctx: Context, nodeid: bigint, arg: LseekIn): Promise<bigint>;
-  copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Promise<number>;
+  release(ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void>;
+  fsync(ctx: Context, nodeid: bigint, arg: FsyncIn): Answer<void>;
+  fallocate(ctx: Context, nodeid: bigint, arg: FallocateIn): Answer<void>;
+  lseek(ctx: Context, nodeid: bigint, arg: LseekIn): Answer<bigint>;
+  copyFileRange(ctx: Context, nodeid: bigint, arg: CopyFileRangeIn): Answer<number>;
 
-  opendir(ctx: Context, nodeid: bigint, flags: number): Promise<OpenOut>;
+  opendir(ctx: Context, nodeid: bigint, flags: number): Answer<OpenOut>;
   /** READDIR from `offset` (0 or an `off` this file system handed out). */
-  readdir(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void>;
+  readdir(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void>;
   /** READDIRPLUS: like READDIR with `sink.addPlus`; "." and ".." are sent with `add` only. */
-  readdirplus(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Promise<void>;
-  releasedir(ctx: Context, nodeid: bigint, arg: ReleaseIn): Promise<void>;
-  fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Promise<void>;
+  readdirplus(ctx: Context, nodeid: bigint, fh: bigint, offset: bigint, sink: DirSink): Answer<void>;
+  releasedir(ctx: Context, nodeid: bigint, arg: ReleaseIn): Answer<void>;
+  fsyncdir(ctx: Context, nodeid: bigint, arg: FsyncIn): Answer<void>;
 
-  statfs(ctx: Context, nodeid: bigint): Promise<Kstatfs>;
+  statfs(ctx: Context, nodeid: bigint): Answer<Kstatfs>;
   /** ACCESS: `mask` is R_OK|W_OK|X_OK|F_OK. */
-  access(ctx: Context, nodeid: bigint, mask: number): Promise<void>;
+  access(ctx: Context, nodeid: bigint, mask: number): Answer<void>;
 
-  setxattr(ctx: Context, nodeid: bigint, name: Uint8Array, value: Uint8Array, flags: number, setxattrFlags: number): Promise<void>;
+  setxattr(ctx: Context, nodeid: bigint, name: Uint8Array, value: Uint8Array, flags: number, setxattrFlags: number): Answer<void>;
   /** GETXATTR: the value; the server answers a size-0 request with its length and ERANGE when it exceeds `size`. */
-  getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Promise<Uint8Array>;
+  getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array>;
   /** LISTXATTR: the names, each NUL-terminated; the server handles the size rules as for GETXATTR. */
-  listxattr(ctx: Context, nodeid: bigint): Promise<Uint8Array>;
-  removexattr(ctx: Context, nodeid: bigint, name: Uint8Array): Promise<void>;
+  listxattr(ctx: Context, nodeid: bigint): Answer<Uint8Array>;
+  removexattr(ctx: Context, nodeid: bigint, name: Uint8Array): Answer<void>;
 
   /** GETLK: the first lock that would conflict with `arg.lk`, or `arg.lk` with type F_UNLCK. */
-  getlk(ctx: Context, nodeid: bigint, arg: LkIn): Promise<FileLock>;
+  getlk(ctx: Context, nodeid: bigint, arg: LkIn): Answer<FileLock>;
   /** SETLK (`wait` false: EAGAIN on conflict) and SETLKW (`wait` true: until granted or interrupted). */
-  setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Promise<void>;
+  setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Answer<void>;
 
-  bmap(ctx: Context, nodeid: bigint, arg: BmapIn): Promise<bigint>;
-  ioctl(ctx: Context, nodeid: bigint, arg: IoctlIn, data: Uint8Array): Promise<{ result: number; data: Uint8Array }>;
-  poll(ctx: Context, nodeid: bigint, arg: PollIn): Promise<number>;
+  bmap(ctx: Context, nodeid: bigint, arg: BmapIn): Answer<bigint>;
+  ioctl(ctx: Context, nodeid: bigint, arg: IoctlIn, data: Uint8Array): Answer<{ result: number; data: Uint8Array }>;
+  poll(ctx: Context, nodeid: bigint, arg: PollIn): Answer<number>;
   /** SYNCFS: flush the whole file system holding `nodeid`. */
-  syncfs(ctx: Context, nodeid: bigint): Promise<void>;
+  syncfs(ctx: Context, nodeid: bigint): Answer<void>;
 }
 
 const enosys = (op: string): Promise<never> => Promise.reject(errno("ENOSYS", op));
@@ -202,128 +209,128 @@ export class FileSystemBase implements FileSystem {
   destroy(): Promise<void> {
     return Promise.resolve();
   }
-  lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<EntryOut> {
+  lookup(_ctx: Context, _parent: bigint, _name: Uint8Array): Answer<EntryOut> {
     return enosys("lookup");
   }
   forget(_nodeid: bigint, _nlookup: bigint): void {}
   batchForget(forgets: readonly ForgetOne[]): void {
     for (const f of forgets) this.forget(f.nodeid, f.nlookup);
   }
-  getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Promise<AttrOut> {
+  getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): Answer<AttrOut> {
     return enosys("getattr");
   }
-  setattr(_ctx: Context, _nodeid: bigint, _arg: SetattrIn): Promise<AttrOut> {
+  setattr(_ctx: Context, _nodeid: bigint, _arg: SetattrIn): Answer<AttrOut> {
     return enosys("setattr");
   }
-  statx(_ctx: Context, _nodeid: bigint, _arg: StatxIn): Promise<StatxOut> {
+  statx(_ctx: Context, _nodeid: bigint, _arg: StatxIn): Answer<StatxOut> {
     return enosys("statx");
   }
-  readlink(_ctx: Context, _nodeid: bigint): Promise<Uint8Array> {
+  readlink(_ctx: Context, _nodeid: bigint): Answer<Uint8Array> {
     return enosys("readlink");
   }
-  symlink(_ctx: Context, _parent: bigint, _name: Uint8Array, _target: Uint8Array): Promise<EntryOut> {
+  symlink(_ctx: Context, _parent: bigint, _name: Uint8Array, _target: Uint8Array): Answer<EntryOut> {
     return enosys("symlink");
   }
-  mknod(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _rdev: number, _umask: number): Promise<EntryOut> {
+  mknod(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _rdev: number, _umask: number): Answer<EntryOut> {
     return enosys("mknod");
   }
-  mkdir(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _umask: number): Promise<EntryOut> {
+  mkdir(_ctx: Context, _parent: bigint, _name: Uint8Array, _mode: number, _umask: number): Answer<EntryOut> {
     return enosys("mkdir");
   }
-  unlink(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+  unlink(_ctx: Context, _parent: bigint, _name: Uint8Array): Answer<void> {
     return enosys("unlink");
   }
-  rmdir(_ctx: Context, _parent: bigint, _name: Uint8Array): Promise<void> {
+  rmdir(_ctx: Context, _parent: bigint, _name: Uint8Array): Answer<void> {
     return enosys("rmdir");
   }
-  rename(_ctx: Context, _parent: bigint, _name: Uint8Array, _newParent: bigint, _newName: Uint8Array, _flags: number): Promise<void> {
+  rename(_ctx: Context, _parent: bigint, _name: Uint8Array, _newParent: bigint, _newName: Uint8Array, _flags: number): Answer<void> {
     return enosys("rename");
   }
-  link(_ctx: Context, _nodeid: bigint, _newParent: bigint, _newName: Uint8Array): Promise<EntryOut> {
+  link(_ctx: Context, _nodeid: bigint, _newParent: bigint, _newName: Uint8Array): Answer<EntryOut> {
     return enosys("link");
   }
-  open(_ctx: Context, _nodeid: bigint, _flags: number, _openFlags: number): Promise<OpenOut> {
+  open(_ctx: Context, _nodeid: bigint, _flags: number, _openFlags: number): Answer<OpenOut> {
     return enosys("open");
   }
-  create(_ctx: Context, _parent: bigint, _name: Uint8Array, _flags: number, _mode: number, _umask: number, _openFlags: number): Promise<CreateOut> {
+  create(_ctx: Context, _parent: bigint, _name: Uint8Array, _flags: number, _mode: number, _umask: number, _openFlags: number): Answer<CreateOut> {
     return enosys("create");
   }
-  tmpfile(_ctx: Context, _parent: bigint, _flags: number, _mode: number, _umask: number): Promise<CreateOut> {
+  tmpfile(_ctx: Context, _parent: bigint, _flags: number, _mode: number, _umask: number): Answer<CreateOut> {
     return enosys("tmpfile");
   }
-  read(_ctx: Context, _nodeid: bigint, _arg: ReadIn, _target: ReadTarget): Promise<number> {
+  read(_ctx: Context, _nodeid: bigint, _arg: ReadIn, _target: ReadTarget): Answer<number> {
     return enosys("read");
   }
-  write(_ctx: Context, _nodeid: bigint, _arg: WriteIn, _source: WriteSource): Promise<number> {
+  write(_ctx: Context, _nodeid: bigint, _arg: WriteIn, _source: WriteSource): Answer<number> {
     return enosys("write");
   }
-  flush(_ctx: Context, _nodeid: bigint, _arg: FlushIn): Promise<void> {
+  flush(_ctx: Context, _nodeid: bigint, _arg: FlushIn): Answer<void> {
     return enosys("flush");
   }
-  release(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Promise<void> {
+  release(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Answer<void> {
     return enosys("release");
   }
-  fsync(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Promise<void> {
+  fsync(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Answer<void> {
     return enosys("fsync");
   }
-  fallocate(_ctx: Context, _nodeid: bigint, _arg: FallocateIn): Promise<void> {
+  fallocate(_ctx: Context, _nodeid: bigint, _arg: FallocateIn): Answer<void> {
     return enosys("fallocate");
   }
-  lseek(_ctx: Context, _nodeid: bigint, _arg: LseekIn): Promise<bigint> {
+  lseek(_ctx: Context, _nodeid: bigint, _arg: LseekIn): Answer<bigint> {
     return enosys("lseek");
   }
-  copyFileRange(_ctx: Context, _nodeid: bigint, _arg: CopyFileRangeIn): Promise<number> {
+  copyFileRange(_ctx: Context, _nodeid: bigint, _arg: CopyFileRangeIn): Answer<number> {
     return enosys("copy_file_range");
   }
-  opendir(_ctx: Context, _nodeid: bigint, _flags: number): Promise<OpenOut> {
+  opendir(_ctx: Context, _nodeid: bigint, _flags: number): Answer<OpenOut> {
     return enosys("opendir");
   }
-  readdir(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Promise<void> {
+  readdir(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Answer<void> {
     return enosys("readdir");
   }
-  readdirplus(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Promise<void> {
+  readdirplus(_ctx: Context, _nodeid: bigint, _fh: bigint, _offset: bigint, _sink: DirSink): Answer<void> {
     return enosys("readdirplus");
   }
-  releasedir(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Promise<void> {
+  releasedir(_ctx: Context, _nodeid: bigint, _arg: ReleaseIn): Answer<void> {
     return enosys("releasedir");
   }
-  fsyncdir(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Promise<void> {
+  fsyncdir(_ctx: Context, _nodeid: bigint, _arg: FsyncIn): Answer<void> {
     return enosys("fsyncdir");
   }
-  statfs(_ctx: Context, _nodeid: bigint): Promise<Kstatfs> {
+  statfs(_ctx: Context, _nodeid: bigint): Answer<Kstatfs> {
     return enosys("statfs");
   }
-  access(_ctx: Context, _nodeid: bigint, _mask: number): Promise<void> {
+  access(_ctx: Context, _nodeid: bigint, _mask: number): Answer<void> {
     return enosys("access");
   }
-  setxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array, _value: Uint8Array, _flags: number, _setxattrFlags: number): Promise<void> {
+  setxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array, _value: Uint8Array, _flags: number, _setxattrFlags: number): Answer<void> {
     return enosys("setxattr");
   }
-  getxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Promise<Uint8Array> {
+  getxattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Answer<Uint8Array> {
     return enosys("getxattr");
   }
-  listxattr(_ctx: Context, _nodeid: bigint): Promise<Uint8Array> {
+  listxattr(_ctx: Context, _nodeid: bigint): Answer<Uint8Array> {
     return enosys("listxattr");
   }
-  removexattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Promise<void> {
+  removexattr(_ctx: Context, _nodeid: bigint, _name: Uint8Array): Answer<void> {
     return enosys("removexattr");
   }
-  getlk(_ctx: Context, _nodeid: bigint, _arg: LkIn): Promise<FileLock> {
+  getlk(_ctx: Context, _nodeid: bigint, _arg: LkIn): Answer<FileLock> {
     return enosys("getlk");
   }
-  setlk(_ctx: Context, _nodeid: bigint, _arg: LkIn, _wait: boolean): Promise<void> {
+  setlk(_ctx: Context, _nodeid: bigint, _arg: LkIn, _wait: boolean): Answer<void> {
     return enosys("setlk");
   }
-  bmap(_ctx: Context, _nodeid: bigint, _arg: BmapIn): Promise<bigint> {
+  bmap(_ctx: Context, _nodeid: bigint, _arg: BmapIn): Answer<bigint> {
     return enosys("bmap");
   }
-  ioctl(_ctx: Context, _nodeid: bigint, _arg: IoctlIn, _data: Uint8Array): Promise<{ result: number; data: Uint8Array }> {
+  ioctl(_ctx: Context, _nodeid: bigint, _arg: IoctlIn, _data: Uint8Array): Answer<{ result: number; data: Uint8Array }> {
     return enosys("ioctl");
   }
-  poll(_ctx: Context, _nodeid: bigint, _arg: PollIn): Promise<number> {
+  poll(_ctx: Context, _nodeid: bigint, _arg: PollIn): Answer<number> {
     return enosys("poll");
   }
-  syncfs(_ctx: Context, _nodeid: bigint): Promise<void> {
+  syncfs(_ctx: Context, _nodeid: bigint): Answer<void> {
     return enosys("syncfs");
   }
 }

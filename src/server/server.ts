@@ -53,7 +53,7 @@ import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
 import { loadU16, loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
-import type { Context, FileSystem, WriteSource } from "./filesystem.js";
+import type { Answer, Context, FileSystem, WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
 
 // ---------------------------------------------------------------------------
@@ -187,7 +187,7 @@ type Handler = (
   ctx: RequestContext,
   reply: ReplyTarget,
   payload: readonly Uint8Array[] | undefined,
-) => Promise<void>;
+) => void | Promise<void>;
 
 // ---------------------------------------------------------------------------
 // Small hand-made replies (the hot ones)
@@ -308,15 +308,27 @@ export class FuseServer {
    * Never rejects.
    */
   handle(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): Promise<void> {
+    const done = this.serveNow(request, reply, payload);
+    return done === undefined ? Promise.resolve() : done;
+  }
+
+  /**
+   * {@link handle} without the promise when the request was served at once:
+   * undefined when its reply was handed over before the call returned (the
+   * file system answered synchronously, or the request needed no file
+   * system), else a promise that settles after that. Never throws or rejects.
+   */
+  serveNow(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): void | Promise<void> {
     if (request.byteLength < IN_HEADER_SIZE) {
       log.warn(`fuse: dropped a request of ${request.byteLength} bytes (shorter than fuse_in_header): no reply possible`);
-      return Promise.resolve();
+      return undefined;
     }
     // Header fields are read in place: a DataView would move a small request off V8's heap first.
     const opcode = loadU32(request, 4);
-    // The common case adds no frame of its own: the caller awaits serve's promise (its number is ignored).
-    if (!log.enabled("debug")) return this.serve(request, reply, payload, opcode) as Promise<unknown> as Promise<void>;
-    return this.traced(request, reply, payload, opcode);
+    if (log.enabled("debug")) return this.traced(request, reply, payload, opcode);
+    const result = this.serve(request, reply, payload, opcode);
+    // The number (what happened) only matters for tracing.
+    return typeof result === "number" ? undefined : (result as Promise<unknown> as Promise<void>);
   }
 
   private async traced(
@@ -336,21 +348,23 @@ export class FuseServer {
    * (`Reader` of src/virtio/chain-io.ts fits {@link ChainReader}): copies the
    * header and arguments out once and, for WRITE, leaves the data in guest
    * memory for the file system to write from. Readable bytes after the
-   * header's `len` are ignored, as virtiofsd does. Never rejects.
+   * header's `len` are ignored, as virtiofsd does. Returns undefined when
+   * the reply was handed over before the call returned, else a promise that
+   * settles after that (see {@link serveNow}). Never throws or rejects.
    */
-  handleChain(reader: ChainReader, reply: ReplyTarget): Promise<void> {
+  handleChain(reader: ChainReader, reply: ReplyTarget): void | Promise<void> {
     let request: Uint8Array;
     let payload: Uint8Array[] | undefined;
     try {
       const total = reader.remaining;
-      if (total < IN_HEADER_SIZE) return this.handle(reader.readBytes(total), reply);
+      if (total < IN_HEADER_SIZE) return this.serveNow(reader.readBytes(total), reply);
       // The header goes to scratch memory first: only this synchronous part reads it.
       const header = this.headerScratch;
       reader.readInto(header);
       const len = loadU32(header, 0);
       const opcode = loadU32(header, 4);
       // Refused lengths are answered from the header alone (ENOMEM, or EINVAL for the mismatch).
-      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.handle(header.slice(), reply);
+      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.serveNow(header.slice(), reply);
       const writeIn = this.wire.minor < 9 ? 24 : WriteIn.SIZE;
       const extLen = loadU16(header, 36);
       const split = opcode === Opcode.WRITE && extLen === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn;
@@ -362,9 +376,9 @@ export class FuseServer {
     } catch (error) {
       // Only the reader can fail here: the chain is shorter than it said.
       log.warn(`fuse: unreadable request chain: ${describe(error)}`);
-      return Promise.resolve();
+      return undefined;
     }
-    return this.handle(request, reply, payload);
+    return this.serveNow(request, reply, payload);
   }
 
   /**
@@ -387,13 +401,17 @@ export class FuseServer {
     this.session = null;
   }
 
-  /** Serves a request whose header is readable; resolves with 0, the errno sent, or NO_REPLY. */
-  private async serve(
+  /**
+   * Serves a request whose header is readable; answers 0, the errno sent, or
+   * NO_REPLY: at once when everything on the way was synchronous, else as a
+   * promise. Never throws or rejects.
+   */
+  private serve(
     request: Uint8Array,
     reply: ReplyTarget,
     payload: readonly Uint8Array[] | undefined,
     opcode: number,
-  ): Promise<number> {
+  ): number | Promise<number> {
     const unique = loadU64(request, 8);
     if (NO_REPLY_OPCODES.has(opcode)) {
       this.noReply(request, opcode);
@@ -408,9 +426,7 @@ export class FuseServer {
       if (opcode !== Opcode.INIT || this.phase === "initializing") return this.fail(reply, unique, Errno.EIO);
     } else if (opcode === Opcode.INIT) {
       if (!this.options.restartOnInit) return this.fail(reply, unique, Errno.EIO);
-      log.info("fuse: INIT during a session: ending it and starting a new one");
-      this.endSession();
-      await this.fs.destroy().catch((error: unknown) => log.error(`fuse: destroy failed: ${describe(error, true)}`));
+      return this.restart(request, reply, payload, opcode);
     }
 
     let req: Request;
@@ -451,14 +467,41 @@ export class FuseServer {
       }
     }
     this.enter(ctx);
+    let done: void | Promise<void>;
     try {
-      await handler(this, req, ctx, reply, payload);
-      return 0;
+      done = handler(this, req, ctx, reply, payload);
     } catch (error) {
-      return this.fail(reply, unique, this.errnoOf(error, ctx, req.opcode));
-    } finally {
       this.leave(ctx);
+      return this.fail(reply, unique, this.errnoOf(error, ctx, req.opcode));
     }
+    if (done === undefined) {
+      this.leave(ctx);
+      return 0;
+    }
+    const op = req.opcode;
+    return done.then(
+      () => {
+        this.leave(ctx);
+        return 0;
+      },
+      (error: unknown) => {
+        this.leave(ctx);
+        return this.fail(reply, unique, this.errnoOf(error, ctx, op));
+      },
+    );
+  }
+
+  /** An INIT during a session (with `restartOnInit`): ends the session, then serves the INIT as the first request. */
+  private async restart(
+    request: Uint8Array,
+    reply: ReplyTarget,
+    payload: readonly Uint8Array[] | undefined,
+    opcode: number,
+  ): Promise<number> {
+    log.info("fuse: INIT during a session: ending it and starting a new one");
+    this.endSession();
+    await this.fs.destroy().catch((error: unknown) => log.error(`fuse: destroy failed: ${describe(error, true)}`));
+    return this.serve(request, reply, payload, opcode);
   }
 
   private enter(ctx: RequestContext): void {
@@ -709,9 +752,11 @@ const CREATING: ReadonlySet<number> = new Set([Opcode.CREATE, Opcode.MKDIR, Opco
 const HANDLERS: (Handler | undefined)[] = [];
 
 /**
- * Registers the handler of `opcode`. Handlers end with `return reply.send(...)`
- * (or `return ok(...)`), not `await`: a transport's synchronous send then
- * costs the request no extra turn of the microtask queue.
+ * Registers the handler of `opcode`. Handlers are plain functions that go on
+ * from the file system's answer with {@link andThen} and end with `return
+ * reply.send(...)` (or `return ok(...)`): when the file system and the
+ * transport are synchronous, the whole request is served before the
+ * transport's call returns, without a turn of the microtask queue.
  */
 function on<O extends RequestOpcode>(
   opcode: O,
@@ -721,9 +766,18 @@ function on<O extends RequestOpcode>(
     ctx: RequestContext,
     reply: ReplyTarget,
     payload: readonly Uint8Array[] | undefined,
-  ) => Promise<void>,
+  ) => void | Promise<void>,
 ): void {
   HANDLERS[opcode] = fn as unknown as Handler;
+}
+
+/**
+ * Goes on with the file system's answer: at once when it came synchronously
+ * (no microtask turn), else when its promise fulfils (a rejection passes
+ * through to the server, which answers it).
+ */
+function andThen<T>(answer: Answer<T>, next: (value: T) => void | Promise<void>): void | Promise<void> {
+  return answer instanceof Promise ? answer.then(next) : next(answer);
 }
 
 function ok<O extends ReplyOpcode>(
@@ -736,23 +790,22 @@ function ok<O extends ReplyOpcode>(
   return reply.send(encodeReply(unique, opcode, body, s.wireOptions));
 }
 
-on(Opcode.LOOKUP, async (s, req, ctx, reply) => {
+on(Opcode.LOOKUP, (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  const entry = await s.fs.lookup(ctx, req.header.nodeid, req.name);
-  return ok(s, reply, ctx.unique, Opcode.LOOKUP, entry);
+  return andThen(s.fs.lookup(ctx, req.header.nodeid, req.name), (entry) => ok(s, reply, ctx.unique, Opcode.LOOKUP, entry));
 });
 
-on(Opcode.GETATTR, async (s, req, ctx, reply) => {
+on(Opcode.GETATTR, (s, req, ctx, reply) => {
   const fh = (req.arg.getattrFlags & FUSE_GETATTR_FH) !== 0 ? req.arg.fh : undefined;
-  return ok(s, reply, ctx.unique, Opcode.GETATTR, await s.fs.getattr(ctx, req.header.nodeid, fh));
+  return andThen(s.fs.getattr(ctx, req.header.nodeid, fh), (out) => ok(s, reply, ctx.unique, Opcode.GETATTR, out));
 });
 
-on(Opcode.SETATTR, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.SETATTR, await s.fs.setattr(ctx, req.header.nodeid, req.arg));
+on(Opcode.SETATTR, (s, req, ctx, reply) => {
+  return andThen(s.fs.setattr(ctx, req.header.nodeid, req.arg), (out) => ok(s, reply, ctx.unique, Opcode.SETATTR, out));
 });
 
-on(Opcode.STATX, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.STATX, await s.fs.statx(ctx, req.header.nodeid, req.arg));
+on(Opcode.STATX, (s, req, ctx, reply) => {
+  return andThen(s.fs.statx(ctx, req.header.nodeid, req.arg), (out) => ok(s, reply, ctx.unique, Opcode.STATX, out));
 });
 
 on(Opcode.READLINK, async (s, req, ctx, reply) => {
@@ -761,114 +814,111 @@ on(Opcode.READLINK, async (s, req, ctx, reply) => {
   return ok(s, reply, ctx.unique, Opcode.READLINK, body);
 });
 
-on(Opcode.SYMLINK, async (s, req, ctx, reply) => {
+on(Opcode.SYMLINK, (s, req, ctx, reply) => {
   checkEntryName(req.name);
   if (req.target.byteLength > SYMLINK_MAX) throw errno("ENAMETOOLONG", "symlink target");
-  return ok(s, reply, ctx.unique, Opcode.SYMLINK, await s.fs.symlink(ctx, req.header.nodeid, req.name, req.target));
+  return andThen(s.fs.symlink(ctx, req.header.nodeid, req.name, req.target), (out) => ok(s, reply, ctx.unique, Opcode.SYMLINK, out));
 });
 
-on(Opcode.MKNOD, async (s, req, ctx, reply) => {
+on(Opcode.MKNOD, (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { mode, rdev, umask } = req.arg;
-  return ok(s, reply, ctx.unique, Opcode.MKNOD, await s.fs.mknod(ctx, req.header.nodeid, req.name, mode, rdev, umask));
+  return andThen(s.fs.mknod(ctx, req.header.nodeid, req.name, mode, rdev, umask), (out) => ok(s, reply, ctx.unique, Opcode.MKNOD, out));
 });
 
-on(Opcode.MKDIR, async (s, req, ctx, reply) => {
+on(Opcode.MKDIR, (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { mode, umask } = req.arg;
-  return ok(s, reply, ctx.unique, Opcode.MKDIR, await s.fs.mkdir(ctx, req.header.nodeid, req.name, mode, umask));
+  return andThen(s.fs.mkdir(ctx, req.header.nodeid, req.name, mode, umask), (out) => ok(s, reply, ctx.unique, Opcode.MKDIR, out));
 });
 
-on(Opcode.UNLINK, async (s, req, ctx, reply) => {
+on(Opcode.UNLINK, (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  await s.fs.unlink(ctx, req.header.nodeid, req.name);
-  return reply.send(emptyReply(ctx.unique));
+  return andThen(s.fs.unlink(ctx, req.header.nodeid, req.name), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.RMDIR, async (s, req, ctx, reply) => {
+on(Opcode.RMDIR, (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  await s.fs.rmdir(ctx, req.header.nodeid, req.name);
-  return reply.send(emptyReply(ctx.unique));
+  return andThen(s.fs.rmdir(ctx, req.header.nodeid, req.name), () => reply.send(emptyReply(ctx.unique)));
 });
 
 const RENAME_FLAGS = RenameFlag.NOREPLACE | RenameFlag.EXCHANGE | RenameFlag.WHITEOUT;
 
-async function rename(
+function rename(
   s: FuseServer,
   req: RequestOf<typeof Opcode.RENAME> | RequestOf<typeof Opcode.RENAME2>,
   flags: number,
   ctx: RequestContext,
   reply: ReplyTarget,
-): Promise<void> {
+): void | Promise<void> {
   checkEntryName(req.name);
   checkEntryName(req.newName);
   if ((flags & ~RENAME_FLAGS) !== 0) throw errno("EINVAL", "rename flags");
-  await s.fs.rename(ctx, req.header.nodeid, req.name, req.arg.newdir, req.newName, flags);
-  return reply.send(emptyReply(ctx.unique));
+  return andThen(s.fs.rename(ctx, req.header.nodeid, req.name, req.arg.newdir, req.newName, flags), () => reply.send(emptyReply(ctx.unique)));
 }
 
 on(Opcode.RENAME, (s, req, ctx, reply) => rename(s, req, 0, ctx, reply));
 on(Opcode.RENAME2, (s, req, ctx, reply) => rename(s, req, req.arg.flags, ctx, reply));
 
-on(Opcode.LINK, async (s, req, ctx, reply) => {
+on(Opcode.LINK, (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  return ok(s, reply, ctx.unique, Opcode.LINK, await s.fs.link(ctx, req.arg.oldnodeid, req.header.nodeid, req.name));
+  return andThen(s.fs.link(ctx, req.arg.oldnodeid, req.header.nodeid, req.name), (out) => ok(s, reply, ctx.unique, Opcode.LINK, out));
 });
 
-on(Opcode.OPEN, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.OPEN, await s.fs.open(ctx, req.header.nodeid, req.arg.flags, req.arg.openFlags));
+on(Opcode.OPEN, (s, req, ctx, reply) => {
+  return andThen(s.fs.open(ctx, req.header.nodeid, req.arg.flags, req.arg.openFlags), (out) => ok(s, reply, ctx.unique, Opcode.OPEN, out));
 });
 
-on(Opcode.CREATE, async (s, req, ctx, reply) => {
+on(Opcode.CREATE, (s, req, ctx, reply) => {
   checkEntryName(req.name);
   const { flags, mode, umask, openFlags } = req.arg;
-  const out = await s.fs.create(ctx, req.header.nodeid, req.name, flags, mode, umask, openFlags);
-  return ok(s, reply, ctx.unique, Opcode.CREATE, out);
+  return andThen(s.fs.create(ctx, req.header.nodeid, req.name, flags, mode, umask, openFlags), (out) =>
+    ok(s, reply, ctx.unique, Opcode.CREATE, out),
+  );
 });
 
-on(Opcode.TMPFILE, async (s, req, ctx, reply) => {
+on(Opcode.TMPFILE, (s, req, ctx, reply) => {
   const { flags, mode, umask } = req.arg;
-  return ok(s, reply, ctx.unique, Opcode.TMPFILE, await s.fs.tmpfile(ctx, req.header.nodeid, flags, mode, umask));
+  return andThen(s.fs.tmpfile(ctx, req.header.nodeid, flags, mode, umask), (out) => ok(s, reply, ctx.unique, Opcode.TMPFILE, out));
 });
 
-on(Opcode.READ, async (s, req, ctx, reply) => {
+on(Opcode.READ, (s, req, ctx, reply) => {
   let arg = req.arg;
   if (arg.size > s.readLimit) throw errno("ENOMEM", "read size");
   const target = reply.dataBuffers(arg.size);
   let room = 0;
   for (const b of target) room += b.byteLength;
   if (room < arg.size) arg = { ...arg, size: room };
-  const n = await s.fs.read(ctx, req.header.nodeid, arg, target);
-  if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);
-  return reply.sendData(outHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
+  return andThen(s.fs.read(ctx, req.header.nodeid, arg, target), (n) => {
+    if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);
+    return reply.sendData(outHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
+  });
 });
 
-on(Opcode.WRITE, async (s, req, ctx, reply, payload) => {
+on(Opcode.WRITE, (s, req, ctx, reply, payload) => {
   const source: WriteSource = payload ?? [req.data];
-  const n = await s.fs.write(ctx, req.header.nodeid, req.arg, source);
-  if (!Number.isSafeInteger(n) || n < 0 || n > req.arg.size) throw fsBug(`write returned ${n} for ${req.arg.size} bytes`);
-  return reply.send(writeReply(ctx.unique, n));
+  return andThen(s.fs.write(ctx, req.header.nodeid, req.arg, source), (n) => {
+    if (!Number.isSafeInteger(n) || n < 0 || n > req.arg.size) throw fsBug(`write returned ${n} for ${req.arg.size} bytes`);
+    return reply.send(writeReply(ctx.unique, n));
+  });
 });
 
-on(Opcode.STATFS, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.STATFS, { st: await s.fs.statfs(ctx, req.header.nodeid) });
+on(Opcode.STATFS, (s, req, ctx, reply) => {
+  return andThen(s.fs.statfs(ctx, req.header.nodeid), (v) => ok(s, reply, ctx.unique, Opcode.STATFS, { st: v }));
 });
 
-on(Opcode.RELEASE, async (s, req, ctx, reply) => {
-  await s.fs.release(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.RELEASE, (s, req, ctx, reply) => {
+  return andThen(s.fs.release(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.FSYNC, async (s, req, ctx, reply) => {
-  await s.fs.fsync(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.FSYNC, (s, req, ctx, reply) => {
+  return andThen(s.fs.fsync(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.SETXATTR, async (s, req, ctx, reply) => {
+on(Opcode.SETXATTR, (s, req, ctx, reply) => {
   checkXattrName(req.name);
   if (req.value.byteLength > XATTR_SIZE_MAX) throw errno("E2BIG", "setxattr");
-  await s.fs.setxattr(ctx, req.header.nodeid, req.name, req.value, req.arg.flags, req.arg.setxattrFlags);
-  return reply.send(emptyReply(ctx.unique));
+  return andThen(s.fs.setxattr(ctx, req.header.nodeid, req.name, req.value, req.arg.flags, req.arg.setxattrFlags), () => reply.send(emptyReply(ctx.unique)));
 });
 
 /** GETXATTR/LISTXATTR size rules: size 0 asks for the length; a value longer than `size` is ERANGE. */
@@ -889,19 +939,17 @@ on(Opcode.LISTXATTR, async (s, req, ctx, reply) => {
   return ok(s, reply, ctx.unique, Opcode.LISTXATTR, xattrReply(req.arg.size, names));
 });
 
-on(Opcode.REMOVEXATTR, async (s, req, ctx, reply) => {
+on(Opcode.REMOVEXATTR, (s, req, ctx, reply) => {
   checkXattrName(req.name);
-  await s.fs.removexattr(ctx, req.header.nodeid, req.name);
-  return reply.send(emptyReply(ctx.unique));
+  return andThen(s.fs.removexattr(ctx, req.header.nodeid, req.name), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.FLUSH, async (s, req, ctx, reply) => {
-  await s.fs.flush(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.FLUSH, (s, req, ctx, reply) => {
+  return andThen(s.fs.flush(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.OPENDIR, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.OPENDIR, await s.fs.opendir(ctx, req.header.nodeid, req.arg.flags));
+on(Opcode.OPENDIR, (s, req, ctx, reply) => {
+  return andThen(s.fs.opendir(ctx, req.header.nodeid, req.arg.flags), (out) => ok(s, reply, ctx.unique, Opcode.OPENDIR, out));
 });
 
 async function readdir(
@@ -928,37 +976,32 @@ async function readdir(
 on(Opcode.READDIR, (s, req, ctx, reply) => readdir(s, req, false, ctx, reply));
 on(Opcode.READDIRPLUS, (s, req, ctx, reply) => readdir(s, req, true, ctx, reply));
 
-on(Opcode.RELEASEDIR, async (s, req, ctx, reply) => {
-  await s.fs.releasedir(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.RELEASEDIR, (s, req, ctx, reply) => {
+  return andThen(s.fs.releasedir(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.FSYNCDIR, async (s, req, ctx, reply) => {
-  await s.fs.fsyncdir(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.FSYNCDIR, (s, req, ctx, reply) => {
+  return andThen(s.fs.fsyncdir(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.GETLK, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.GETLK, { lk: await s.fs.getlk(ctx, req.header.nodeid, req.arg) });
+on(Opcode.GETLK, (s, req, ctx, reply) => {
+  return andThen(s.fs.getlk(ctx, req.header.nodeid, req.arg), (v) => ok(s, reply, ctx.unique, Opcode.GETLK, { lk: v }));
 });
 
-on(Opcode.SETLK, async (s, req, ctx, reply) => {
-  await s.fs.setlk(ctx, req.header.nodeid, req.arg, false);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.SETLK, (s, req, ctx, reply) => {
+  return andThen(s.fs.setlk(ctx, req.header.nodeid, req.arg, false), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.SETLKW, async (s, req, ctx, reply) => {
-  await s.fs.setlk(ctx, req.header.nodeid, req.arg, true);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.SETLKW, (s, req, ctx, reply) => {
+  return andThen(s.fs.setlk(ctx, req.header.nodeid, req.arg, true), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.ACCESS, async (s, req, ctx, reply) => {
-  await s.fs.access(ctx, req.header.nodeid, req.arg.mask);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.ACCESS, (s, req, ctx, reply) => {
+  return andThen(s.fs.access(ctx, req.header.nodeid, req.arg.mask), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.BMAP, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.BMAP, { block: await s.fs.bmap(ctx, req.header.nodeid, req.arg) });
+on(Opcode.BMAP, (s, req, ctx, reply) => {
+  return andThen(s.fs.bmap(ctx, req.header.nodeid, req.arg), (v) => ok(s, reply, ctx.unique, Opcode.BMAP, { block: v }));
 });
 
 on(Opcode.IOCTL, async (s, req, ctx, reply) => {
@@ -967,17 +1010,16 @@ on(Opcode.IOCTL, async (s, req, ctx, reply) => {
   return ok(s, reply, ctx.unique, Opcode.IOCTL, { out: { result, flags: 0, inIovs: 0, outIovs: 0 }, data });
 });
 
-on(Opcode.POLL, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.POLL, { revents: await s.fs.poll(ctx, req.header.nodeid, req.arg) });
+on(Opcode.POLL, (s, req, ctx, reply) => {
+  return andThen(s.fs.poll(ctx, req.header.nodeid, req.arg), (v) => ok(s, reply, ctx.unique, Opcode.POLL, { revents: v }));
 });
 
-on(Opcode.FALLOCATE, async (s, req, ctx, reply) => {
-  await s.fs.fallocate(ctx, req.header.nodeid, req.arg);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.FALLOCATE, (s, req, ctx, reply) => {
+  return andThen(s.fs.fallocate(ctx, req.header.nodeid, req.arg), () => reply.send(emptyReply(ctx.unique)));
 });
 
-on(Opcode.LSEEK, async (s, req, ctx, reply) => {
-  return ok(s, reply, ctx.unique, Opcode.LSEEK, { offset: await s.fs.lseek(ctx, req.header.nodeid, req.arg) });
+on(Opcode.LSEEK, (s, req, ctx, reply) => {
+  return andThen(s.fs.lseek(ctx, req.header.nodeid, req.arg), (v) => ok(s, reply, ctx.unique, Opcode.LSEEK, { offset: v }));
 });
 
 on(Opcode.COPY_FILE_RANGE, async (s, req, ctx, reply) => {
@@ -988,9 +1030,8 @@ on(Opcode.COPY_FILE_RANGE, async (s, req, ctx, reply) => {
   return ok(s, reply, ctx.unique, Opcode.COPY_FILE_RANGE, { size: n });
 });
 
-on(Opcode.SYNCFS, async (s, req, ctx, reply) => {
-  await s.fs.syncfs(ctx, req.header.nodeid);
-  return reply.send(emptyReply(ctx.unique));
+on(Opcode.SYNCFS, (s, req, ctx, reply) => {
+  return andThen(s.fs.syncfs(ctx, req.header.nodeid), () => reply.send(emptyReply(ctx.unique)));
 });
 
 // SETUPMAPPING and REMOVEMAPPING (DAX) have no handler: ENOSYS.

@@ -82,9 +82,10 @@ export async function openFs(
   };
 }
 
-/** Asserts that `promise` rejects with ErrnoError `name`. */
-export async function rejectsErrno(promise: Promise<unknown>, name: ErrnoName, message?: string): Promise<void> {
-  await assert.rejects(promise, (error: unknown) => {
+/** Asserts that `answer` (a file system method's: a value or a promise) is a promise that rejects with ErrnoError `name`. */
+export async function rejectsErrno(answer: unknown, name: ErrnoName, message?: string): Promise<void> {
+  assert.ok(answer instanceof Promise, `expected a rejected promise, got ${String(answer)}`);
+  await assert.rejects(answer, (error: unknown) => {
     assert.ok(ErrnoError.is(error), `expected an ErrnoError, got ${String(error)}`);
     assert.equal(error.errnoName, name, message);
     return true;

@@ -59,7 +59,7 @@ test("createPassthrough with readonly: mutators are EROFS, reads and locks work,
     await rofs.setlk(ctx(), f.nodeid, lkIn(ro.fh, 1n, LockType.F_RDLCK, 0n, 0n, 1), false);
     await rofs.access(ctx(), f.nodeid, 4);
 
-    const refused: [string, Promise<unknown>][] = [
+    const refused: [string, unknown][] = [
       ["setattr", rofs.setattr(ctx(), f.nodeid, setattrIn({ valid: FAttr.MODE, mode: 0o777 }))],
       ["symlink", rofs.symlink(ctx(), ROOT, n("s"), n("f"))],
       ["mknod", rofs.mknod(ctx(), ROOT, n("m"), S_IFREG | 0o644, 0, 0)],
