@@ -10,12 +10,12 @@
  * host directory through node:fs, `native`) and states each comparison as a
  * {@link RatioRow}. Higher is better for every unit used here (MiB/s, ops/s).
  */
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BACKENDS, VIRTIOFSD, type BackendExit, type BackendHandle, type BackendName } from "../test/vm/backends.js";
+import { BACKENDS, VIRTIOFSD, spawnDaemon as spawnVmDaemon, type BackendHandle, type BackendName } from "../test/vm/backends.js";
 import { repoRoot } from "../test/vm/image.js";
 import { QEMU } from "../test/vm/qemu.js";
 
@@ -315,60 +315,12 @@ export function startBackend(name: DaemonName, sharedDir: string, socketPath: st
 }
 
 /**
- * Spawns a daemon and resolves once `socketPath` is a socket (15 s at most).
- * The handle's `name` is "virtiofsd" (the handle type knows no other names);
- * the argv in /proc tells them apart ({@link commandLineOf}).
+ * Spawns a daemon and resolves once `socketPath` is a socket (test/vm's
+ * launcher). The handle's `name` is "virtiofsd" (the handle type knows no
+ * other names); the argv in /proc tells them apart ({@link commandLineOf}).
  */
-export async function spawnDaemon(argv: readonly string[], sharedDir: string, socketPath: string): Promise<BackendHandle> {
-  rmSync(socketPath, { force: true });
-  const [program, ...args] = argv as [string, ...string[]];
-  const child = spawn(program, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  const collect = (chunk: Buffer): void => {
-    output = (output + chunk.toString("utf8")).slice(-20_000);
-  };
-  child.stdout.on("data", collect);
-  child.stderr.on("data", collect);
-  let done: BackendExit | undefined;
-  const exited = new Promise<BackendExit>((resolve) => {
-    child.on("close", (code, signal) => resolve((done = { code, signal })));
-    child.on("error", (e) => {
-      output += `spawn ${program}: ${e.message}\n`;
-      resolve((done = { code: null, signal: null }));
-    });
-  });
-  const deadline = performance.now() + 15_000;
-  for (;;) {
-    let ready = false;
-    try {
-      ready = statSync(socketPath).isSocket();
-    } catch {
-      ready = false;
-    }
-    if (ready) break;
-    if (done || performance.now() > deadline) {
-      child.kill("SIGKILL");
-      await exited;
-      throw new Error(`bench: ${argv.join(" ")} did not listen on ${socketPath}:\n${output.trim()}`);
-    }
-    await sleep(20);
-  }
-  const settled = (ms: number): Promise<boolean> => Promise.race([exited.then(() => true), sleep(ms).then(() => false)]);
-  return {
-    name: "virtiofsd",
-    socketPath,
-    sharedDir,
-    pid: child.pid ?? -1,
-    exited,
-    log: () => output,
-    async stop(graceMs = 2000): Promise<BackendExit> {
-      if (done || (await settled(graceMs))) return exited;
-      child.kill("SIGTERM");
-      if (await settled(2000)) return exited;
-      child.kill("SIGKILL");
-      return exited;
-    },
-  };
+export function spawnDaemon(argv: readonly string[], sharedDir: string, socketPath: string): Promise<BackendHandle> {
+  return spawnVmDaemon("virtiofsd", [...argv], sharedDir, socketPath);
 }
 
 /**

@@ -41,7 +41,7 @@ export interface Backend {
 
 /** QEMU's C virtiofsd, as libvirt would start it for a cache=auto share with xattrs. */
 export function startVirtiofsd(sharedDir: string, socketPath: string): Promise<BackendHandle> {
-  return startDaemon("virtiofsd", [
+  return spawnDaemon("virtiofsd", [
     VIRTIOFSD,
     `--socket-path=${socketPath}`,
     "-o", `source=${sharedDir}`,
@@ -57,7 +57,7 @@ export function startVirtiofsd(sharedDir: string, socketPath: string): Promise<B
  * that the host paths the tests check are the paths the daemon used.
  */
 export function startViofsServe(sharedDir: string, socketPath: string): Promise<BackendHandle> {
-  return startDaemon("viofs", [
+  return spawnDaemon("viofs", [
     process.execPath,
     join(repoRoot(), "bin", "viofs.js"),
     "serve",
@@ -82,7 +82,7 @@ export async function startViofsLibvirt(sharedDir: string, socketPath: string): 
   if (parsed.type !== "fs") throw new Error(`test/vm: viofs serve --print-capabilities printed ${caps}`);
   rmSync(socketPath, { force: true });
   const listenFd = listenUnix(socketPath);
-  return startDaemon(
+  return spawnDaemon(
     "viofs-libvirt",
     [process.execPath, bin, "serve", "--fd=3", "-o", `source=${sharedDir},cache=auto,xattr`, "--thread-pool-size=0"],
     sharedDir,
@@ -100,7 +100,11 @@ export const BACKENDS: Record<BackendName, Backend> = {
 /** How long a daemon may take to create its socket. */
 const READY_TIMEOUT_MS = 15_000;
 
-async function startDaemon(
+/**
+ * Spawns a daemon and resolves once `socketPath` is a socket (rejecting with
+ * its output when it exits first or takes longer than 15 s).
+ */
+export async function spawnDaemon(
   name: BackendName,
   argv: string[],
   sharedDir: string,
