@@ -72,6 +72,12 @@ function cpuNs(pid: number): number {
   return total;
 }
 
+/** read(2)-family and write(2)-family system calls of `pid` so far (/proc/PID/io). */
+function syscalls(pid: number): { r: number; w: number } {
+  const io = readFileSync(`/proc/${pid}/io`, "utf8");
+  return { r: Number(/syscr: (\d+)/.exec(io)?.[1]), w: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+}
+
 async function pool(ops: number, qd: number, one: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -242,6 +248,7 @@ async function main(): Promise<void> {
     const list = workloads(a);
     const rate = new Map<string, number[]>();
     const cpu = new Map<string, number[]>();
+    const io = new Map<string, [number, number][]>();
     // Warm-up: one pass each.
     for (const w of list) for (const s of subjects) await w.pass(s, "warm");
     for (let r = 0; r < a.rounds; r++) {
@@ -250,26 +257,31 @@ async function main(): Promise<void> {
         for (const s of order) {
           const pid = s.pid();
           const c0 = cpuNs(pid);
+          const io0 = syscalls(pid);
           const [amount, sec] = await w.pass(s, `r${r}`);
           const c1 = cpuNs(pid);
+          const io1 = syscalls(pid);
           if (r === 0 && w === list[0]) process.stderr.write(`${s.label}: pid ${pid}\n`);
           const key = `${w.name}|${s.label}`;
           (rate.get(key) ?? rate.set(key, []).get(key)!).push(amount / sec);
           (cpu.get(key) ?? cpu.set(key, []).get(key)!).push((c1 - c0) / 1000 / amount);
+          (io.get(key) ?? io.set(key, []).get(key)!).push([(io1.r - io0.r) / amount, (io1.w - io0.w) / amount]);
         }
       }
       process.stderr.write(`round ${r + 1}/${a.rounds} done\n`);
     }
-    console.log(`${"workload".padEnd(28)} ${"subject".padEnd(10)} ${"best".padStart(9)} ${"median".padStart(9)} ${"×vfsd".padStart(6)} ${"cpuµs/op best".padStart(14)} ${"median".padStart(8)}`);
+    console.log(`${"workload".padEnd(28)} ${"subject".padEnd(10)} ${"best".padStart(9)} ${"median".padStart(9)} ${"×vfsd".padStart(6)} ${"cpuµs/op best".padStart(14)} ${"median".padStart(8)} ${"reads/op".padStart(9)} ${"writes/op".padStart(9)}`);
     for (const w of list) {
       const ref = median(rate.get(`${w.name}|virtiofsd`) ?? [NaN]);
       for (const s of subjects) {
         const key = `${w.name}|${s.label}`;
         const rs = rate.get(key)!;
         const cs = cpu.get(key)!;
+        const ios = io.get(key)!;
+        const [reads, writes] = ios[ios.length >> 1]!;
         const ratio = median(rs) / ref;
         console.log(
-          `${w.name.padEnd(28)} ${s.label.padEnd(10)} ${Math.max(...rs).toFixed(0).padStart(9)} ${median(rs).toFixed(0).padStart(9)} ${(Number.isNaN(ratio) ? "-" : ratio.toFixed(2)).padStart(6)} ${Math.min(...cs).toFixed(1).padStart(14)} ${median(cs).toFixed(1).padStart(8)}`,
+          `${w.name.padEnd(28)} ${s.label.padEnd(10)} ${Math.max(...rs).toFixed(0).padStart(9)} ${median(rs).toFixed(0).padStart(9)} ${(Number.isNaN(ratio) ? "-" : ratio.toFixed(2)).padStart(6)} ${Math.min(...cs).toFixed(1).padStart(14)} ${median(cs).toFixed(1).padStart(8)} ${reads.toFixed(2).padStart(9)} ${writes.toFixed(2).padStart(9)}`,
         );
       }
     }

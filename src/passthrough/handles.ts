@@ -67,8 +67,11 @@ export class Handle {
   }
 }
 
-/** Ids above this cannot be ones the table issued (it counts up from 1 in numbers). */
-const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+/** The number key of an fh, or -1 for one above 2^53 (never issued: the table counts up from 1 in numbers). */
+function idKey(fh: bigint): number {
+  const n = Number(fh);
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
 
 export class HandleTable {
   /** Keyed by the fh as a number: no bigint hashing per request. */
@@ -105,7 +108,7 @@ export class HandleTable {
 
   /** The handle `fh`, which must belong to node `nodeid`; EBADF otherwise. */
   get(fh: bigint, nodeid: bigint, op: string): Handle {
-    const handle = fh <= MAX_ID ? this.#byId.get(Number(fh)) : undefined;
+    const handle = this.#byId.get(idKey(fh));
     if (handle === undefined || handle.node.id !== nodeid) throw errno("EBADF", op);
     return handle;
   }

@@ -16,8 +16,15 @@ import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
 import type { HostIdentity } from "./host-stat.js";
 
-/** Ids above this cannot be ones the table issued (it counts up from 1 in numbers). */
-const MAX_ID = BigInt(Number.MAX_SAFE_INTEGER);
+/**
+ * The number key of a nodeid, or -1 for one above 2^53 (never issued: the
+ * table counts up from 1 in numbers). Number() rounds such an id to 2^53 or
+ * more, never below, and a number comparison is cheaper than a bigint one.
+ */
+function idKey(id: bigint): number {
+  const n = Number(id);
+  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
 
 /** One inode the guest can name. */
 export class Inode {
@@ -106,7 +113,7 @@ export class InodeStore {
 
   /** The node `id`, or EBADF for an id this table never issued or has forgotten. */
   get(id: bigint, op: string): Inode {
-    const inode = id <= MAX_ID ? this.#byId.get(Number(id)) : undefined;
+    const inode = this.#byId.get(idKey(id));
     if (inode === undefined) throw errno("EBADF", op);
     return inode;
   }
@@ -152,10 +159,12 @@ export class InodeStore {
 
   /** Drops `count` lookups of `id` (saturating); at zero the guest can no longer name it. Unknown ids and the root are ignored. */
   forget(id: bigint, count: bigint): void {
-    if (id === FUSE_ROOT_ID || id > MAX_ID) return;
-    const inode = this.#byId.get(Number(id));
+    if (id === FUSE_ROOT_ID) return;
+    const inode = this.#byId.get(idKey(id));
     if (inode === undefined) return;
-    inode.lookups = count >= inode.lookups ? 0 : inode.lookups - Number(count);
+    // Number(count) of a huge count is a huge number: still saturating.
+    const n = Number(count);
+    inode.lookups = n >= inode.lookups ? 0 : inode.lookups - n;
     if (inode.lookups > 0) return;
     this.#unname(inode);
     if (inode.holds === 0) this.#close(inode);
