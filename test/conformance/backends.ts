@@ -12,31 +12,16 @@
  * case-insensitive as NTFS is. Both daemons serve one connection and exit
  * when it ends.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { FuseWindowsService } from "../../src/service/shares.js";
 import type { FuseWindowsOptions } from "../../src/service/options.js";
 import { createIdMap } from "../../src/windows/ntacl.js";
 import { formatSid } from "../../src/windows/security.js";
 import * as W from "../../src/win32/index.js";
+import { BACKENDS as DAEMONS, type BackendHandle, type BackendName } from "../vm/backends.js";
 import type { Backend } from "./suite.js";
-
-/** QEMU's C virtiofsd, as Debian installs it. */
-export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
-
-/** The repository root (where package.json is), from this file's place in the source or dist tree. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "package.json"))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error("test/conformance: cannot find the repository root");
-    dir = up;
-  }
-  return dir;
-}
 
 /** A daemon serving a fresh directory on a vhost-user socket. */
 interface Daemon {
@@ -55,45 +40,24 @@ function scratchRoot(): string {
   return existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
 }
 
-async function startDaemon(name: string, argv: (socketPath: string, share: string) => string[]): Promise<Daemon> {
+/** Starts `name` with the VM tests' command line (test/vm/backends.ts) on a fresh share. */
+async function startDaemon(name: BackendName): Promise<Daemon> {
   const root = mkdtempSync(join(scratchRoot(), `viofs-conformance-${name}-`));
   const share = join(root, "share");
   mkdirSync(share);
   const socketPath = join(root, "vhost.sock");
-  const [program, ...args] = argv(socketPath, share) as [string, ...string[]];
-  const child = spawn(program, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let output = "";
-  child.stderr!.setEncoding("utf8").on("data", (s: string) => (output = (output + s).slice(-4000)));
-  let exited = false;
-  const done = new Promise<void>((resolve) =>
-    child.once("close", () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    let ready = false;
-    try {
-      ready = statSync(socketPath).isSocket();
-    } catch {
-      ready = false;
-    }
-    if (ready) break;
-    if (exited || Date.now() > deadline) {
-      child.kill("SIGKILL");
-      rmSync(root, { recursive: true, force: true });
-      throw new Error(`${name} did not listen on ${socketPath}:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
+  let handle: BackendHandle;
+  try {
+    handle = await DAEMONS[name].start(share, socketPath);
+  } catch (e) {
+    rmSync(root, { recursive: true, force: true });
+    throw e;
   }
   return {
     share,
     socketPath,
     async stop() {
-      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-      await done;
-      clearTimeout(timer);
+      await handle.stop(5000);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -117,11 +81,11 @@ function serviceOptions(share: string): FuseWindowsOptions {
 }
 
 /** A backend over a daemon started by `argv`, through the guest driver and the Windows service. */
-function fuseBackend(name: string, argv: (socketPath: string, share: string) => string[]): Backend {
+function fuseBackend(name: string, daemonName: BackendName): Backend {
   return {
     name,
     async open() {
-      const daemon = await startDaemon(name, argv);
+      const daemon = await startDaemon(daemonName);
       let volume: W.Volume;
       try {
         volume = await W.Volume.fromShare(async () => {
@@ -145,29 +109,11 @@ export const memfsBackend: Backend = {
   },
 };
 
-/** `viofs serve --xattr` (needs the compiled CLI in dist/). */
-export const viofsServeBackend: Backend = fuseBackend("viofs-serve", (socketPath, share) => [
-  process.execPath,
-  join(repoRoot(), "bin", "viofs.js"),
-  "serve",
-  `--socket-path=${socketPath}`,
-  `--shared-dir=${share}`,
-  "--cache=auto",
-  "--xattr",
-  "--sandbox=none",
-]);
+/** `viofs serve --xattr --cache=auto --sandbox=none` (needs the compiled CLI in dist/). */
+export const viofsServeBackend: Backend = fuseBackend("viofs-serve", "viofs");
 
-/** QEMU's C virtiofsd `-o xattr`, as libvirt starts it for a cache=auto share. */
-export const virtiofsdBackend: Backend = fuseBackend("virtiofsd", (socketPath, share) => [
-  VIRTIOFSD,
-  `--socket-path=${socketPath}`,
-  "-o",
-  `source=${share}`,
-  "-o",
-  "cache=auto",
-  "-o",
-  "xattr",
-]);
+/** QEMU's C virtiofsd `-o xattr -o cache=auto`, as libvirt starts it for a cache=auto share. */
+export const virtiofsdBackend: Backend = fuseBackend("virtiofsd", "virtiofsd");
 
 /** Every backend, by name, in table order. */
 export const BACKENDS: readonly Backend[] = [memfsBackend, viofsServeBackend, virtiofsdBackend];

@@ -13,7 +13,9 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { execFileSync } from "node:child_process";
-import { BACKENDS, VIRTIOFSD, repoRoot } from "./backends.js";
+import { BACKENDS } from "./backends.js";
+import { VIRTIOFSD } from "../vm/backends.js";
+import { repoRoot } from "../vm/image.js";
 import { allTests, runBackend, type Backend, type TestResult } from "./suite.js";
 
 /** Drive letters, one per backend in table order. */
