@@ -6,31 +6,39 @@
  * any context (or a new snapshot, after the directory changed) continues
  * after it.
  *
- * The snapshot is built with READDIRPLUS: every entry arrives with its
- * attributes, and its node goes into the name cache (bounded), so building
- * the FileInfo of the entries of one answer rarely costs a LOOKUP. The
- * snapshot itself holds names only, never nodes, so a directory of a
- * million files does not pin a million host descriptors.
+ * The snapshot is WinFsp's directory buffer (FspFileSystemAcquireDirectoryBuffer):
+ * filled once per enumeration and every later query of that enumeration
+ * served from it without a request. It is built with READDIRPLUS: every
+ * entry arrives with its node and attributes, and its FileInfo is built
+ * then, while that reference is held (Windows metadata: one LISTXATTR, and
+ * the values it lists that matter, unless the node's metadata is known
+ * already), pages of entries in flight together with the next READDIRPLUS.
+ * An entry READDIRPLUS gave no node for is looked up when first answered,
+ * and its FileInfo kept too. The snapshot keeps names and FileInfos, never
+ * nodes: a directory of a million files does not pin a million host
+ * descriptors. A FileInfo is the entry as it was when the enumeration
+ * started, as WinFsp's buffer shows it.
  *
  * Order: ordinal (UTF-16 code unit) order of the comparison key, the name
  * itself on case-sensitive volumes and its upper case otherwise, as
  * MemoryFileSystem lists.
  */
 import { Errno } from "../common/errno.js";
+import { ErrnoError } from "../common/errors.js";
+import type { Direntplus } from "../fuse/dirent.js";
 import type { FuseSession } from "../guest/session.js";
 import { NtStatus } from "../windows/ntstatus.js";
 import { DirInfoPacker, dirInfoPackedSize } from "../winfsp/fsctl.js";
 import { ntFail, ntOk, type DirInfo, type DirectoryChunk, type FileInfo, type NtResult } from "../winfsp/interface.js";
 import { isNameInExpression } from "../winfsp/wildcard.js";
 import type { FuseFileContext } from "./context.js";
-import type { LongNames } from "./long-names.js";
 import { foldName, windowsNameOf } from "./names.js";
-import { deadlineOf, type DentryCache, type NodeTable, type ServiceNode } from "./nodes.js";
+import { deadlineOf, type ServiceNode } from "./nodes.js";
 import { isErrno } from "./status.js";
 import type { Volume } from "./volume.js";
 
-/** How many entries of one ReadDirectory answer are looked up at once. */
-const LISTING_CONCURRENCY = 32;
+/** How many entries' FileInfos are fetched at once. */
+const LISTING_CONCURRENCY = 64;
 
 /** One entry of a snapshot. */
 export interface ListedName {
@@ -40,10 +48,18 @@ export interface ListedName {
   readonly host: string;
   /** The comparison key. */
   readonly key: string;
+  /** Its FileInfo once built (in the snapshot, or at its first answer); null before. */
+  info: FileInfo | null;
 }
+
+/** FileInfo of a main file or directory reached by `names` (GetFileInfo's). */
+export type NodeInfo = (node: ServiceNode, names: readonly string[]) => Promise<FileInfo>;
 
 /** A sorted snapshot of a directory. */
 export class Listing {
+  /** The reader's cache epoch the FileInfos belong to (see {@link DirectoryReader.invalidate}). */
+  epoch = 0;
+
   constructor(readonly entries: readonly ListedName[]) {}
 
   /** Index of the first entry whose key is greater than `key`. */
@@ -68,44 +84,82 @@ export function listingKey(name: string, caseInsensitive: boolean): string {
   return caseInsensitive ? foldName(name) : name;
 }
 
+/** Runs `tasks` at most `limit` at a time; rejects with the first failure once all have settled. */
+async function runLimited(tasks: readonly (() => Promise<void>)[], limit: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length) await tasks[next++]!();
+  };
+  const results = await Promise.allSettled(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
+}
+
 /**
  * Reads the whole directory with READDIRPLUS (through `fh`, an OPENDIR
- * handle), caches each entry's node, and answers the sorted snapshot.
- * Names that are not valid UTF-8 have no Windows spelling and are left out;
- * long names are read back from their xattr (long-names.ts).
+ * handle), caches each entry's node, builds each entry's FileInfo with
+ * `info` (under the names `dirNames` + its name), and answers the sorted
+ * snapshot. Names that are not valid UTF-8 have no Windows spelling and are
+ * left out; long names are read back from their xattr (long-names.ts). An
+ * entry whose FileInfo cannot be built now (gone, or no node given) keeps
+ * `info` null and is fetched when answered.
  */
 export async function snapshotDirectory(
-  session: FuseSession,
-  longNames: LongNames,
-  nodes: NodeTable,
-  dentries: DentryCache,
+  v: Pick<Volume, "session" | "longNames" | "nodes" | "dentries">,
   dir: ServiceNode,
+  dirNames: readonly string[],
   fh: bigint,
   caseInsensitive: boolean,
+  info: NodeInfo,
 ): Promise<Listing> {
+  const { session, longNames, nodes, dentries } = v;
   const out: ListedName[] = [];
-  let offset = 0n;
-  for (;;) {
-    const page = await session.readdirplus(dir.nodeid, fh, offset);
-    if (page.length === 0) break;
-    for (const e of page) {
-      offset = e.dirent.off;
+  /** Builds the listed entries of one page (holding each node meanwhile). */
+  const fill = async (page: Direntplus[]): Promise<void> => {
+    const tasks = page.map((e) => async (): Promise<void> => {
       const host = e.dirent.name.toString("utf8");
       let name = windowsNameOf(e.dirent.name);
-      if (e.entry.nodeid !== 0n) {
-        const node = nodes.adopt(e.entry);
+      if (e.entry.nodeid === 0n) {
+        if (name !== undefined) name = await longNames.listedName(dir, host, 0n);
+        if (name !== undefined) out.push({ name, host, key: listingKey(name, caseInsensitive), info: null });
+        return;
+      }
+      const node = nodes.adopt(e.entry);
+      try {
+        if (name === undefined) return;
+        name = await longNames.listedName(dir, host, node.nodeid);
+        if (name === undefined) return;
+        dentries.set(dir, host, node, deadlineOf(e.entry.entryValid, e.entry.entryValidNsec, nodes.maxCacheMs));
+        let fileInfo: FileInfo | null = null;
         try {
-          if (name !== undefined) {
-            name = await longNames.listedName(dir, host, node.nodeid);
-            dentries.set(dir, host, node, deadlineOf(e.entry.entryValid, e.entry.entryValidNsec, nodes.maxCacheMs));
-          }
-        } finally {
-          nodes.release(node);
+          fileInfo = await info(node, [...dirNames, name]);
+        } catch (error) {
+          // Gone since READDIRPLUS (or unreadable now): fetched again when answered.
+          if (!ErrnoError.is(error)) throw error;
         }
-      } else if (name !== undefined) name = await longNames.listedName(dir, host, 0n);
-      if (name !== undefined) out.push({ name, host, key: listingKey(name, caseInsensitive) });
+        out.push({ name, host, key: listingKey(name, caseInsensitive), info: fileInfo });
+      } finally {
+        nodes.release(node);
+      }
+    });
+    await runLimited(tasks, LISTING_CONCURRENCY);
+  };
+  let offset = 0n;
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    for (;;) {
+      const page = await session.readdirplus(dir.nodeid, fh, offset);
+      if (page.length === 0) break;
+      offset = page[page.length - 1]!.dirent.off;
+      // This page's metadata is fetched while the next page is read.
+      const previous = pending;
+      pending = previous.then(() => fill(page));
+      // A failure shows at the await below; keep it from being unhandled meanwhile.
+      pending.catch(() => undefined);
     }
+  } finally {
+    await pending.catch(() => undefined);
   }
+  await pending;
   out.sort(ordinal);
   return new Listing(out);
 }
@@ -135,11 +189,23 @@ export async function directoryIsEmpty(session: FuseSession, dir: ServiceNode): 
  * GetFileInfo builds it, those of one answer fetched together.
  */
 export class DirectoryReader {
+  /** Moves on when every cache is dropped: FileInfos kept in open listings are fetched again. */
+  private epoch = 0;
+
   constructor(
     private readonly v: Volume,
     /** FileInfo of a main file or directory reached by `names`. */
-    private readonly info: (node: ServiceNode, names: readonly string[]) => Promise<FileInfo>,
+    private readonly info: NodeInfo,
   ) {}
+
+  /**
+   * Every cache was dropped (the host changed behind the service): open
+   * listings keep their names, but fetch their entries' FileInfos again,
+   * leaving out the ones gone since.
+   */
+  invalidate(): void {
+    this.epoch++;
+  }
 
   /** ReadDirectory (see the module comment). */
   async read(ctx: FuseFileContext, pattern: string | null, marker: string | null, length: number): Promise<NtResult<DirectoryChunk>> {
@@ -149,12 +215,19 @@ export class DirectoryReader {
     if (marker === null || ctx.listing === null) {
       const open = await this.v.session.opendir(dir.nodeid);
       try {
-        ctx.listing = await snapshotDirectory(this.v.session, this.v.longNames, this.v.nodes, this.v.dentries, dir, open.fh, ci);
+        ctx.listing = null;
+        const epoch = this.epoch;
+        ctx.listing = await snapshotDirectory(this.v, dir, ctx.names, open.fh, ci, this.info);
+        ctx.listing.epoch = epoch;
       } finally {
         await this.v.session.releasedir(dir.nodeid, open.fh).catch(() => undefined);
       }
     }
     const listing = ctx.listing;
+    if (listing.epoch !== this.epoch) {
+      for (const e of listing.entries) e.info = null;
+      listing.epoch = this.epoch;
+    }
     const packer = new DirInfoPacker(length);
     const matches = (name: string): boolean => pattern === null || isNameInExpression(pattern, name, ci);
 
@@ -195,20 +268,20 @@ export class DirectoryReader {
       budget -= size;
       candidates.push(i);
     }
-    const infos = new Array<FileInfo | null>(candidates.length).fill(null);
-    for (let start = 0; start < candidates.length; start += LISTING_CONCURRENCY) {
-      const batch = candidates.slice(start, start + LISTING_CONCURRENCY);
-      await Promise.all(
-        batch.map(async (index, j) => {
-          infos[start + j] = await this.entryInfo(dir, ctx.names, listing.entries[index]!.name, listing.entries[index]!.host);
-        }),
-      );
-    }
-    for (let k = 0; k < candidates.length; k++) {
-      const info = infos[k];
+    // Entries whose FileInfo the snapshot could not build are fetched now, together, and kept.
+    const missing = candidates.filter((i) => listing.entries[i]!.info === null);
+    await runLimited(
+      missing.map((index) => async () => {
+        const e = listing.entries[index]!;
+        e.info = await this.entryInfo(dir, ctx.names, e.name, e.host);
+      }),
+      LISTING_CONCURRENCY,
+    );
+    for (const index of candidates) {
+      const e = listing.entries[index]!;
       // An entry that vanished since the snapshot is left out.
-      if (info === null || info === undefined) continue;
-      if (!packer.add({ fileName: listing.entries[candidates[k]!]!.name, fileInfo: info })) return ntOk(packer.chunk());
+      if (e.info === null) continue;
+      if (!packer.add({ fileName: e.name, fileInfo: e.info })) return ntOk(packer.chunk());
     }
     if (reachedEnd) packer.end();
     return ntOk(packer.chunk());

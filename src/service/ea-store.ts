@@ -144,7 +144,7 @@ export class EaStore {
         return ntFail(statusOfError(error, this.log, "ea-set"));
       } finally {
         // EA sizes are recounted on the next read.
-        node.meta = null;
+        this.metadata.dropMeta(node);
         this.metadata.expireAttr(node);
       }
       return NT_OK;

@@ -71,6 +71,7 @@ import { LongNames } from "./long-names.js";
 import { serialSession } from "./baseline.js";
 import { CaseIndexes } from "./case-index.js";
 import { FuseFileContext, Handles, READ_ACCESS, WRITE_ACCESS } from "./context.js";
+import { readSplit, writeSplit } from "./data-io.js";
 import { DirectoryReader, directoryIsEmpty } from "./directory.js";
 import { EaStore } from "./ea-store.js";
 import { MetadataStore, NO_XATTR_SUPPORT, storedAttributes } from "./metadata.js";
@@ -165,6 +166,7 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       hideDotFiles: o.hideDotFiles,
       allocationUnit: this.allocationUnit,
       maxCacheMs: o.maxCacheMs,
+      metaCacheSize: 4 * o.nameCacheSize,
     });
     if (!xattrs) this.metadata.noteNoXattrs("it answers ENOSYS to LISTXATTR");
     this.longNames = new LongNames(session, this.log, this.metadata);
@@ -266,10 +268,11 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
   invalidateCaches(): void {
     this.dentries.clear();
     this.indexes?.clear();
+    this.dirs.invalidate();
+    this.metadata.clearMeta();
     for (const node of this.nodes.values()) {
       node.attrDeadline = 0;
-      node.meta = null;
-      node.metaStamp = null;
+      this.metadata.dropMeta(node);
       node.linkIsDirectory = null;
     }
   }
@@ -780,7 +783,10 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
         const attr = await this.metadata.refreshAttr(ctx.node, fh);
         return offset >= attr.size ? ntFail(NtStatus.STATUS_END_OF_FILE) : ntOk(0);
       }
-      const n = await this.session.readInto(ctx.node.nodeid, fh, offset, buffer);
+      const n =
+        this.options.baseline === null
+          ? await readSplit(this.session, ctx.node.nodeid, fh, offset, buffer)
+          : await this.session.readInto(ctx.node.nodeid, fh, offset, buffer);
       return n === 0 ? ntFail(NtStatus.STATUS_END_OF_FILE) : ntOk(n);
     });
   }
@@ -803,22 +809,34 @@ export class FuseWindowsFileSystem implements FileSystemInterface<FuseFileContex
       }
       if (node.kind !== "file") return ntFail(node.kind === "directory" ? NtStatus.STATUS_FILE_IS_A_DIRECTORY : NtStatus.STATUS_INVALID_DEVICE_REQUEST);
       const fh = await this.handles.handle(ctx, true);
-      const transfer = async (): Promise<number> => {
+      /** Writes; answers the bytes written and where they end. */
+      const transfer = async (): Promise<{ n: number; end: bigint }> => {
         let at = offset;
         let data = buffer;
         if (constrainedIo || writeToEndOfFile) {
           const size = (await this.metadata.refreshAttr(node, fh)).size;
           if (constrainedIo) {
-            if (at >= size) return 0;
+            if (at >= size) return { n: 0, end: at };
             if (at + BigInt(data.length) > size) data = data.subarray(0, Number(size - at));
           } else at = size;
         }
-        if (data.length === 0) return 0;
-        return this.session.write(node.nodeid, fh, at, data);
+        if (data.length === 0) return { n: 0, end: at };
+        const n =
+          this.options.baseline === null
+            ? await writeSplit(this.session, node.nodeid, fh, at, data)
+            : await this.session.write(node.nodeid, fh, at, data);
+        return { n, end: at + BigInt(n) };
       };
       // Appends and size-bounded writes read the size first: one at a time per file.
-      const n = constrainedIo || writeToEndOfFile ? await node.lock.run(transfer) : await transfer();
-      await this.metadata.refreshAttr(node, fh);
+      const { n, end } = constrainedIo || writeToEndOfFile ? await node.lock.run(transfer) : await transfer();
+      if (this.options.baseline !== null) {
+        // virtio-win asks for the attributes after every write.
+        await this.metadata.refreshAttr(node, fh);
+        return ntOk({ bytesTransferred: n, fileInfo: await this.nodeInfo(node, ctx.names) });
+      }
+      // The reply's information from what the service knows and what the write did; the host's
+      // attributes are fetched again when the cached ones expire (FileInfoTimeout).
+      if (n > 0) this.metadata.noteWrite(node, end);
       return ntOk({ bytesTransferred: n, fileInfo: await this.nodeInfo(node, ctx.names) });
     });
   }

@@ -37,7 +37,7 @@ export class LongNames {
       this.log.debug(`service: node ${node.nodeid}: cannot keep a long name: ${error.message}`);
       return false;
     }
-    node.meta = null;
+    this.metadata.dropMeta(node);
     this.metadata.expireAttr(node);
     return true;
   }
@@ -52,7 +52,7 @@ export class LongNames {
       if (error.errno !== Errno.ENODATA) this.log.debug(`service: node ${node.nodeid}: removing ${LONG_NAME_XATTR}: ${error.message}`);
       return;
     }
-    node.meta = null;
+    this.metadata.dropMeta(node);
     this.metadata.expireAttr(node);
   }
 

@@ -8,7 +8,10 @@
  * - The xattr-derived part ({@link XattrMeta}) is read with one LISTXATTR
  *   and the few values that matter, and kept while the node's ctime stays
  *   the same: every xattr change on Linux moves the ctime. Our own changes
- *   update it in place and adopt the next ctime seen.
+ *   update it in place and adopt the next ctime seen. Summaries also
+ *   outlive their nodes, by inode number and ctime (bounded, least recently
+ *   used first out), so listing a directory again after its nodes were
+ *   forgotten asks for none whose file did not change.
  * - DOS attributes and the creation time live in `user.DOSATTRIB` (read: every
  *   version; write: v3 with the creation time, or v5 by option). Without
  *   it, Samba's defaults: no attribute beyond DIRECTORY, HIDDEN for dot
@@ -58,6 +61,8 @@ export interface MetadataOptions {
   readonly allocationUnit: bigint;
   /** Longest time attributes are trusted, ms. */
   readonly maxCacheMs: number;
+  /** Most xattr summaries kept for nodes no longer held, by inode and ctime (0: none). */
+  readonly metaCacheSize: number;
 }
 
 /** An XattrMeta for nodes without xattrs. */
@@ -76,6 +81,8 @@ export class MetadataStore {
   private statxSupported: boolean | undefined = undefined;
   /** Whether the backend keeps xattrs at all (false when it answers ENOSYS to them). */
   xattrsSupported = true;
+  /** Summaries by `ino:ctime` (see the module comment), least recently used first. */
+  private readonly known = new Map<string, XattrMeta>();
 
   constructor(
     private readonly session: FuseSession,
@@ -126,6 +133,23 @@ export class MetadataStore {
     this.noteAttr(node, { attrValid: entry.attrValid, attrValidNsec: entry.attrValidNsec, attr: entry.attr });
   }
 
+  /**
+   * Our own WRITE ended at `end`: the cached size grows to it and the write
+   * and change times move to now, without asking the host (its own times
+   * come with the next refresh, when the cached attributes expire). Data
+   * writes leave xattrs alone, so metadata current before the write stays
+   * current: it adopts the next ctime seen.
+   */
+  noteWrite(node: ServiceNode, end: bigint): void {
+    const before = node.attr;
+    const now = BigInt(Date.now()) * 1_000_000n;
+    node.attr = { ...before, size: end > before.size ? end : before.size, mtimeNs: now, ctimeNs: now };
+    if (node.meta !== null && node.metaStamp === before.ctimeNs) {
+      node.metaStamp = now;
+      node.metaAdopt = true;
+    }
+  }
+
   /** Forces the next {@link attr} to ask the host. */
   expireAttr(node: ServiceNode): void {
     node.attrDeadline = 0;
@@ -149,11 +173,30 @@ export class MetadataStore {
         return node.meta;
       }
     }
-    const meta = await this.readMeta(node);
+    const key = `${attr.ino}:${attr.ctimeNs}`;
+    let meta = this.known.get(key);
+    if (meta !== undefined) this.known.delete(key);
+    else meta = await this.readMeta(node);
+    if (this.options.metaCacheSize > 0) {
+      this.known.set(key, meta);
+      if (this.known.size > this.options.metaCacheSize) this.known.delete(this.known.keys().next().value as string);
+    }
     node.meta = meta;
     node.metaStamp = attr.ctimeNs;
     node.metaAdopt = false;
     return meta;
+  }
+
+  /** Forgets the node's xattr summary (after a change it does not reflect): the next {@link meta} reads it again. */
+  dropMeta(node: ServiceNode): void {
+    if (node.metaStamp !== null) this.known.delete(`${node.attr.ino}:${node.metaStamp}`);
+    node.meta = null;
+    node.metaStamp = null;
+  }
+
+  /** Forgets every summary kept for nodes no longer held. */
+  clearMeta(): void {
+    this.known.clear();
   }
 
   /**
