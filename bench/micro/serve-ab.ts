@@ -4,7 +4,7 @@
  * deciding whether a change to the host device's request path pays. Not a
  * test and not part of `npm run bench`:
  *
- *     npx tsx bench/micro/serve-ab.ts [--viofs=LABEL:PATH/src/cli/main.ts]... [--no-virtiofsd]
+ *     npx tsx bench/micro/serve-ab.ts [--viofs=LABEL:PATH/src/cli/main.ts[:NODEFLAG,...]]... [--no-virtiofsd]
  *                                     [--rounds=N] [--ops=N] [--mib=N] [--only=WORD] [--node-flag=FLAG]...
  *
  * Each `--viofs` is a checkout's CLI entry point, run with tsx (so a base
@@ -30,7 +30,7 @@ const MiB = 1 << 20;
 const LOOKUP_FILES = 1000;
 
 interface Args {
-  viofs: { label: string; main: string }[];
+  viofs: { label: string; main: string; flags: string[] }[];
   virtiofsd: boolean;
   rounds: number;
   ops: number;
@@ -45,8 +45,8 @@ function parseArgs(argv: string[]): Args {
   for (const arg of argv) {
     const [k, v = ""] = arg.split(/=(.*)/s) as [string, string?];
     if (k === "--viofs") {
-      const i = v.indexOf(":");
-      a.viofs.push({ label: v.slice(0, i), main: resolve(v.slice(i + 1)) });
+      const [label = "", main = "", flags = ""] = v.split(":");
+      a.viofs.push({ label, main: resolve(main), flags: flags ? flags.split(",") : [] });
     } else if (k === "--no-virtiofsd") a.virtiofsd = false;
     else if (k === "--rounds") a.rounds = Number(v);
     else if (k === "--ops") a.ops = Number(v);
@@ -55,7 +55,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--node-flag") a.nodeFlags.push(v);
     else throw new Error(`serve-ab: unknown argument ${arg}`);
   }
-  if (a.viofs.length === 0) a.viofs.push({ label: "viofs", main: resolve(here, "../../src/cli/main.ts") });
+  if (a.viofs.length === 0) a.viofs.push({ label: "viofs", main: resolve(here, "../../src/cli/main.ts"), flags: [] });
   return a;
 }
 
@@ -103,7 +103,16 @@ class Subject {
     for (let i = 0; i < LOOKUP_FILES; i++) writeFileSync(join(share, "bench", "lookup", lookupName(i)), "x");
     const socket = join(root, label, "vfs.sock");
     const handle = await spawnDaemon(argv(share, socket), share, socket);
-    const driver = await VirtioFsDriver.connect(socket, { memorySize: 128 * MiB, queueSize: 1024 });
+    // The socket file appears at bind(), a moment before listen(): retry a refused connect briefly.
+    let driver: VirtioFsDriver | undefined;
+    for (let attempt = 0; driver === undefined; attempt++) {
+      try {
+        driver = await VirtioFsDriver.connect(socket, { memorySize: 128 * MiB, queueSize: 1024 });
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
     const session = await FuseSession.init(driver);
     const bench = (await session.lookup(FUSE_ROOT_ID, "bench")).nodeid;
     const lookup = (await session.lookup(bench, "lookup")).nodeid;
@@ -240,7 +249,7 @@ async function main(): Promise<void> {
       subjects.push(
         await Subject.start(
           v.label,
-          (share, socket) => [process.execPath, ...a.nodeFlags, "--import", "tsx", runner, v.main, "serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none"],
+          (share, socket) => [process.execPath, ...a.nodeFlags, ...v.flags, "--import", "tsx", runner, v.main, "serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none"],
           root,
         ),
       );
