@@ -6,6 +6,7 @@
 import { statSync } from "node:fs";
 import type { DeviceOptions } from "../host/device.js";
 import type { CacheMode } from "../passthrough/options.js";
+import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
 import { UsageError } from "./usage.js";
 import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags, splitOptionList, type FlagSpec } from "./flags.js";
 
@@ -26,6 +27,8 @@ export interface ServeOptions extends Omit<DeviceOptions, "fdBudget"> {
   sandbox: SandboxMode;
   socketGroup?: string;
   rlimitNofile?: number;
+  /** The capabilities the serving thread keeps (bits by number): virtiofsd's set, changed by --modcaps. */
+  capabilities: bigint;
   logLevel: LogLevel;
   syslog: boolean;
   /** Serve through /dev/fuse at this mount point instead of vhost-user. */
@@ -47,6 +50,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   sandbox: { value: true, meta: "MODE", help: "namespace (default), chroot or none" },
   tag: { value: true, meta: "TAG", help: "virtio-fs tag (1-36 bytes) offered through GET_CONFIG" },
   "socket-group": { value: true, meta: "GROUP", help: "group owning the socket (mode 0660)" },
+  modcaps: { value: true, meta: "LIST", help: "change the capabilities kept while serving, as virtiofsd: +sys_admin:-mknod" },
   "rlimit-nofile": { value: true, meta: "N", help: "open-file limit; the guest's fd budget follows from it" },
   "log-level": { value: true, meta: "LEVEL", help: "error, warn, info (default), debug, trace or off" },
   debug: { value: false, aliases: ["-d"], help: "the same as --log-level=debug (as C virtiofsd's -d)" },
@@ -90,6 +94,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     sandbox: flagValue(parsed, "sandbox"),
     logLevel: flagValue(parsed, "log-level") ?? (hasFlag(parsed, "debug") ? "debug" : undefined),
     threadPoolSize: flagValue(parsed, "thread-pool-size"),
+    modcaps: flagValue(parsed, "modcaps"),
   };
   for (const list of parsed.values.get("o") ?? []) {
     for (const [key, value] of splitOptionList(list)) {
@@ -145,8 +150,10 @@ export function parseServeArgs(argv: string[]): ServeRequest {
         case "readonly":
           opts.readonly = true;
           break;
-        // Accepted and ignored, as virtiofsd does for settings that do not apply here.
         case "modcaps":
+          opts.modcaps = needValue();
+          break;
+        // Accepted and ignored, as virtiofsd does for settings that do not apply here.
         case "timeout":
         case "max_idle_threads":
         case "allow_direct_io":
@@ -198,6 +205,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     killprivV2: opts.killprivV2,
     threadPoolSize: parseCount("thread-pool-size", opts.threadPoolSize ?? "0", 0, 1024),
     sandbox: parseChoice("sandbox", opts.sandbox ?? "namespace", SANDBOX_MODES),
+    capabilities: parseModcaps(opts.modcaps),
     logLevel: parseChoice("log-level", opts.logLevel ?? "info", LOG_LEVELS),
     syslog: hasFlag(parsed, "syslog"),
   };
@@ -207,4 +215,29 @@ export function parseServeArgs(argv: string[]): ServeRequest {
   if (rlimit !== undefined && rlimit !== "0") options.rlimitNofile = parseCount("rlimit-nofile", rlimit, 64, 1 << 30);
   if (fuseMount !== undefined) options.fuseMount = fuseMount;
   return { kind: "serve", options };
+}
+
+/**
+ * What the serving thread keeps of root's capabilities, as virtiofsd: what
+ * file ownership, modes, special files and running creating calls as the
+ * caller need. Without CAP_SYS_ADMIN, `trusted.*` and `security.*` xattrs
+ * (but `security.capability`) are the kernel's EPERM.
+ */
+export const DEFAULT_CAPABILITIES: readonly CapabilityName[] = ["chown", "dac_override", "fowner", "fsetid", "setgid", "setuid", "mknod", "setfcap"];
+
+/** virtiofsd's `--modcaps=+sys_admin:-mknod` (`,` works as the separator too) applied to {@link DEFAULT_CAPABILITIES}. */
+export function parseModcaps(list: string | undefined): bigint {
+  let mask = 0n;
+  for (const name of DEFAULT_CAPABILITIES) mask |= 1n << BigInt(CAPABILITIES[name]);
+  if (list === undefined) return mask;
+  for (const item of list.split(/[:,]/)) {
+    const m = /^([+-])(?:cap_)?([a-z_]+)$/i.exec(item.trim());
+    const name = m?.[2]?.toLowerCase();
+    if (!m || name === undefined || !(name in CAPABILITIES)) {
+      throw new UsageError(`--modcaps: '${item}' is not +NAME or -NAME of a capability (as in capabilities(7), e.g. +sys_admin)`);
+    }
+    const bit = 1n << BigInt(CAPABILITIES[name as CapabilityName]);
+    mask = m[1] === "+" ? mask | bit : mask & ~bit;
+  }
+  return mask;
 }

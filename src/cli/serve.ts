@@ -142,7 +142,8 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
       enterChroot(options.sharedDir);
       root = "/";
     }
-    restrictPrivileges(child ? { parentDeathSignal: "SIGTERM" } : {});
+    // The main thread makes every metadata call; from here it holds only what serving needs.
+    restrictPrivileges({ capabilities: options.capabilities, ...(child ? { parentDeathSignal: "SIGTERM" as const } : {}) });
     child?.reportReady();
     if (process.env[SANDBOX_PROBE_ENV] === "1") {
       process.stdout.write(`${JSON.stringify(sandboxView())}\n`);

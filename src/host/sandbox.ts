@@ -51,7 +51,7 @@ import {
   O_RDONLY,
   RLIMIT_NOFILE,
 } from "../sys/constants.js";
-import { chroot, getNoNewPrivs, getrlimit, mount, openat, pivotRoot, procSelfFd, reopen, setNoNewPrivs, setParentDeathSignal, setrlimit, umount2 } from "../sys/index.js";
+import { chroot, getNoNewPrivs, getrlimit, limitCapabilities, mount, openat, pivotRoot, procSelfFd, reopen, setNoNewPrivs, setParentDeathSignal, setrlimit, umount2 } from "../sys/index.js";
 
 export type SandboxMode = "namespace" | "chroot" | "none";
 
@@ -148,12 +148,15 @@ export function dropSupplementaryGroups(): void {
 
 /**
  * The last step before serving: no privileges through execve any more
- * (PR_SET_NO_NEW_PRIVS), and SIGTERM when the parent dies, for the process
- * a launcher started.
+ * (PR_SET_NO_NEW_PRIVS), SIGTERM when the parent dies (for the process a
+ * launcher started), and only `capabilities` left to the calling thread
+ * (virtiofsd's set by default: without CAP_SYS_ADMIN a guest cannot set
+ * `trusted.*` or `security.*` xattrs).
  */
-export function restrictPrivileges(options: { parentDeathSignal?: NodeJS.Signals } = {}): void {
+export function restrictPrivileges(options: { parentDeathSignal?: NodeJS.Signals; capabilities?: bigint } = {}): void {
   setNoNewPrivs();
   if (options.parentDeathSignal) setParentDeathSignal(options.parentDeathSignal);
+  if (options.capabilities !== undefined) limitCapabilities(options.capabilities);
 }
 
 // ---- namespace: the launcher side ----

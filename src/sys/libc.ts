@@ -291,5 +291,7 @@ export const fchdir = declare<[fd: number], number>("int fchdir(int fd)");
 export const prctl = declare<[option: number, arg2: number | bigint, arg3: number, arg4: number, arg5: number], number>(
   "int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)",
 );
+export const capget = declare<[header: Buf, data: Buf], number>("int capget(void *header, void *data)");
+export const capset = declare<[header: Buf, data: Buf], number>("int capset(void *header, const void *data)");
 export const getrlimit = declare<[resource: number, rlim: Buf], number>("int getrlimit(int resource, void *rlim)");
 export const setrlimit = declare<[resource: number, rlim: Buf], number>("int setrlimit(int resource, const void *rlim)");

@@ -25,6 +25,8 @@ import {
   MS_NODEV,
   MS_NOSUID,
   O_RDWR,
+  _LINUX_CAPABILITY_VERSION_3,
+  PR_CAPBSET_DROP,
   PR_GET_NO_NEW_PRIVS,
   PR_SET_NO_NEW_PRIVS,
   PR_SET_PDEATHSIG,
@@ -79,6 +81,58 @@ export function chroot(path: PathLike): void {
 /** PR_SET_NO_NEW_PRIVS: execve can no longer grant privileges (setuid bits, file capabilities). Irreversible. */
 export function setNoNewPrivs(): void {
   libc.check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+}
+
+/** The capability sets of the calling thread, one bit per capability number. */
+export interface CapabilitySets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+function capabilityHeader(): Buffer {
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(_LINUX_CAPABILITY_VERSION_3, 0); // pid 0: the calling thread
+  return header;
+}
+
+/** capget(2) of the calling thread. */
+export function capabilities(): CapabilitySets {
+  const data = Buffer.alloc(24); // two __user_cap_data_struct: effective, permitted, inheritable (u32 each)
+  libc.check(libc.capget(capabilityHeader(), data), "capget");
+  const set = (at: number): bigint => BigInt(data.readUInt32LE(at)) | (BigInt(data.readUInt32LE(at + 12)) << 32n);
+  return { effective: set(0), permitted: set(4), inheritable: set(8) };
+}
+
+/**
+ * Keeps only the capabilities in `keep` (bits by capability number): drops
+ * the rest from the bounding set (so that no execve can give them back), then
+ * sets the calling thread's effective and permitted sets to what it had of
+ * `keep`, and its inheritable set to none. Capabilities belong to a thread:
+ * threads that already run keep theirs, so call this on the thread that makes
+ * the calls to be limited. Irreversible.
+ */
+export function limitCapabilities(keep: bigint): void {
+  const had = capabilities();
+  if (had.effective & (1n << 8n)) {
+    // CAP_SETPCAP (in effect while we still have it) allows PR_CAPBSET_DROP; EINVAL past the kernel's last capability.
+    for (let cap = 0; cap < 64; cap++) {
+      if ((keep >> BigInt(cap)) & 1n) continue;
+      if (libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+        if (libc.lastErrno() === Errno.EINVAL) break;
+        libc.fail("prctl(PR_CAPBSET_DROP)");
+      }
+    }
+  }
+  const permitted = had.permitted & keep;
+  const data = Buffer.alloc(24);
+  const low = Number(permitted & 0xffff_ffffn);
+  const high = Number(permitted >> 32n);
+  data.writeUInt32LE(low, 0);
+  data.writeUInt32LE(low, 4);
+  data.writeUInt32LE(high, 12);
+  data.writeUInt32LE(high, 16);
+  libc.check(libc.capset(capabilityHeader(), data), "capset");
 }
 
 /** Whether PR_SET_NO_NEW_PRIVS is in force. */

@@ -78,3 +78,16 @@ test("bad input is one clear line", () => {
   refused(["--socket-path"], /needs a value/);
   refused(["--xattr=1", "--socket-path=s", "--shared-dir", dir], /takes no value/);
 });
+
+test("capabilities: virtiofsd's set by default, changed by --modcaps or -o modcaps", () => {
+  const bit = (n: number): bigint => 1n << BigInt(n);
+  // CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, FSETID 4, SETGID 6, SETUID 7, MKNOD 27, SETFCAP 31 (linux/capability.h)
+  const virtiofsd = [0, 1, 3, 4, 6, 7, 27, 31].reduce((m, n) => m | bit(n), 0n);
+  assert.equal(serve(["--socket-path=/s", `--shared-dir=${dir}`]).capabilities, virtiofsd);
+  const SYS_ADMIN = 21;
+  const MKNOD = 27;
+  assert.equal(serve(["--socket-path=/s", `--shared-dir=${dir}`, "--modcaps=+sys_admin:-mknod"]).capabilities, (virtiofsd | bit(SYS_ADMIN)) & ~bit(MKNOD));
+  assert.equal(serve(["--fd=3", "-o", `source=${dir},modcaps=+CAP_SYS_ADMIN`]).capabilities, virtiofsd | bit(SYS_ADMIN));
+  refused(["--socket-path=/s", `--shared-dir=${dir}`, "--modcaps=sys_admin"], /--modcaps: 'sys_admin' is not \+NAME or -NAME/);
+  refused(["--socket-path=/s", `--shared-dir=${dir}`, "--modcaps=+root"], /--modcaps: '\+root'/);
+});

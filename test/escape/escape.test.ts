@@ -358,7 +358,6 @@ test("xattrs: user.* lands on the file in the share; nothing is set through a sy
   const l = await node("abs-secret");
   await fails("EPERM", "user.x on the symlink", raw(Opcode.SETXATTR, l.nodeid, setxattrBody("user.x", value)));
   await fails("EPERM", "user.x on the symlink, by uid 1000", raw(Opcode.SETXATTR, l.nodeid, setxattrBody("user.y", value), USER));
-  // trusted.* and security.* without CAP_SYS_ADMIN: see test/escape/pending-xattr-namespaces.ts (the daemon
-  // keeps every capability, so both are granted today; virtiofsd's capability set refuses them).
+  // trusted.* and security.* (no CAP_SYS_ADMIN in the daemon): test/escape/xattr-namespaces.test.ts.
   nothingEscaped();
 });

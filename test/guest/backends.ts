@@ -161,30 +161,35 @@ export const virtiofsd: BackendFactory = {
   },
 };
 
-/** This project's `viofs serve` (compiled `dist/`), with the flags that mirror virtiofsd's. */
-export const viofsServe: BackendFactory = {
-  name: "viofs serve",
-  enosys: new Set<Operation>(["bmap", "poll", "ioctl"]),
-  interruptSafe: true,
-  async start() {
-    const { dir, share, socketPath } = scratch("viofs");
-    const bin = join(repoRoot(), "bin", "viofs.js");
-    const backend = await launch(
-      "viofs serve",
-      [process.execPath, bin, "serve", `--socket-path=${socketPath}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none"],
-      share,
-      socketPath,
-    );
-    const stop = backend.stop;
-    return {
-      ...backend,
-      async stop(graceMs?: number) {
-        await stop.call(backend, graceMs);
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  },
-};
+/** This project's `viofs serve` (compiled `dist/`) with the flags that mirror virtiofsd's (`--cache=auto --xattr --sandbox=none`), and `extraArgs`. */
+export function viofsServeWith(extraArgs: readonly string[], name = `viofs serve ${extraArgs.join(" ")}`.trim()): BackendFactory {
+  return {
+    name,
+    enosys: new Set<Operation>(["bmap", "poll", "ioctl"]),
+    interruptSafe: true,
+    async start() {
+      const { dir, share, socketPath } = scratch("viofs");
+      const bin = join(repoRoot(), "bin", "viofs.js");
+      const backend = await launch(
+        name,
+        [process.execPath, bin, "serve", `--socket-path=${socketPath}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none", ...extraArgs],
+        share,
+        socketPath,
+      );
+      const stop = backend.stop;
+      return {
+        ...backend,
+        async stop(graceMs?: number) {
+          await stop.call(backend, graceMs);
+          rmSync(dir, { recursive: true, force: true });
+        },
+      };
+    },
+  };
+}
+
+/** `viofs serve` as the tests run it. */
+export const viofsServe: BackendFactory = viofsServeWith([]);
 
 /** Whether the compiled CLI has a `serve` command yet. */
 function viofsServeAvailable(): boolean {

@@ -16,6 +16,7 @@ import { formatSddl, parseSddl } from "../../src/windows/sddl.js";
 import { AccessMask, SecurityInformation, decodeSecurityDescriptor, encodeSecurityDescriptor } from "../../src/windows/security.js";
 import { CleanupFlag, CreateDisposition, CreateOption } from "../../src/winfsp/constants.js";
 import { applySecurityDescriptor } from "../../src/winfsp/security-merge.js";
+import { viofsServeWith } from "../guest/backends.js";
 import { FACTORIES, closeFile, create, createOptions, createRequest, fails, hostXattr, hostXattrNames, mount, ok, open } from "./helpers.js";
 
 const A = FileAttribute;
@@ -49,8 +50,9 @@ for (const factory of FACTORIES) {
       assert.deepEqual(got, expected, "GetSecurity answers what SetSecurity stored");
       assert.equal(sddlOf(got), "O:BAG:SYD:P(A;OICI;FA;;;WD)(A;;0x1200a9;;;S-1-22-1-1000)");
 
-      const name = factory.name === "virtiofsd" ? "user.NTACL" : "security.NTACL";
-      assert.equal(m.fs.ntaclXattr, name, "C virtiofsd refuses security.* without CAP_SYS_ADMIN: the user.NTACL fallback");
+      // Both daemons keep virtiofsd's capabilities, without CAP_SYS_ADMIN: security.* is refused, the fallback taken.
+      const name = "user.NTACL";
+      assert.equal(m.fs.ntaclXattr, name, "security.* refused without CAP_SYS_ADMIN: the user.NTACL fallback");
       const stored = hostXattr(m.host("\\f"), name);
       assert.ok(stored !== undefined, `${name} on the host`);
       assert.deepEqual(stored, Buffer.from(encodeNtAcl(decodeSecurityDescriptor(got))), "NTACL v1 bytes");
@@ -246,3 +248,19 @@ for (const factory of FACTORIES) {
     });
   });
 }
+
+test("security: with CAP_SYS_ADMIN kept (viofs serve --modcaps=+sys_admin) descriptors go to security.NTACL, as Samba reads by default", async (t) => {
+  const m = await mount(t, viofsServeWith(["--modcaps=+sys_admin"]));
+  assert.equal(m.fs.ntaclXattr, "security.NTACL");
+  writeFileSync(m.host("\\g"), "x");
+  const f = await open(m.fs, "\\g", AccessMask.READ_CONTROL | AccessMask.WRITE_DAC | AccessMask.WRITE_OWNER);
+  const wanted = sdOf("O:BAG:SYD:P(A;;FA;;;WD)");
+  ok(await m.fs.setSecurity(f, SI.OWNER | SI.GROUP | SI.DACL, wanted));
+  const got = ok(await m.fs.getSecurity(f));
+  assert.equal(sddlOf(got), "O:BAG:SYD:P(A;;FA;;;WD)");
+  const stored = hostXattr(m.host("\\g"), "security.NTACL");
+  assert.ok(stored !== undefined, "security.NTACL on the host");
+  assert.deepEqual(stored, Buffer.from(encodeNtAcl(decodeSecurityDescriptor(got))));
+  assert.equal(hostXattr(m.host("\\g"), "user.NTACL"), undefined);
+  await closeFile(m.fs, f);
+});

@@ -8,9 +8,9 @@
  * - Reverse: the same written through smbclient and smbcacls are what the
  *   service reports.
  *
- * Where C virtiofsd refuses `security.*` (no CAP_SYS_ADMIN), descriptors live
- * in `user.NTACL`, and Samba is configured to read them there
- * (`acl_xattr:security_acl_name = user.NTACL`).
+ * Both daemons refuse `security.*` (they keep virtiofsd's capabilities, not
+ * CAP_SYS_ADMIN), so descriptors live in `user.NTACL`, and Samba is
+ * configured to read them there (`acl_xattr:security_acl_name = user.NTACL`).
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +26,9 @@ const SI = SecurityInformation;
 const CREATE_2010 = dateToFiletime(new Date("2010-01-01T00:00:00Z"));
 const CREATE_2012 = dateToFiletime(new Date("2012-06-15T12:30:00Z"));
 
+/** Where both daemons leave descriptors (see the module comment). */
+const USER_NTACL = "acl_xattr:security_acl_name = user.NTACL";
+
 /** SDDL the way our formatter writes it, from Samba's spelling. */
 const normalized = (sddl: string): string => formatSddl(parseSddl(sddl));
 
@@ -33,8 +36,7 @@ for (const factory of FACTORIES) {
   describe(`service over ${factory.name} and smbd on the same directory`, () => {
     test("forward and reverse: attributes, creation time, ACL, stream and EA agree", async (t) => {
       const m = await mount(t, factory);
-      const userNtacl = factory.name === "virtiofsd";
-      const samba = await SambaServer.start(m.backend.dir, userNtacl ? { shareOptions: ["acl_xattr:security_acl_name = user.NTACL"] } : {});
+      const samba = await SambaServer.start(m.backend.dir, { shareOptions: [USER_NTACL] });
       t.after(() => samba.stop());
 
       // Forward: the service writes.
@@ -50,7 +52,7 @@ for (const factory of FACTORIES) {
       ok(await m.fs.write(s.fileContext, zone, 0n, false, false));
       await closeFile(m.fs, s.fileContext);
       await closeFile(m.fs, f.fileContext);
-      if (userNtacl) assert.ok(hostXattr(m.host("\\fwd.txt"), "user.NTACL") !== undefined);
+      assert.ok(hostXattr(m.host("\\fwd.txt"), "user.NTACL") !== undefined);
 
       const info = await samba.allinfo("fwd.txt");
       assert.equal(info.attributes, 0x27, `smbclient shows ${info.attributeLetters}`);
@@ -93,7 +95,7 @@ for (const factory of FACTORIES) {
 
     test("viofs's own forms stay out of Samba's way: a stream over 65535 bytes and the EA-flags sidecar are not seen", async (t) => {
       const m = await mount(t, onTmpfs(factory));
-      const samba = await SambaServer.start(m.backend.dir, factory.name === "virtiofsd" ? { shareOptions: ["acl_xattr:security_acl_name = user.NTACL"] } : {});
+      const samba = await SambaServer.start(m.backend.dir, { shareOptions: [USER_NTACL] });
       t.after(() => samba.stop());
       const f = await create(m.fs, "\\big.txt");
       for (const [name, size] of [["small", 100], ["large", 70000]] as const) {

@@ -1,20 +1,12 @@
 /**
- * PENDING (not in the default suite: the file is not named *.test.ts; run it
- * with `npx tsx --test test/escape/pending-xattr-namespaces.ts`).
- *
- * Bug: `viofs serve` (any --sandbox) keeps every capability of the user it
- * runs as, so when run as root a guest can set `trusted.*` and arbitrary
- * `security.*` xattrs on files in the share: both need CAP_SYS_ADMIN, which
- * virtiofsd drops (it keeps only CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID,
- * SETUID, MKNOD, SETFCAP; see shared/reference/security-anchors.md §3
- * "Capabilities"). `trusted.overlay.*` on a host directory later used as an
- * overlayfs layer, or `security.*` labels read by a host LSM, are then the
- * guest's to choose. The request header's uid is no boundary (a malicious
- * driver writes any uid there), so the refusal must come from the daemon.
- *
- * Fix (for the lead; src/host/sandbox.ts + a capset binding in src/sys): drop
- * to virtiofsd's capability set before serving, or refuse these namespaces
- * in the passthrough's setxattr/removexattr (an xattrmap-like "bad" rule).
+ * `trusted.*` and `security.*` xattrs are root's: a guest must not set them
+ * on the host through the daemon, whatever uid its request header claims (a
+ * malicious driver writes any uid there). `trusted.overlay.*` on a directory
+ * later used as an overlayfs layer, or `security.*` labels a host LSM reads,
+ * would be the guest's to choose. `viofs serve` keeps virtiofsd's
+ * capabilities (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID, SETUID, MKNOD,
+ * SETFCAP; shared/reference/security-anchors.md §3), so without
+ * CAP_SYS_ADMIN the kernel answers EPERM.
  */
 import { after, before, test } from "node:test";
 import * as fs from "node:fs";
