@@ -110,9 +110,12 @@ export class VirtioFsDevice implements VhostUserDevice {
     if (!running) return 0;
     this.queues[index] = null;
     if (running.inFlight === 0) return running.queue.lastAvailIdx;
-    return new Promise<number>((resolve) => {
+    const stopped = new Promise<number>((resolve) => {
       running.stopping = () => resolve(running.queue.lastAvailIdx);
     });
+    // A request that waits (SETLKW on a lock another owner holds) would hold the stop forever.
+    this.server.interruptAll();
+    return stopped;
   }
 
   async reset(): Promise<void> {

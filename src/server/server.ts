@@ -382,6 +382,15 @@ export class FuseServer {
   }
 
   /**
+   * Interrupts every request in flight, as an INTERRUPT of each would: what
+   * waits (SETLKW) ends with EINTR, the rest finishes. For a transport that
+   * stops and must see its requests complete first (a ring stopping).
+   */
+  interruptAll(): void {
+    for (let ctx = this.newest; ctx !== null; ctx = ctx.older) ctx.interrupt();
+  }
+
+  /**
    * Ends the session as DESTROY would, for a transport whose client went away
    * without one (device reset, unmount): the file system drops every node and
    * handle, and the next request must be INIT.

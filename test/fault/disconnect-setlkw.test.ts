@@ -1,22 +1,9 @@
 /**
- * PENDING (not in the default suite: the file is not named *.test.ts; run it
- * with `npx tsx --test test/fault/pending-disconnect-setlkw.ts`).
- *
- * Bug: when the vhost-user connection drops while a SETLKW waits in the
- * daemon (a lock another owner holds), `viofs serve` never notices the end of
- * its client: it prints nothing, never exits, and keeps every fd.
- *
- * Diagnosis: VhostUserBackend.onClosed (src/vhost-user/backend.ts) first
- * stops every ring, and VirtioFsDevice.queueStopped (src/host/device.ts)
- * waits for the ring's requests in flight to finish; only then does it call
- * device.reset(), i.e. FuseServer.reset(), which is what interrupts the
- * in-flight contexts (SETLKW ends with EINTR when the session ends). The
- * wait can therefore never end: a deadlock. Fix options for the lead: on a
- * disconnect, reset the device (interrupting waits) before or while stopping
- * the rings (test/vhost-user/backend.test.ts pins "stop, then reset" and
- * would need updating), or let queueStopped interrupt requests still in
- * flight when the frontend is gone. (virtiofsd sidesteps it: it answers
- * SETLKW with ENOSYS.)
+ * The vhost-user connection drops while a SETLKW waits in the daemon (a lock
+ * another owner holds). Stopping the rings waits for their requests in
+ * flight; the wait is interrupted (EINTR) so the stop, the session's reset
+ * and the daemon's exit follow. (virtiofsd sidesteps this: it answers SETLKW
+ * with ENOSYS.)
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
