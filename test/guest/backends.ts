@@ -59,12 +59,23 @@ function repoRoot(): string {
   return dir;
 }
 
+/** The children of every thread of `pid` (a child forked by another thread than the first is listed under that thread only). */
 function children(pid: number): number[] {
+  let tasks: string[];
   try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+    tasks = readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
+  const out: number[] = [];
+  for (const task of tasks) {
+    try {
+      out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return out;
 }
 
 async function launch(name: string, argv: string[], dir: string, socketPath: string): Promise<Backend> {
