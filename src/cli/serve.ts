@@ -81,6 +81,8 @@ export async function runServe(argv: string[]): Promise<number> {
 async function serve(options: ServeOptions): Promise<number> {
   const child = sandboxChild();
   configureLogging(options);
+  // Errno errors are the daemon's answers (ENOENT for a LOOKUP), not bugs: their stacks cost more than the calls.
+  ErrnoError.captureStacks = options.logLevel === "debug" || options.logLevel === "trace";
   // Once, before any sandbox: the launcher checks, the sandboxed child does not again.
   if (options.xattr && child === null) warnWithoutUserXattrs(options.sharedDir);
   if (options.fuseMount !== undefined) return serveFuseMount(options, options.fuseMount);
