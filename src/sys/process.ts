@@ -26,6 +26,7 @@ import {
   MS_NOSUID,
   O_RDWR,
   _LINUX_CAPABILITY_VERSION_3,
+  CAPABILITIES,
   PR_CAPBSET_DROP,
   PR_GET_NO_NEW_PRIVS,
   PR_SET_NO_NEW_PRIVS,
@@ -114,7 +115,7 @@ export function capabilities(): CapabilitySets {
  */
 export function limitCapabilities(keep: bigint): void {
   const had = capabilities();
-  if (had.effective & (1n << 8n)) {
+  if (had.effective & (1n << BigInt(CAPABILITIES.setpcap))) {
     // CAP_SETPCAP (in effect while we still have it) allows PR_CAPBSET_DROP; EINVAL past the kernel's last capability.
     for (let cap = 0; cap < 64; cap++) {
       if ((keep >> BigInt(cap)) & 1n) continue;
