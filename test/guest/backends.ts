@@ -152,6 +152,18 @@ function scratch(name: string): { dir: string; share: string; socketPath: string
   return { dir, share, socketPath: join(dir, "vhost.sock") };
 }
 
+/** `backend`, whose stop also removes its scratch directory `dir`. */
+function removingDir(backend: Backend, dir: string): Backend {
+  const stop = backend.stop;
+  return {
+    ...backend,
+    async stop(graceMs?: number) {
+      await stop.call(backend, graceMs);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** QEMU's C virtiofsd, as libvirt starts it for a cache=auto share with xattrs. */
 export const virtiofsd: BackendFactory = {
   name: "virtiofsd",
@@ -161,14 +173,7 @@ export const virtiofsd: BackendFactory = {
   async start() {
     const { dir, share, socketPath } = scratch("virtiofsd");
     const backend = await launch("virtiofsd", [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], share, socketPath);
-    const stop = backend.stop;
-    return {
-      ...backend,
-      async stop(graceMs?: number) {
-        await stop.call(backend, graceMs);
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return removingDir(backend, dir);
   },
 };
 
@@ -187,14 +192,7 @@ export function viofsServeWith(extraArgs: readonly string[], name = `viofs serve
         share,
         socketPath,
       );
-      const stop = backend.stop;
-      return {
-        ...backend,
-        async stop(graceMs?: number) {
-          await stop.call(backend, graceMs);
-          rmSync(dir, { recursive: true, force: true });
-        },
-      };
+      return removingDir(backend, dir);
     },
   };
 }
