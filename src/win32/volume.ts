@@ -12,6 +12,7 @@
  */
 import type { FileSystemInterface } from "../winfsp/interface.js";
 import { MemoryFileSystem, type MemoryFileSystemOptions } from "../winfsp/memfs.js";
+import { systemTimeAsFileTime } from "./clock.js";
 import { Fsd } from "./fsd.js";
 
 /** A mounted share: its file system, and how to let go of it. */
@@ -62,7 +63,8 @@ export class Volume {
    * mode expects that), with MEMFS's other defaults.
    */
   static memory(options: MemoryFileSystemOptions & VolumeOptions = {}): Volume {
-    const fs = new MemoryFileSystem({ caseInsensitive: true, ...options });
+    // Stamped with the system time, as NTFS stamps files: GetSystemTimeAsFileTime then never reads later than a new file's times.
+    const fs = new MemoryFileSystem({ caseInsensitive: true, now: systemTimeAsFileTime, ...options });
     return Volume.over(fs, options);
   }
 
