@@ -71,9 +71,9 @@ class Sink {
     if (this.target !== null) this.target.write(text);
     else this.chunks.push(text);
   }
-  /** A progress line, redrawn in place; only on a terminal. */
+  /** A progress line, redrawn in place (what a longer line before left is erased); only on a terminal. */
   progress(text: string): void {
-    if (this.target?.isTTY) this.target.write(`\r${text}`);
+    if (this.target?.isTTY) this.target.write(`\r${text}\x1b[K`);
   }
   collected(): string {
     return this.chunks.join("");
