@@ -23,16 +23,16 @@ import {
   encodeReply,
   encodeRequestBytes,
   type Request,
-  type RequestHeader,
 } from "../../src/fuse/messages.js";
 import { DirentplusEncoder } from "../../src/fuse/dirent.js";
 import type { AttrOut, EntryOut, OpenOut, WriteOut } from "../../src/fuse/structs.js";
 import { errno } from "../../src/common/errors.js";
 import { log } from "../../src/common/log.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
-import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
+import { ChainReply } from "../../src/server/reply.js";
 import { FuseServer } from "../../src/server/server.js";
 import { Reader, Writer } from "../../src/virtio/chain-io.js";
+import { attrOut, discard, entryOut, header, readyServer } from "./fixtures.js";
 import { measure as measureCase, type Case, type Figure } from "./measure.js";
 
 // ─── Harness ───────────────────────────────────────────────────────────────
@@ -48,7 +48,6 @@ const measure = (c: Case): Promise<Figure> => measureCase(c, { rounds: ROUNDS, r
 
 // ─── Messages ──────────────────────────────────────────────────────────────
 
-const header = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 1000, gid: 1000, pid: 4242 });
 
 const lookupReq = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(1n), name: Buffer.from("file-0042.txt") });
 const getattrReq = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(7n), arg: { getattrFlags: 0, fh: 0n } });
@@ -66,35 +65,7 @@ const writeReqWhole = encodeRequestBytes({
   data: writeData,
 });
 
-const attr = {
-  ino: 0x1_0000_0042n,
-  size: 12345n,
-  blocks: 24n,
-  atime: 1_700_000_000n,
-  mtime: 1_700_000_001n,
-  ctime: 1_700_000_002n,
-  atimensec: 123_456_789,
-  mtimensec: 223_456_789,
-  ctimensec: 323_456_789,
-  mode: 0o100644,
-  nlink: 1,
-  uid: 1000,
-  gid: 1000,
-  rdev: 0,
-  blksize: 4096,
-  flags: 0,
-};
-const entryOut: EntryOut = {
-  nodeid: 42n,
-  generation: 0n,
-  entryValid: 1n,
-  attrValid: 1n,
-  entryValidNsec: 0,
-  attrValidNsec: 0,
-  attr,
-};
 const names = Array.from({ length: 100 }, (_, i) => Buffer.from(`file-${String(i).padStart(4, "0")}.txt`));
-const attrOut: AttrOut = { attrValid: 1n, attrValidNsec: 0, attr };
 const openOut: OpenOut = { fh: 3n, openFlags: 0, backingId: 0 };
 const writeOut: WriteOut = { size: 4096 };
 
@@ -114,30 +85,7 @@ class ConstFs extends FileSystemBase {
   }
 }
 
-/** Drops every reply (keeping the last, so it is not optimised away). */
-const discard: ReplyTarget = {
-  send(chunks) {
-    sink = chunks;
-  },
-  dataBuffers() {
-    return [];
-  },
-  sendData(h) {
-    sink = h;
-  },
-};
 
-async function readyServer(): Promise<FuseServer> {
-  const server = new FuseServer(new ConstFs());
-  const init: Request = {
-    opcode: Opcode.INIT,
-    header: header(0n),
-    arg: { major: 7, minor: 38, maxReadahead: 1 << 17, flags: 0xffff_ffff, flags2: 0xffff_ffff },
-  };
-  await server.handle(encodeRequestBytes(init), discard);
-  if (server.negotiated === null) throw new Error("INIT failed");
-  return server;
-}
 
 // ─── Cases ─────────────────────────────────────────────────────────────────
 
@@ -170,7 +118,7 @@ function chainCase(server: FuseServer, name: string, request: Uint8Array): Case 
 }
 
 async function cases(): Promise<Case[]> {
-  const server = await readyServer();
+  const server = await readyServer(new ConstFs());
   return [
     decodeCase("LOOKUP", lookupReq),
     decodeCase("GETATTR", getattrReq),

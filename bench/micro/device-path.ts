@@ -18,7 +18,7 @@
  * QD16 keeps 16 in flight.
  */
 import { Opcode } from "../../src/fuse/abi.js";
-import { encodeRequestBytes, type Request, type RequestHeader } from "../../src/fuse/messages.js";
+import { encodeRequestBytes } from "../../src/fuse/messages.js";
 import type { AttrOut, EntryOut } from "../../src/fuse/structs.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,13 +27,14 @@ import { log } from "../../src/common/log.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import { VirtioFsDevice } from "../../src/host/device.js";
 import { FileSystemBase, type Context } from "../../src/server/filesystem.js";
-import { ChainReply, type ReplyTarget } from "../../src/server/reply.js";
+import { ChainReply } from "../../src/server/reply.js";
 import { FuseServer } from "../../src/server/server.js";
 import { Reader, Writer } from "../../src/virtio/chain-io.js";
 import { DriverQueue } from "../../src/virtio/driver-queue.js";
 import { GuestMemory } from "../../src/virtio/memory.js";
 import { featureMask, splitQueueLayout } from "../../src/virtio/ring.js";
 import type { Vring } from "../../src/vhost-user/backend.js";
+import { attrOut, entryOut, header, readyServer } from "./fixtures.js";
 import { measure as measureCase, type Case, type Figure } from "./measure.js";
 
 let sink: unknown = null;
@@ -45,30 +46,9 @@ const measure = (c: Case): Promise<Figure> => measureCase(c, { rounds: ROUNDS, r
 
 // ─── Messages and file system ──────────────────────────────────────────────
 
-const header = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 1000, gid: 1000, pid: 4242 });
 const getattrReq = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(7n), arg: { getattrFlags: 0, fh: 0n } });
 const lookupReq = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(1n), name: Buffer.from("file-0042.txt") });
 
-const attr = {
-  ino: 0x1_0000_0042n,
-  size: 12345n,
-  blocks: 24n,
-  atime: 1_700_000_000n,
-  mtime: 1_700_000_001n,
-  ctime: 1_700_000_002n,
-  atimensec: 123_456_789,
-  mtimensec: 223_456_789,
-  ctimensec: 323_456_789,
-  mode: 0o100644,
-  nlink: 1,
-  uid: 1000,
-  gid: 1000,
-  rdev: 0,
-  blksize: 4096,
-  flags: 0,
-};
-const entryOut: EntryOut = { nodeid: 42n, generation: 0n, entryValid: 1n, attrValid: 1n, entryValidNsec: 0, attrValidNsec: 0, attr };
-const attrOut: AttrOut = { attrValid: 1n, attrValidNsec: 0, attr };
 
 /** Answers LOOKUP and GETATTR from constants, synchronously (as the passthrough's metadata methods do). */
 class ConstFs extends FileSystemBase {
@@ -80,29 +60,7 @@ class ConstFs extends FileSystemBase {
   }
 }
 
-const discard: ReplyTarget = {
-  send(chunks) {
-    sink = chunks;
-  },
-  dataBuffers() {
-    return [];
-  },
-  sendData(h) {
-    sink = h;
-  },
-};
 
-async function readyServer(fs: FileSystemBase = new ConstFs()): Promise<FuseServer> {
-  const server = new FuseServer(fs);
-  const init: Request = {
-    opcode: Opcode.INIT,
-    header: header(0n),
-    arg: { major: 7, minor: 38, maxReadahead: 1 << 17, flags: 0xffff_ffff, flags2: 0xffff_ffff },
-  };
-  await server.handle(encodeRequestBytes(init), discard);
-  if (server.negotiated === null) throw new Error("INIT failed");
-  return server;
-}
 
 // ─── The ring ──────────────────────────────────────────────────────────────
 
@@ -208,7 +166,7 @@ function chainCase(name: string, server: FuseServer, request: Uint8Array): Case 
 async function main(): Promise<void> {
   log.setLevel("error");
   const filter = process.argv.includes("--filter") ? process.argv[process.argv.indexOf("--filter") + 1]! : "";
-  const server = await readyServer();
+  const server = await readyServer(new ConstFs());
   const dir = mkdtempSync(join(tmpdir(), "viofs-device-path-"));
   mkdirSync(join(dir, "share"));
   writeFileSync(join(dir, "share", "file-0042.txt"), "x");

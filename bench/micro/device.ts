@@ -130,13 +130,16 @@ function children(pid: number): number[] {
   }
 }
 
-/** Context switches (voluntary, involuntary) of every thread of `pid` and its descendants so far. */
-function switches(pid: number): [number, number] {
-  let vol = 0;
-  let invol = 0;
+/** `pid` and its descendants so far. */
+function family(pid: number): number[] {
   const pids = [pid];
   for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
-  for (const p of pids) {
+  return pids;
+}
+
+/** Calls `use` with `/proc/P/task/T/<file>` of every thread of `pid` and its descendants (threads gone meanwhile are skipped). */
+function eachThread(pid: number, file: string, use: (text: string) => void): void {
+  for (const p of family(pid)) {
     let tasks: string[];
     try {
       tasks = readdirSync(`/proc/${p}/task`);
@@ -144,15 +147,25 @@ function switches(pid: number): [number, number] {
       continue;
     }
     for (const t of tasks) {
+      let text: string;
       try {
-        const status = readFileSync(`/proc/${p}/task/${t}/status`, "utf8");
-        vol += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        invol += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+        text = readFileSync(`/proc/${p}/task/${t}/${file}`, "utf8");
       } catch {
-        // Gone.
+        continue; // Gone.
       }
+      use(text);
     }
   }
+}
+
+/** Context switches (voluntary, involuntary) of every thread of `pid` and its descendants so far. */
+function switches(pid: number): [number, number] {
+  let vol = 0;
+  let invol = 0;
+  eachThread(pid, "status", (status) => {
+    vol += Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    invol += Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  });
   return [vol, invol];
 }
 
@@ -160,9 +173,7 @@ function switches(pid: number): [number, number] {
 function userSystem(pid: number): [number, number] {
   let user = 0;
   let system = 0;
-  const pids = [pid];
-  for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
-  for (const p of pids) {
+  for (const p of family(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -188,23 +199,9 @@ function minorFaults(pid: number): number {
 /** CPU seconds on a core (all threads, ns resolution from schedstat) of `pid` and its descendants. */
 function cpuSeconds(pid: number): number {
   let total = 0;
-  const pids = [pid];
-  for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
-  for (const p of pids) {
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        total += Number(readFileSync(`/proc/${p}/task/${t}/schedstat`, "utf8").split(" ")[0]) / 1e9;
-      } catch {
-        // Gone.
-      }
-    }
-  }
+  eachThread(pid, "schedstat", (schedstat) => {
+    total += Number(schedstat.split(" ")[0]) / 1e9;
+  });
   return total;
 }
 

@@ -86,7 +86,7 @@ import {
 import { readDirectoryEntries, type DirectoryEntry } from "./dirinfo.js";
 import { Win32Error } from "./errors.js";
 import { FSCTL_SET_REPARSE_POINT } from "./constants.js";
-import type { FileObject, QueryInformationValue } from "./fsd.js";
+import { encodeOplockOutput, type FileObject, type QueryInformationValue } from "./fsd.js";
 import { dosPathToNtPath, win32PatternToNt } from "./names.js";
 import {
   NtClose,
@@ -1336,7 +1336,7 @@ export async function DeviceIoControl(
       const pending = r.pending.then((c) => ({
         status: c.status,
         bytesTransferred: c.output !== null ? 20 : c.information,
-        output: c.output !== null ? encodeOplockOutputBuffer(c.output) : null,
+        output: c.output !== null ? encodeOplockOutput(c.output) : null,
         information: c.information,
       }));
       return overlappedOrWait(call, f.overlapped ? lpOverlapped : null, pending, (x) => x.output ?? new Uint8Array(0));
@@ -1352,17 +1352,6 @@ export async function DeviceIoControl(
   if (r.value === undefined) failStatus(r.status, call);
   succeed();
   return r.value;
-}
-
-function encodeOplockOutputBuffer(o: { originalLevel: number; newLevel: number; flags: number }): Uint8Array {
-  const out = new Uint8Array(20);
-  const v = new DataView(out.buffer);
-  v.setUint16(0, 1, true);
-  v.setUint16(2, 20, true);
-  v.setUint32(4, o.originalLevel, true);
-  v.setUint32(8, o.newLevel, true);
-  v.setUint32(12, o.flags, true);
-  return out;
 }
 
 // ----------------------------------------------------------------- volume
