@@ -24,6 +24,7 @@ import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import { MessageReply } from "../../src/server/reply.js";
 import { FuseServer } from "../../src/server/server.js";
 import { procSelfFd } from "../../src/sys/fs.js";
+import { defaults } from "../../test/passthrough/helpers.js";
 import { initReq } from "../../test/server/client.js";
 import { anyRequest, checkReplies, defuse, within } from "../props/fuse-server.js";
 import type { Target } from "../runner.js";
@@ -83,17 +84,7 @@ export const serverTarget: Target = {
       fs.linkSync(path.join(share, "a"), path.join(share, "c")); // a second name for "a"
       before = snapshot(watched);
       fdsBefore = openFds();
-      const pfs = new PassthroughFs({
-        root: share,
-        cache: "auto",
-        xattr: true,
-        readonly: false,
-        posixLocks: true,
-        flock: true,
-        announceSubmounts: false,
-        writeback: false,
-        fdBudget: 256,
-      });
+      const pfs = new PassthroughFs({ root: share, ...defaults, fdBudget: 256 });
       const s = new FuseServer(pfs, { posixLocks: true, flock: true, restartOnInit: true });
       await s.handle(encodeRequestBytes(initReq()), new MessageReply(() => {}));
       return s;
