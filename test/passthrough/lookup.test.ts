@@ -51,6 +51,52 @@ test("lookup counts: the same inode keeps its nodeid, FORGET to zero closes its 
   }
 });
 
+test("a name looked up again answers what it names now: replaced, turned into a symlink, removed, a hard link", async () => {
+  // The second LOOKUP of a name takes the statx-only path (the node is known); what it finds must still decide.
+  const { fs: pfs, share, outside, cleanup } = await openFs("relookup");
+  try {
+    fs.writeFileSync(path.join(share, "a"), "first");
+    fs.writeFileSync(path.join(share, "b"), "second!");
+    const a = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.equal((await pfs.lookup(ctx(), ROOT, n("a"))).nodeid, a.nodeid);
+
+    // Replaced on the host by a file the guest never looked up: a new node, with its attributes.
+    fs.renameSync(path.join(share, "b"), path.join(share, "a"));
+    const replaced = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.notEqual(replaced.nodeid, a.nodeid);
+    assert.equal(replaced.attr.size, 7n);
+    assert.equal(replaced.attr.ino, BigInt(fs.lstatSync(path.join(share, "a")).ino));
+
+    // Replaced by a symlink out of the share: the link itself, never its target.
+    fs.rmSync(path.join(share, "a"));
+    fs.symlinkSync(outside, path.join(share, "a"));
+    const link = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.equal(link.attr.mode & S_IFMT, S_IFLNK);
+    const again = await pfs.lookup(ctx(), ROOT, n("a"));
+    assert.equal(again.nodeid, link.nodeid);
+    assert.equal(again.attr.mode & S_IFMT, S_IFLNK);
+
+    // Removed: ENOENT, however recently it was found.
+    fs.rmSync(path.join(share, "a"));
+    await rejectsErrno(pfs.lookup(ctx(), ROOT, n("a")), "ENOENT");
+
+    // A new name of a known node (a hard link made on the host) is that node.
+    fs.writeFileSync(path.join(share, "c"), "linked");
+    const c = await pfs.lookup(ctx(), ROOT, n("c"));
+    fs.linkSync(path.join(share, "c"), path.join(share, "d"));
+    assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).nodeid, c.nodeid);
+    assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).attr.nlink, 2);
+
+    // Forgotten, then looked up again: a new node, as before.
+    pfs.forget(c.nodeid, 3n);
+    const fresh = await pfs.lookup(ctx(), ROOT, n("c"));
+    assert.notEqual(fresh.nodeid, c.nodeid);
+    assert.deepEqual(pfs.stats().nodes, 5, "root, the first a, its replacement, the link, c anew");
+  } finally {
+    await cleanup();
+  }
+});
+
 test("an open handle keeps a forgotten node's fd until it is released", async () => {
   const { fs: pfs, share, cleanup } = await openFs("hold");
   try {
