@@ -9,10 +9,11 @@
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { VIOFS } from "../host/viofs-process.js";
+import { removeScratch } from "../scratch.js";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -24,16 +25,6 @@ export const ROOT = repoRoot();
 export const WORKLOAD = join(ROOT, "test", "vm", "workload.sh");
 /** FUSE_SUPER_MAGIC, as `stat -f -c %t` prints it. */
 export const FUSE_MAGIC_HEX = "65735546";
-
-/** node and the arguments that start `viofs`: the compiled bin, or the sources through tsx. */
-export function viofsCommand(): string[] {
-  if (!fileURLToPath(import.meta.url).endsWith(".ts")) return [process.execPath, join(ROOT, "bin", "viofs.js")];
-  const launcher = join(mkdtempSync(join(tmpdir(), "viofs-launch-")), "viofs.mjs");
-  writeFileSync(launcher, `import { main } from ${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
-  return [process.execPath, "--import", "tsx", launcher];
-}
-
-export const VIOFS = viofsCommand();
 
 export interface Running {
   readonly child: ChildProcess;
@@ -94,14 +85,21 @@ export interface Mounted extends Running {
 
 /**
  * Runs `viofs <args>` that mounts at `mountpoint`, and waits until its log
- * says the mount is ready (`ready`) or it exits (then fails, with its log).
+ * says the mount is ready (`ready`) or it exits (then fails, with its log,
+ * after killing a viofs that is still running).
  */
 export async function startMounted(args: string[], mountpoint: string, ready: RegExp): Promise<Mounted> {
   const running = startViofs(args);
   let done = false;
   void running.exited.then(() => (done = true));
-  await until(() => ready.test(running.stderr()) || done, `the mount at ${mountpoint}`, 15_000, running.stderr);
-  assert.ok(mountAt(mountpoint) && !done, `viofs exited without mounting:\n${running.stderr()}`);
+  try {
+    await until(() => ready.test(running.stderr()) || done, `the mount at ${mountpoint}`, 15_000, running.stderr);
+    assert.ok(mountAt(mountpoint) && !done, `viofs exited without mounting:\n${running.stderr()}`);
+  } catch (error) {
+    running.child.kill("SIGKILL");
+    await running.exited;
+    throw error;
+  }
   return {
     ...running,
     mountpoint,
@@ -110,7 +108,7 @@ export async function startMounted(args: string[], mountpoint: string, ready: Re
       const { code, signal } = await running.exited;
       assert.equal(mountAt(mountpoint), null, "the mount is gone after viofs exits");
       assert.deepEqual({ code, signal }, { code: 0, signal: null }, running.stderr());
-      rmSync(mountpoint, { recursive: true, force: true });
+      removeScratch(mountpoint);
     },
   };
 }

@@ -3,10 +3,12 @@
  * the sources through a small launcher, with stdout/stderr collected.
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
+import { atEnd } from "../scratch.js";
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -16,10 +18,15 @@ function repoRoot(): string {
 
 export const ROOT = repoRoot();
 
-/** node and the arguments that start `viofs`: the compiled bin, or the sources through tsx. */
+/**
+ * node and the arguments that start `viofs`: the compiled bin, or the
+ * sources through tsx (a launcher in a directory of its own, removed when
+ * this process exits; the children have read it by then).
+ */
 function viofsCommand(): string[] {
   if (!fileURLToPath(import.meta.url).endsWith(".ts")) return [process.execPath, join(ROOT, "bin", "viofs.js")];
   const dir = mkdtempSync(join(tmpdir(), "viofs-launch-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
   chmodSync(dir, 0o755); // readable by the unprivileged users some tests run it as
   const launcher = join(dir, "viofs.mjs");
   writeFileSync(launcher, `import { main } from ${JSON.stringify(join(ROOT, "src", "cli", "main.ts"))};\nprocess.exitCode = await main(process.argv.slice(2));\n`);
@@ -74,4 +81,20 @@ export function start(args: string[], options: StartOptions = {}): Running {
       }
     },
   };
+}
+
+/**
+ * Stops `running` when `t` ends if it still runs then (a test that failed
+ * before its end): SIGTERM, which a namespace launcher passes on to the
+ * server inside, then SIGKILL after `graceMs`; waits for it either way.
+ */
+export function stopAtEnd(t: TestContext, running: Running, graceMs = 5000): Running {
+  atEnd(t, async () => {
+    const { child } = running;
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), graceMs);
+    await running.exited;
+    clearTimeout(timer);
+  });
+  return running;
 }
