@@ -4,16 +4,16 @@
  * tests run from source), real sockets, real files. Every test that serves
  * uses --sandbox=none; test/host/sandbox.test.ts covers the sandboxes.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { StdioOptions } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { accept, connectUnix, listenUnix, socketpair } from "../../src/sys/index.js";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../src/sys/constants.js";
 
-import { start, type Running } from "./viofs-process.js";
+import { scratchDir } from "../scratch.js";
+import { start, stopAtEnd, type Running } from "./viofs-process.js";
 
 async function run(args: string[], options: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const running = start(args, options);
@@ -30,8 +30,9 @@ function assertOneLine(result: { code: number | null; stderr: string }, code: nu
   assert.match(lines[0]!, pattern);
 }
 
-function scratch(): { dir: string; share: string; socket: string } {
-  const dir = mkdtempSync(join(tmpdir(), "viofs-serve-"));
+/** A fresh directory with `share/a.txt`, removed when `t` ends. */
+function scratch(t: TestContext): { dir: string; share: string; socket: string } {
+  const dir = scratchDir(t, "viofs-serve-");
   const share = join(dir, "share");
   mkdirSync(share);
   writeFileSync(join(share, "a.txt"), "hello\n");
@@ -40,10 +41,10 @@ function scratch(): { dir: string; share: string; socket: string } {
 
 const WAITING = /waiting for a vhost-user connection/;
 
-/** Starts a server on a fresh scratch directory and waits until it accepts. */
-async function serving(extra: string[] = []): Promise<{ s: ReturnType<typeof scratch>; server: Running }> {
-  const s = scratch();
-  const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", ...extra]);
+/** Starts a server on a fresh scratch directory and waits until it accepts; both go when `t` ends. */
+async function serving(t: TestContext, extra: string[] = []): Promise<{ s: ReturnType<typeof scratch>; server: Running }> {
+  const s = scratch(t);
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", ...extra]));
   await server.waitFor(WAITING);
   return { s, server };
 }
@@ -66,22 +67,22 @@ test("--print-capabilities is virtiofsd's vhost-user.json answer, without migrat
   assert.deepEqual(JSON.parse(result.stdout), { type: "fs", features: ["separate-options"] });
 });
 
-test("bad flags: exit 2 and one line", async () => {
-  const { share } = scratch();
+test("bad flags: exit 2 and one line", async (t) => {
+  const { share } = scratch(t);
   assertOneLine(await run(["serve", "--bogus"]), 2, /unknown option '--bogus'/);
   assertOneLine(await run(["serve", "--shared-dir", share]), 2, /--socket-path=PATH or --fd=N/);
   assertOneLine(await run(["serve", "--socket-path=s", `--shared-dir=${share}`, "--cache=sometimes"]), 2, /--cache must be one of/);
   assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${share}`, "--socket-group=daemon"]), 2, /--socket-group applies to --socket-path only/);
 });
 
-test("a missing shared directory is refused before anything is created", async () => {
-  const { dir, socket } = scratch();
+test("a missing shared directory is refused before anything is created", async (t) => {
+  const { dir, socket } = scratch(t);
   assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${join(dir, "nope")}`, "--sandbox=none"]), 2, /shared directory '.*nope' does not exist/);
   assert.equal(existsSync(socket), false);
 });
 
-test("a socket directory that does not exist, a path that is not a socket", async () => {
-  const { dir, share } = scratch();
+test("a socket directory that does not exist, a path that is not a socket", async (t) => {
+  const { dir, share } = scratch(t);
   assertOneLine(await run(["serve", `--socket-path=${join(dir, "no", "s.sock")}`, `--shared-dir=${share}`, "--sandbox=none"]), 1, /directory '.*no' does not exist/);
   const file = join(dir, "file");
   writeFileSync(file, "x");
@@ -89,8 +90,8 @@ test("a socket directory that does not exist, a path that is not a socket", asyn
   assert.equal(readFileSync(file, "utf8"), "x");
 });
 
-test("--rlimit-nofile beyond the system's maximum, or too small for the reserve", async () => {
-  const { share, socket } = scratch();
+test("--rlimit-nofile beyond the system's maximum, or too small for the reserve", async (t) => {
+  const { share, socket } = scratch(t);
   const max = Number(readFileSync("/proc/sys/fs/nr_open", "utf8"));
   assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--sandbox=none", `--rlimit-nofile=${max + 1}`]), 1, /above the system's maximum/);
   assertOneLine(await run(["serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--sandbox=none", "--rlimit-nofile=100"]), 1, /too small/);
@@ -99,8 +100,8 @@ test("--rlimit-nofile beyond the system's maximum, or too small for the reserve"
 
 // ---- the socket ----
 
-test("the socket is created 0600 with a pid file; SIGTERM removes both and exits 0", async () => {
-  const { s, server } = await serving();
+test("the socket is created 0600 with a pid file; SIGTERM removes both and exits 0", async (t) => {
+  const { s, server } = await serving(t);
   assert.ok(statSync(s.socket).isSocket());
   assert.equal(statSync(s.socket).mode & 0o777, 0o600);
   assert.equal(statSync(`${s.socket}.pid`).mode & 0o777, 0o600);
@@ -110,13 +111,12 @@ test("the socket is created 0600 with a pid file; SIGTERM removes both and exits
   assert.equal(code, 0, server.stderr());
   assert.equal(existsSync(s.socket), false);
   assert.equal(existsSync(`${s.socket}.pid`), false);
-  rmSync(s.dir, { recursive: true });
 });
 
-test("--xattr on a directory without user xattrs: one warning saying what is lost and what to do; it still serves", async () => {
-  const s = scratch();
+test("--xattr on a directory without user xattrs: one warning saying what is lost and what to do; it still serves", async (t) => {
+  const s = scratch(t);
   // sysfs refuses user.* xattrs (EOPNOTSUPP); a tmpfs share takes them and draws no warning.
-  const server = start(["serve", `--socket-path=${s.socket}`, "--shared-dir=/sys/kernel", "--xattr", "--sandbox=none"]);
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, "--shared-dir=/sys/kernel", "--xattr", "--sandbox=none"]));
   await server.waitFor(WAITING);
   const warnings = server.stderr().split("\n").filter((l) => / WARN .*extended attributes/.test(l));
   assert.equal(warnings.length, 1, server.stderr());
@@ -124,21 +124,20 @@ test("--xattr on a directory without user xattrs: one warning saying what is los
   assert.match(warnings[0]!, /leave out --xattr/);
   server.child.kill("SIGTERM");
   assert.equal((await server.exited).code, 0, server.stderr());
-  const quiet = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--xattr", "--sandbox=none"]);
+  const quiet = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--xattr", "--sandbox=none"]));
   await quiet.waitFor(WAITING);
   assert.doesNotMatch(quiet.stderr(), /extended attributes/);
   quiet.child.kill("SIGTERM");
   await quiet.exited;
-  rmSync(s.dir, { recursive: true });
 });
 
-test("--socket-group makes the socket 0660 and the group's", async () => {
+test("--socket-group makes the socket 0660 and the group's", async (t) => {
   const group = readFileSync("/etc/group", "utf8")
     .split("\n")
     .map((line) => line.split(":"))
     .find((fields) => fields.length >= 3 && fields[0] !== "" && Number(fields[2]) !== process.getgid!());
   assert.ok(group, "a group other than ours in /etc/group");
-  const { s, server } = await serving([`--socket-group=${group[0]}`]);
+  const { s, server } = await serving(t, [`--socket-group=${group[0]}`]);
   assert.equal(statSync(s.socket).mode & 0o777, 0o660);
   assert.equal(statSync(s.socket).gid, Number(group[2]));
   server.child.kill("SIGINT");
@@ -147,8 +146,8 @@ test("--socket-group makes the socket 0660 and the group's", async () => {
   assertOneLine(refused, 1, /no group named 'no-such-group-here'/);
 });
 
-test("a socket in use by another viofs is refused (pid-file lock); the running one is untouched", async () => {
-  const { s, server } = await serving();
+test("a socket in use by another viofs is refused (pid-file lock); the running one is untouched", async (t) => {
+  const { s, server } = await serving(t);
   const second = await run(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]);
   assertOneLine(second, 1, new RegExp(`socket .* is in use by another process \\(pid ${server.child.pid}\\); stop it or choose another path`));
   assert.equal(server.child.exitCode, null, "the first server still runs");
@@ -157,8 +156,8 @@ test("a socket in use by another viofs is refused (pid-file lock); the running o
   assert.equal((await server.exited).code, 0, "the probe-free refusal left the first server its one connection");
 });
 
-test("a socket another program listens on is refused without connecting to it", async () => {
-  const s = scratch();
+test("a socket another program listens on is refused without connecting to it", async (t) => {
+  const s = scratch(t);
   const fd = listenUnix(s.socket);
   try {
     assertOneLine(await run(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]), 1, /is in use by another process; stop it or choose another path/);
@@ -169,11 +168,11 @@ test("a socket another program listens on is refused without connecting to it", 
   }
 });
 
-test("a stale socket (nobody listening) is replaced", async () => {
-  const s = scratch();
+test("a stale socket (nobody listening) is replaced", async (t) => {
+  const s = scratch(t);
   closeSync(listenUnix(s.socket));
   assert.ok(statSync(s.socket).isSocket());
-  const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]);
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"]));
   await server.waitFor(WAITING);
   const client = connectUnix(s.socket);
   closeSync(client);
@@ -183,8 +182,8 @@ test("a stale socket (nobody listening) is replaced", async () => {
   assert.equal(existsSync(s.socket), false);
 });
 
-test("one connection only: a second client is refused while the first is served", async () => {
-  const { s, server } = await serving();
+test("one connection only: a second client is refused while the first is served", async (t) => {
+  const { s, server } = await serving(t);
   const first = connectUnix(s.socket);
   await server.waitFor(/client connected/);
   assert.throws(() => connectUnix(s.socket), /ECONNREFUSED/);
@@ -194,10 +193,10 @@ test("one connection only: a second client is refused while the first is served"
 
 // ---- --fd ----
 
-test("--fd=N: an inherited listening socket is served, and its file left alone", async () => {
-  const s = scratch();
+test("--fd=N: an inherited listening socket is served, and its file left alone", async (t) => {
+  const s = scratch(t);
   const fd = listenUnix(s.socket, 16, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  const server = start(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", fd] });
+  const server = stopAtEnd(t, start(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", fd] }));
   closeSync(fd);
   await server.waitFor(WAITING);
   closeSync(connectUnix(s.socket));
@@ -206,8 +205,8 @@ test("--fd=N: an inherited listening socket is served, and its file left alone",
   assert.equal(existsSync(`${s.socket}.pid`), false);
 });
 
-test("--fd=N that is not a listening Unix stream socket is refused in one line", async () => {
-  const s = scratch();
+test("--fd=N that is not a listening Unix stream socket is refused in one line", async (t) => {
+  const s = scratch(t);
   const file = openSync(join(s.dir, "plain"), "w");
   assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${s.share}`, "--sandbox=none"], { stdio: ["ignore", "pipe", "pipe", file] }), 1, /--fd=3 is a regular file, not a socket/);
   closeSync(file);
