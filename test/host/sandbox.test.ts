@@ -5,10 +5,9 @@
  * and exits. Plus the namespace launcher's life cycle (signals, cleanup), a
  * guest session served from inside the namespaces, and the refusals.
  */
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, closeSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, closeSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FUSE_ROOT_ID, OpenFlag } from "../../src/fuse/abi.js";
 import { VirtioFsDriver } from "../../src/guest/driver.js";
@@ -16,10 +15,12 @@ import { FuseSession } from "../../src/guest/session.js";
 import type { SandboxView } from "../../src/host/sandbox.js";
 import { connectUnix, listenUnix } from "../../src/sys/index.js";
 
-import { start } from "./viofs-process.js";
+import { scratchDir } from "../scratch.js";
+import { start, stopAtEnd } from "./viofs-process.js";
 
-function scratch(): { dir: string; share: string; socket: string } {
-  const dir = mkdtempSync(join(tmpdir(), "viofs-sandbox-"));
+/** A fresh directory with a share to serve, removed when `t` ends. */
+function scratch(t: TestContext): { dir: string; share: string; socket: string } {
+  const dir = scratchDir(t, "viofs-sandbox-");
   const share = join(dir, "share");
   mkdirSync(share);
   writeFileSync(join(share, "a.txt"), "hello from the host\n");
@@ -29,8 +30,8 @@ function scratch(): { dir: string; share: string; socket: string } {
 }
 
 /** Runs the probe under `sandbox` and returns what the served process saw. */
-async function probe(sandbox: string): Promise<{ view: SandboxView; s: ReturnType<typeof scratch>; code: number | null }> {
-  const s = scratch();
+async function probe(t: TestContext, sandbox: string): Promise<{ view: SandboxView; s: ReturnType<typeof scratch>; code: number | null }> {
+  const s = scratch(t);
   const running = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, `--sandbox=${sandbox}`, "--log-level=error"], {
     env: { VIOFS_SANDBOX_PROBE: "1" },
   });
@@ -58,8 +59,8 @@ function alive(pid: number): boolean {
 
 // ---- what the served process sees ----
 
-test("namespace: / is the share, the host and procfs are out of reach; files are cleaned up", async () => {
-  const { view, s } = await probe("namespace");
+test("namespace: / is the share, the host and procfs are out of reach; files are cleaned up", async (t) => {
+  const { view, s } = await probe(t, "namespace");
   assert.deepEqual(view.root, readdirSync(s.share).sort());
   assert.equal(view.etcPasswd, false);
   assert.equal(view.procRootEtc, false);
@@ -71,8 +72,8 @@ test("namespace: / is the share, the host and procfs are out of reach; files are
   assert.equal(existsSync(`${s.socket}.pid`), false);
 });
 
-test("chroot: / is the share, /etc/passwd is out of reach", async () => {
-  const { view, s } = await probe("chroot");
+test("chroot: / is the share, /etc/passwd is out of reach", async (t) => {
+  const { view, s } = await probe(t, "chroot");
   assert.deepEqual(view.root, readdirSync(s.share).sort());
   assert.equal(view.etcPasswd, false);
   assert.equal(view.procRootEtc, false);
@@ -80,8 +81,8 @@ test("chroot: / is the share, /etc/passwd is out of reach", async () => {
   assert.equal(view.noNewPrivs, true);
 });
 
-test("none: the host's root is in view", async () => {
-  const { view } = await probe("none");
+test("none: the host's root is in view", async (t) => {
+  const { view } = await probe(t, "none");
   assert.deepEqual(view.root, readdirSync("/").sort());
   assert.equal(view.etcPasswd, true);
   assert.equal(view.reopenWorks, true);
@@ -89,9 +90,9 @@ test("none: the host's root is in view", async () => {
 
 // ---- the namespace launcher ----
 
-test("namespace: a guest session is served from inside; its end ends both processes", async () => {
-  const s = scratch();
-  const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`]);
+test("namespace: a guest session is served from inside; its end ends both processes", async (t) => {
+  const s = scratch(t);
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`]));
   await server.waitFor(/waiting for a vhost-user connection/);
   const driver = await VirtioFsDriver.connect(s.socket);
   try {
@@ -113,9 +114,9 @@ test("namespace: a guest session is served from inside; its end ends both proces
 });
 
 for (const how of ["SIGTERM to the launcher", "SIGINT to the process group (Ctrl-C)"] as const) {
-  test(`namespace: ${how} stops the served process and removes the socket`, async () => {
-    const s = scratch();
-    const server = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`], { detached: true });
+  test(`namespace: ${how} stops the served process and removes the socket`, async (t) => {
+    const s = scratch(t);
+    const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`], { detached: true }));
     await server.waitFor(/waiting for a vhost-user connection/);
     const descendants: number[] = [];
     for (let pids = children(server.child.pid!); pids.length > 0; pids = children(pids[0]!)) descendants.push(...pids);
@@ -131,10 +132,10 @@ for (const how of ["SIGTERM to the launcher", "SIGINT to the process group (Ctrl
   });
 }
 
-test("namespace with --fd=N (as libvirt starts it): the inherited socket reaches the server inside", async () => {
-  const s = scratch();
+test("namespace with --fd=N (as libvirt starts it): the inherited socket reaches the server inside", async (t) => {
+  const s = scratch(t);
   const fd = listenUnix(s.socket);
-  const server = start(["serve", "--fd=3", `--shared-dir=${s.share}`], { stdio: ["ignore", "pipe", "pipe", fd] });
+  const server = stopAtEnd(t, start(["serve", "--fd=3", `--shared-dir=${s.share}`], { stdio: ["ignore", "pipe", "pipe", fd] }));
   closeSync(fd);
   await server.waitFor(/waiting for a vhost-user connection/);
   closeSync(connectUnix(s.socket));
@@ -145,8 +146,8 @@ test("namespace with --fd=N (as libvirt starts it): the inherited socket reaches
 
 // ---- refusals ----
 
-test("a sandbox marker outside new namespaces is refused before anything is mounted", async () => {
-  const s = scratch();
+test("a sandbox marker outside new namespaces is refused before anything is mounted", async (t) => {
+  const s = scratch(t);
   const marker = JSON.stringify({ listenFd: 3, reportFd: 4, mountNamespace: "mnt:[0]" });
   const running = start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"], { env: { VIOFS_SANDBOX: marker } });
   const { code } = await running.exited;
@@ -154,8 +155,8 @@ test("a sandbox marker outside new namespaces is refused before anything is moun
   assert.equal(running.stderr().trim(), "viofs: VIOFS_SANDBOX is set but this process is not inside new namespaces; unset it");
 });
 
-test("without privileges: namespace and chroot say so in one line and suggest the way out", async () => {
-  const s = scratch();
+test("without privileges: namespace and chroot say so in one line and suggest the way out", async (t) => {
+  const s = scratch(t);
   chmodSync(s.dir, 0o777);
   const nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
   for (const [sandbox, pattern] of [
