@@ -1,12 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseServeArgs, type ServeOptions } from "../../src/cli/serve-options.js";
 import { UsageError } from "../../src/cli/usage.js";
+import { suiteScratchDir } from "../scratch.js";
 
-const dir = mkdtempSync(join(tmpdir(), "viofs-cli-"));
+const dir = suiteScratchDir("viofs-cli-");
 
 function serve(argv: string[]): ServeOptions {
   const r = parseServeArgs(argv);
