@@ -12,20 +12,20 @@
  * when the backend dies, `-o ro`, and one clear line with exit 2 for every
  * kind of bad input.
  */
-import { after, before, describe, test } from "node:test";
+import { before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, readFile, truncate, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { virtiofsd, viofsServe, type Backend, type BackendFactory } from "./backends.js";
+import { atEnd, scratchDir, suiteScratchDir } from "../scratch.js";
 import { diff, forceUnmount, mountAt, normalize, runWorkload, startMounted, startViofs, treeOf, until, type Mounted, type Running } from "./mount-workload.js";
 
-/** Runs `viofs mount` of `socketPath` at a fresh directory and waits for the mount. */
-async function mountBackend(socketPath: string, extra: string[] = []): Promise<Mounted> {
-  const mountpoint = mkdtempSync(join(tmpdir(), "viofs-mount-"));
+/** Runs `viofs mount` of `socketPath` at a fresh directory and waits for the mount; the directory goes (unmounted first) when `t` ends. */
+async function mountBackend(t: TestContext, socketPath: string, extra: string[] = []): Promise<Mounted> {
+  const mountpoint = scratchDir(t, "viofs-mount-");
   // The mount shows in mountinfo at mount(2), before INIT; the log line comes after both INITs.
   return startMounted(["mount", `--socket-path=${socketPath}`, mountpoint, ...extra], mountpoint, new RegExp(`mounted \\S+ at ${mountpoint}`));
 }
@@ -36,8 +36,7 @@ const BACKENDS: readonly BackendFactory[] = [virtiofsd, viofsServe];
 
 describe("viofs mount: the POSIX workload, native and through each backend", { concurrency: false }, () => {
   let native: { lines: string[]; stderr: string; tree: string[] } | null = null;
-  const nativeDir = mkdtempSync(join(tmpdir(), "viofs-native-"));
-  after(() => rmSync(nativeDir, { recursive: true, force: true }));
+  const nativeDir = suiteScratchDir("viofs-native-");
 
   before(() => assert.equal(process.getuid?.(), 0, "these tests mount file systems: run them as root"));
 
@@ -59,7 +58,7 @@ describe("viofs mount: the POSIX workload, native and through each backend", { c
         mounted?.child.kill("SIGKILL");
         await backend.stop();
       });
-      mounted = await mountBackend(backend.socketPath);
+      mounted = await mountBackend(t, backend.socketPath);
       assert.deepEqual(mountAt(mounted.mountpoint), {
         source: "viofs",
         fstype: "fuse.viofs",
@@ -111,8 +110,7 @@ async function waitSocket(path: string, running: Running): Promise<void> {
 }
 
 describe("viofs mount: lifecycle and bad input", () => {
-  const scratch = mkdtempSync(join(tmpdir(), "viofs-mount-cli-"));
-  after(() => rmSync(scratch, { recursive: true, force: true }));
+  const scratch = suiteScratchDir("viofs-mount-cli-");
 
   test("bad input is one line and exit 2, and mounts nothing", { timeout: 60_000 }, async (t) => {
     const dir = join(scratch, "mnt");
@@ -172,7 +170,7 @@ describe("viofs mount: lifecycle and bad input", () => {
   test("SIGINT unmounts a busy mount, closes the backend connection and exits 0", { timeout: 60_000 }, async (t) => {
     const backend = await virtiofsd.start();
     t.after(() => backend.stop());
-    const mounted = await mountBackend(backend.socketPath);
+    const mounted = await mountBackend(t, backend.socketPath);
     t.after(() => forceUnmount(mounted.mountpoint));
     // A process whose working directory is in the mount keeps it busy.
     const holder = spawn("sleep", ["60"], { cwd: mounted.mountpoint, stdio: "ignore" });
@@ -188,7 +186,7 @@ describe("viofs mount: lifecycle and bad input", () => {
   test("an unmount by someone else ends viofs mount with 0", { timeout: 60_000 }, async (t) => {
     const backend = await virtiofsd.start();
     t.after(() => backend.stop());
-    const mounted = await mountBackend(backend.socketPath);
+    const mounted = await mountBackend(t, backend.socketPath);
     t.after(() => forceUnmount(mounted.mountpoint));
     assert.equal(spawnSync("umount", [mounted.mountpoint]).status, 0);
     const { code, signal } = await mounted.exited;
@@ -201,7 +199,7 @@ describe("viofs mount: lifecycle and bad input", () => {
     test(`${factory.name} killed: the request in flight fails ENOTCONN, the mount goes, exit 1 with one line`, { timeout: 60_000 }, async (t) => {
       const backend = await factory.start();
       t.after(() => backend.stop());
-      const mounted = await mountBackend(backend.socketPath);
+      const mounted = await mountBackend(t, backend.socketPath);
       t.after(() => forceUnmount(mounted.mountpoint));
       // Freeze the backend, send a request it will never answer, then kill it.
       backend.kill("SIGSTOP");
@@ -227,7 +225,7 @@ describe("viofs mount: lifecycle and bad input", () => {
     const backend = await virtiofsd.start();
     t.after(() => backend.stop());
     writeFileSync(join(backend.dir, "old"), "kept\n");
-    const mounted = await mountBackend(backend.socketPath, ["-o", "ro"]);
+    const mounted = await mountBackend(t, backend.socketPath, ["-o", "ro"]);
     t.after(() => forceUnmount(mounted.mountpoint));
     const mnt = mounted.mountpoint;
     assert.match(mountAt(mnt)!.options, /^ro,/);
@@ -251,15 +249,14 @@ describe("viofs mount: lifecycle and bad input", () => {
   });
 
   test("--tag: the share's name in /proc/mounts; a tag the backend does not serve is refused", { timeout: 60_000 }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), "viofs-tag-"));
+    const dir = scratchDir(t, "viofs-tag-");
     const socketPath = join(dir, "vhost.sock");
     mkdirSync(join(dir, "share"));
     const serve = (): Running => startViofs(["serve", `--socket-path=${socketPath}`, `--shared-dir=${join(dir, "share")}`, "--sandbox=none", "--tag=share1"]);
     let server = serve();
-    t.after(async () => {
+    atEnd(t, async () => {
       server.child.kill("SIGKILL");
       await server.exited;
-      rmSync(dir, { recursive: true, force: true });
     });
     await waitSocket(socketPath, server);
     assertOneLine(await runViofs(["mount", `--socket-path=${socketPath}`, join(dir, "share"), "--tag=other"]), /^viofs: \S+ serves the tag 'share1', not 'other'$/);
@@ -267,7 +264,7 @@ describe("viofs mount: lifecycle and bad input", () => {
     await server.exited;
     server = serve();
     await waitSocket(socketPath, server);
-    const mounted = await mountBackend(socketPath);
+    const mounted = await mountBackend(t, socketPath);
     t.after(() => forceUnmount(mounted.mountpoint));
     assert.equal(mountAt(mounted.mountpoint)!.source, "share1");
     await mounted.stop();
