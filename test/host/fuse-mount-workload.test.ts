@@ -9,15 +9,15 @@
  * asserted rules as test/guest/mount.test.ts (test/guest/mount-workload.ts).
  * Then SIGTERM unmounts and the server exits 0.
  */
-import { after, before, test } from "node:test";
+import { before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { suiteScratchDir } from "../scratch.js";
 import { diff, forceUnmount, mountAt, normalize, runWorkload, startMounted, treeOf, type Mounted } from "../guest/mount-workload.js";
 
-const scratch = mkdtempSync(join(tmpdir(), "viofs-fuse-mount-"));
-after(() => rmSync(scratch, { recursive: true, force: true }));
+// Removed after the test, a mount left at mnt/ detached first.
+const scratch = suiteScratchDir("viofs-fuse-mount-");
 before(() => assert.equal(process.getuid?.(), 0, "this test mounts file systems: run it as root"));
 
 test("viofs serve --fuse-mount: the workload's output and tree equal a native run's; SIGTERM unmounts", { timeout: 240_000 }, async (t) => {
