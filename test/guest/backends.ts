@@ -152,8 +152,15 @@ function scratch(name: string): { dir: string; share: string; socketPath: string
   return { dir, share, socketPath: join(dir, "vhost.sock") };
 }
 
-/** `backend`, whose stop also removes its scratch directory `dir`. */
-function removingDir(backend: Backend, dir: string): Backend {
+/** Launches a backend whose scratch directory is `dir`: its stop removes `dir`, and so does a launch that fails. */
+async function launchIn(dir: string, name: string, argv: string[], share: string, socketPath: string): Promise<Backend> {
+  let backend: Backend;
+  try {
+    backend = await launch(name, argv, share, socketPath);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   const stop = backend.stop;
   return {
     ...backend,
@@ -172,8 +179,7 @@ export const virtiofsd: BackendFactory = {
   interruptSafe: false,
   async start() {
     const { dir, share, socketPath } = scratch("virtiofsd");
-    const backend = await launch("virtiofsd", [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], share, socketPath);
-    return removingDir(backend, dir);
+    return launchIn(dir, "virtiofsd", [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], share, socketPath);
   },
 };
 
@@ -186,13 +192,13 @@ export function viofsServeWith(extraArgs: readonly string[], name = `viofs serve
     async start() {
       const { dir, share, socketPath } = scratch("viofs");
       const bin = join(repoRoot(), "bin", "viofs.js");
-      const backend = await launch(
+      return launchIn(
+        dir,
         name,
         [process.execPath, bin, "serve", `--socket-path=${socketPath}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none", ...extraArgs],
         share,
         socketPath,
       );
-      return removingDir(backend, dir);
     },
   };
 }

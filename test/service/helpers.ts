@@ -112,6 +112,7 @@ export async function startVirtiofsdWithoutXattr(): Promise<Daemon> {
   while (!existsSync(socketPath)) {
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill("SIGKILL");
+      rmSync(root, { recursive: true, force: true });
       throw new Error("virtiofsd without xattr did not listen");
     }
     await new Promise((r) => setTimeout(r, 10));

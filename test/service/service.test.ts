@@ -18,11 +18,9 @@ import { statSync } from "node:fs";
 
 test("several shares in one service: C virtiofsd and viofs serve side by side, each by its tag", async (t) => {
   const a = await virtiofsd.start();
+  t.after(() => a.stop());
   const b = await viofsServe.start();
-  t.after(async () => {
-    await a.stop();
-    await b.stop();
-  });
+  t.after(() => b.stop());
   await assert.rejects(
     FuseWindowsService.start([
       { socketPath: a.socketPath, tag: "same" },
@@ -35,11 +33,9 @@ test("several shares in one service: C virtiofsd and viofs serve side by side, e
   assert.equal(await b.exited, 0);
 
   const c = await virtiofsd.start();
+  t.after(() => c.stop());
   const d = await viofsServe.start();
-  t.after(async () => {
-    await c.stop();
-    await d.stop();
-  });
+  t.after(() => d.stop());
   const service = await FuseWindowsService.start([
     { socketPath: c.socketPath, tag: "qemu", options: { caseInsensitive: true } },
     { socketPath: d.socketPath, tag: "viofs" },
