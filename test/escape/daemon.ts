@@ -54,19 +54,33 @@ export class Daemon {
     private readonly keep: boolean,
   ) {}
 
-  /** Lays out the scratch directory and starts `viofs serve`; resolves once it listens. */
+  /**
+   * Lays out the scratch directory (or takes `options.dir`) and starts `viofs
+   * serve`; resolves once it listens. If it never does, the daemon is killed
+   * and a scratch directory laid out here is removed.
+   */
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
-    const dir = options.dir ?? fs.mkdtempSync(path.join(options.parent ?? os.tmpdir(), "viofs-escape-"));
-    const share = path.join(dir, "share");
-    const outside = path.join(dir, "outside");
-    if (options.dir === undefined) {
+    if (options.dir !== undefined) return Daemon.launch(options.dir, options);
+    const dir = fs.mkdtempSync(path.join(options.parent ?? os.tmpdir(), "viofs-escape-"));
+    try {
       fs.chmodSync(dir, 0o755);
-      fs.mkdirSync(share);
+      fs.mkdirSync(path.join(dir, "share"));
+      const outside = path.join(dir, "outside");
       fs.mkdirSync(outside);
       fs.writeFileSync(path.join(outside, "secret"), "the host's secret\n");
       fs.mkdirSync(path.join(outside, "sub"));
       fs.writeFileSync(path.join(outside, "sub", "file"), "file\n");
+      return await Daemon.launch(dir, options);
+    } catch (error) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
     }
+  }
+
+  /** Starts `viofs serve` on the laid-out `dir` and waits until it listens. */
+  private static async launch(dir: string, options: DaemonOptions): Promise<Daemon> {
+    const share = path.join(dir, "share");
+    const outside = path.join(dir, "outside");
     options.prepare?.(share, outside);
     const socket = path.join(dir, "vhost.sock");
     const running = start([
@@ -90,6 +104,7 @@ export class Daemon {
       if (ready) break;
       if (running.child.exitCode !== null || Date.now() > deadline) {
         running.child.kill("SIGKILL");
+        await running.exited;
         throw new Error(`viofs serve did not listen on ${socket}:\n${running.stderr()}`);
       }
       await new Promise((r) => setTimeout(r, 10));

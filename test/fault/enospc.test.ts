@@ -19,6 +19,7 @@ import { createIdMap } from "../../src/windows/ntacl.js";
 import { formatSid } from "../../src/windows/security.js";
 import * as W from "../../src/win32/index.js";
 import { Daemon } from "../escape/daemon.js";
+import { removeScratch } from "../scratch.js";
 
 const GRGW = (W.GENERIC_READ | W.GENERIC_WRITE) >>> 0;
 
@@ -52,11 +53,7 @@ before(async () => {
 after(async () => {
   await volume?.unmount().catch(() => undefined);
   await daemon?.stop();
-  try {
-    execFileSync("umount", [mountPoint]);
-  } finally {
-    fs.rmSync(mountPoint, { recursive: true, force: true });
-  }
+  if (mountPoint !== undefined) removeScratch(mountPoint); // unmounts the tmpfs first
 });
 
 test("ENOSPC: the session gets ENOSPC, Win32 gets ERROR_DISK_FULL (STATUS_DISK_FULL), nothing written before is lost", async () => {
