@@ -59,7 +59,7 @@ export const defaults: Omit<PassthroughOptions, "root"> = {
 /** Every INIT flag a recent Linux client offers. */
 export const ALL_FLAGS = Object.values(InitFlag).reduce((a, b) => a | b, 0n);
 
-/** A PassthroughFs over a fresh scratch share (`share/`), initialised, inside `dir`. */
+/** A PassthroughFs over a fresh scratch share (`share/`), initialised, inside `dir`; `cleanup` destroys it and removes `dir` (so does a failed init). */
 export async function openFs(
   tag: string,
   over: Partial<PassthroughOptions> = {},
@@ -70,16 +70,20 @@ export async function openFs(
   fs.mkdirSync(share);
   fs.mkdirSync(outside);
   const pfs = new PassthroughFs({ ...defaults, ...over, root: share });
-  await pfs.init({ minor: 38, clientFlags: ALL_FLAGS });
-  return {
-    fs: pfs,
-    share,
-    outside,
-    cleanup: async () => {
+  const cleanup = async (): Promise<void> => {
+    try {
       await pfs.destroy();
+    } finally {
       scratch.remove();
-    },
+    }
   };
+  try {
+    await pfs.init({ minor: 38, clientFlags: ALL_FLAGS });
+  } catch (error) {
+    await cleanup().catch(() => undefined); // the init's failure is the one to report
+    throw error;
+  }
+  return { fs: pfs, share, outside, cleanup };
 }
 
 /** Asserts that `answer` (a file system method's: a value or a promise) is a promise that rejects with ErrnoError `name`. */

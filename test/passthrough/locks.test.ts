@@ -20,11 +20,16 @@ const B = 0xbbbbn;
 
 async function twoHandles(tag: string, over = {}) {
   const env = await openFs(tag, over);
-  fs.writeFileSync(path.join(env.share, "f"), "0123456789");
-  const e = await env.fs.lookup(ctx(), ROOT, n("f"));
-  const h1 = await env.fs.open(ctx(), e.nodeid, RW, 0);
-  const h2 = await env.fs.open(ctx(), e.nodeid, RW, 0);
-  return { ...env, id: e.nodeid, h1: h1.fh, h2: h2.fh };
+  try {
+    fs.writeFileSync(path.join(env.share, "f"), "0123456789");
+    const e = await env.fs.lookup(ctx(), ROOT, n("f"));
+    const h1 = await env.fs.open(ctx(), e.nodeid, RW, 0);
+    const h2 = await env.fs.open(ctx(), e.nodeid, RW, 0);
+    return { ...env, id: e.nodeid, h1: h1.fh, h2: h2.fh };
+  } catch (error) {
+    await env.cleanup();
+    throw error;
+  }
 }
 
 test("applyRange splits, replaces and removes ranges", () => {

@@ -17,24 +17,32 @@ import { log } from "../../src/common/log.js";
 import { FuseDevMount } from "../../src/host/fusedev.js";
 import { FuseServer } from "../../src/server/server.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
+import { removeScratch } from "../scratch.js";
 import { defaults, scratchDir } from "./helpers.js";
 
 log.setLevel("off");
 
+/** Serves a fresh `host/` at `mnt/` for `fn`; then unmounts and removes both, also when `fn` or the unmount fails. */
 async function withMount(tag: string, fn: (mnt: string, host: string) => Promise<void>): Promise<void> {
   const scratch = scratchDir(tag);
-  const host = path.join(scratch.dir, "host");
-  const mnt = path.join(scratch.dir, "mnt");
-  fs.mkdirSync(host);
-  fs.mkdirSync(mnt);
-  const pfs = new PassthroughFs({ ...defaults, root: host });
-  const mount = await FuseDevMount.mount(new FuseServer(pfs, { posixLocks: true, flock: true }), mnt);
   try {
-    await fn(mnt, host);
+    const host = path.join(scratch.dir, "host");
+    const mnt = path.join(scratch.dir, "mnt");
+    fs.mkdirSync(host);
+    fs.mkdirSync(mnt);
+    const pfs = new PassthroughFs({ ...defaults, root: host });
+    try {
+      const mount = await FuseDevMount.mount(new FuseServer(pfs, { posixLocks: true, flock: true }), mnt);
+      try {
+        await fn(mnt, host);
+      } finally {
+        await mount.unmount();
+      }
+    } finally {
+      await pfs.destroy();
+    }
   } finally {
-    await mount.unmount();
-    await pfs.destroy();
-    scratch.remove();
+    removeScratch(scratch.dir); // detaches a mount the unmount left behind first
   }
 }
 
