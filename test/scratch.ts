@@ -16,8 +16,8 @@ import { join, resolve } from "node:path";
 import { MNT_DETACH } from "../src/sys/constants.js";
 import { umount2 } from "../src/sys/process.js";
 
-/** Something to do when a test ends: stop a daemon, remove a directory. */
-export type Cleanup = () => void | Promise<void>;
+/** Something to do when a test ends (stop a daemon, remove a directory); a promise it returns is awaited. */
+export type Cleanup = () => unknown;
 
 const stacks = new WeakMap<TestContext, Cleanup[]>();
 

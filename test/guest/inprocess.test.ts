@@ -7,8 +7,7 @@
  */
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync, constants as fsc } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, openSync, closeSync, writeFileSync, constants as fsc } from "node:fs";
 import { join } from "node:path";
 import { ErrnoError } from "../../src/common/errors.js";
 import { Errno } from "../../src/common/errno.js";
@@ -21,12 +20,13 @@ import { FuseServer } from "../../src/server/server.js";
 import { LOCK_EX, LOCK_UN, flock } from "../../src/sys/index.js";
 import { VhostUserBackend } from "../../src/vhost-user/backend.js";
 import { HostSystem, VhostUserListener } from "../../src/vhost-user/system.js";
+import { atEnd, scratchDir } from "../scratch.js";
 import { settle } from "./helpers.js";
 
 const ROOT = FUSE_ROOT_ID;
 
 async function serve(t: TestContext, requestQueues: number, driverOptions: DriverOptions = {}, sessionOptions: SessionOptions = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "viofs-guest-inproc-"));
+  const dir = scratchDir(t, "viofs-guest-inproc-");
   const share = join(dir, "share");
   mkdirSync(share);
   const socketPath = join(dir, "vhost.sock");
@@ -40,10 +40,9 @@ async function serve(t: TestContext, requestQueues: number, driverOptions: Drive
   backend.start();
   listener.close();
   const driver = await connecting;
-  t.after(async () => {
+  atEnd(t, async () => {
     driver.close();
     await backend.closed;
-    rmSync(dir, { recursive: true, force: true });
   });
   const session = await FuseSession.init(driver, sessionOptions);
   return { share, driver, session, backend };

@@ -13,14 +13,14 @@
 import { describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { FUSE_ROOT_ID, InitFlag, Opcode, combineInitFlags, opcodeName } from "../../src/fuse/abi.js";
 import type { Request } from "../../src/fuse/messages.js";
 import { EntryOut, InitOut, OutHeader } from "../../src/fuse/structs.js";
 import { FuseRelay, RELAYED_INIT_FLAGS, type RelayOptions } from "../../src/guest/relay.js";
 import type { QueueKind } from "../../src/guest/transport.js";
+import { atEnd, scratchDir } from "../scratch.js";
 import { LoopbackTransport, attrOut, encodeReplyBytes, entryOut, errorReply, initReply, type Answer } from "./loopback.js";
 
 const ENOSYS = 38;
@@ -75,12 +75,9 @@ function fakeFs(init: Partial<InitOut>, hold: (r: Request) => boolean = () => fa
 
 /** Mounts a relay to `transport` at a fresh directory; the test's end unmounts it. */
 async function mountRelay(t: TestContext, transport: LoopbackTransport, options: RelayOptions = {}): Promise<{ relay: FuseRelay; dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "viofs-relay-"));
+  const dir = scratchDir(t, "viofs-relay-");
   const relay = await FuseRelay.mount(transport, dir, options);
-  t.after(async () => {
-    await relay.unmount();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  atEnd(t, () => relay.unmount());
   return { relay, dir };
 }
 

@@ -6,8 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
 import { sharedPoller } from "../../src/sys/poller.js";
@@ -16,6 +15,7 @@ import { VhostUserBackend } from "../../src/vhost-user/backend.js";
 import { VhostUserFrontend } from "../../src/vhost-user/frontend.js";
 import { FrontendRequest as R, HeaderFlag, decodeU64, encodeRequest, encodeU64 } from "../../src/vhost-user/messages.js";
 import { HostSystem, SocketTransport, VhostUserListener, connectFrontend } from "../../src/vhost-user/system.js";
+import { scratchDir } from "../scratch.js";
 import { RawPeer, RecordingDevice, fsConfig } from "./helpers.js";
 
 const openFds = (): number => readdirSync("/proc/self/fd").length;
@@ -133,8 +133,8 @@ test("malformed input over a real socket: refused, fds closed, connection kept; 
   assert.equal(openFds(), before);
 });
 
-test("connectFrontend and VhostUserListener: a backend serving consecutive connections on a socket path", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "viofs-vu-"));
+test("connectFrontend and VhostUserListener: a backend serving consecutive connections on a socket path", async (t) => {
+  const dir = scratchDir(t, "viofs-vu-");
   const path = join(dir, "vhost.sock");
   const before = openFds();
   const listener = new VhostUserListener(path);
@@ -155,5 +155,4 @@ test("connectFrontend and VhostUserListener: a backend serving consecutive conne
   await served;
   listener.close();
   assert.equal(openFds(), before);
-  rmSync(dir, { recursive: true });
 });

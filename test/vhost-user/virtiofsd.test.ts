@@ -27,7 +27,7 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** Starts virtiofsd on a fresh socket and shared directory; resolves once the socket exists. */
+/** Starts virtiofsd on a fresh socket and shared directory; resolves once the socket exists (else kills it and removes the directory). */
 async function startVirtiofsd(): Promise<Daemon> {
   assert.ok(existsSync(VIRTIOFSD), `${VIRTIOFSD} is missing: run scripts/setup.sh (package qemu-system-common)`);
   const dir = mkdtempSync(join(tmpdir(), "viofs-virtiofsd-"));
@@ -37,7 +37,11 @@ async function startVirtiofsd(): Promise<Daemon> {
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   for (let waited = 0; !existsSync(socket); waited += 20) {
-    if (child.exitCode !== null || waited > 10_000) throw new Error(`virtiofsd did not create its socket:\n${stderr}`);
+    if (child.exitCode !== null || waited > 10_000) {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`virtiofsd did not create its socket:\n${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
   return { child, socket, dir, log: () => stderr, exited };
