@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { scratchDir } from "../scratch.js";
 import { parseAllInfo, parseGetEas, parseSmbTime, SambaServer } from "./harness.js";
 
 test("parsers: allinfo, geteas dump, smbclient times", () => {
@@ -38,8 +38,8 @@ Flagged (128) =
   );
 });
 
-test("two servers at once on their own loopback addresses, each stopped cleanly", async () => {
-  const dirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), "viofs-harness-")));
+test("two servers at once on their own loopback addresses, each stopped cleanly", async (t) => {
+  const dirs = [0, 1].map(() => scratchDir(t, "viofs-harness-"));
   writeFileSync(join(dirs[0]!, "one.txt"), "first share");
   writeFileSync(join(dirs[1]!, "two.txt"), "second share");
   const servers = await Promise.all(dirs.map((d) => SambaServer.start(d)));
@@ -52,7 +52,6 @@ test("two servers at once on their own loopback addresses, each stopped cleanly"
     assert.match(missing.stdout + missing.stderr, /NT_STATUS_OBJECT_NAME_NOT_FOUND/);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
   }
   for (const s of servers) assert.equal(existsSync(s.stateDir), false);
 });

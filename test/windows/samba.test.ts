@@ -37,6 +37,7 @@ import {
 } from "../../src/windows/streams.js";
 import { eaNameOfXattr, isListableEaValue } from "../../src/windows/ea.js";
 import { SambaServer } from "../samba/harness.js";
+import { scratchDir } from "../scratch.js";
 
 const A = FileAttribute;
 const CREATE_2010 = dateToFiletime(new Date("2010-01-01T00:00:00Z"));
@@ -162,8 +163,8 @@ describe("Samba writes, our codecs read", () => {
     assert.equal(formatSddl(nt.sd), "O:S-1-22-1-1000G:S-1-22-2-1001D:P(D;;WDWO;;;S-1-22-1-1002)(A;OICI;FA;;;WD)(A;;FR;;;BU)(A;ID;0x1200a9;;;S-1-22-1-1000)");
   });
 
-  test("without ignore system acls, in user.NTACL: Samba writes v4 (posix_acl hash), still serves our v1", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "viofs-share-v4-"));
+  test("without ignore system acls, in user.NTACL: Samba writes v4 (posix_acl hash), still serves our v1", async (t) => {
+    const dir = scratchDir(t, "viofs-share-v4-");
     const second = await SambaServer.start(dir, {
       ignoreSystemAcls: false,
       shareOptions: [`acl_xattr:security_acl_name = ${NTACL_XATTR_USER}`],
@@ -197,7 +198,6 @@ describe("Samba writes, our codecs read", () => {
       assert.equal(normalized(await second.getSddl("v1.txt")), sddl);
     } finally {
       await second.stop();
-      rmSync(dir, { recursive: true, force: true });
     }
   });
 
