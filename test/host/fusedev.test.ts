@@ -22,6 +22,7 @@ import { FuseDevMount, type FuseDevMountOptions } from "../../src/host/fusedev.j
 import { PassthroughFs } from "../../src/passthrough/index.js";
 import { FuseServer } from "../../src/server/server.js";
 import type { InitAnswer } from "../../src/server/filesystem.js";
+import { removeScratch } from "../scratch.js";
 import { MemFs } from "../server/memfs.js";
 
 log.setLevel("warn");
@@ -49,13 +50,17 @@ async function withMount(
   options: FuseDevMountOptions = {},
 ): Promise<void> {
   const dir = await fsp.mkdtemp(join(tmpdir(), "viofs-fusedev-"));
-  const server = new FuseServer(fs);
-  const mount = await FuseDevMount.mount(server, dir, options);
   try {
-    await body(dir, mount);
+    const server = new FuseServer(fs);
+    const mount = await FuseDevMount.mount(server, dir, options);
+    try {
+      await body(dir, mount);
+    } finally {
+      await mount.unmount();
+      await fsp.rmdir(dir);
+    }
   } finally {
-    await mount.unmount();
-    await fsp.rmdir(dir);
+    removeScratch(dir); // what a failed mount or unmount left: detached, then removed
   }
 }
 
@@ -177,11 +182,15 @@ test("an unmount by someone else ends the session; an INIT the file system refus
     await assert.rejects(FuseDevMount.mount(new FuseServer(new Refusing()), dir), /INIT was refused/);
     assert.equal(await mounted(dir), undefined, "a failed mount is removed");
   } finally {
-    await fsp.rmdir(dir);
+    try {
+      await fsp.rmdir(dir);
+    } finally {
+      removeScratch(dir);
+    }
   }
 });
 
-test("the passthrough file system over /dev/fuse: the mount and the host directory agree", async () => {
+test("the passthrough file system over /dev/fuse: the mount and the host directory agree", async (t) => {
   const host = await fsp.mkdtemp(join(tmpdir(), "viofs-host-"));
   try {
     await fsp.writeFile(join(host, "hello.txt"), "from the host\n");
@@ -197,6 +206,7 @@ test("the passthrough file system over /dev/fuse: the mount and the host directo
       writeback: false,
     });
     const dir = await fsp.mkdtemp(join(tmpdir(), "viofs-fusedev-"));
+    t.after(() => removeScratch(dir)); // after a failed mount or unmount
     const mount = await FuseDevMount.mount(new FuseServer(fs), dir);
     try {
       assert.equal(await fsp.readFile(join(dir, "hello.txt"), "utf8"), "from the host\n");
