@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fgetxattr } from "../../src/sys/index.js";
 import { decodeDosAttrib, FileAttribute } from "../../src/windows/attributes.js";
+import { atEnd, scratchDir } from "../scratch.js";
 import { compiledViofs, TmuxSession } from "./tmux.js";
 
 /** tmpfs when there is one (user xattrs without ext4's 4 KiB limit), as the conformance shares. */
@@ -47,8 +48,11 @@ test("viofs shell in a terminal: dir, copy, attrib +h, echo to a stream, dir /r,
   writeFileSync(join(share, "a.txt"), "hello\r\n");
   const big = randomBytes(24 << 20);
   writeFileSync(join(share, "big.bin"), big);
-  const term = TmuxSession.start([...compiledViofs(), "shell", `--shared-dir=${share}`]);
-  t.after(() => {
+  // The shell keeps its socket in a directory of its own under TMPDIR, removed when it exits; one the
+  // terminal's end kills (a failed test) cannot, so that directory is made in one of this test's.
+  const shellTmp = scratchDir(t, "viofs-shell-tmp-");
+  const term = TmuxSession.start(["env", `TMPDIR=${shellTmp}`, ...compiledViofs(), "shell", `--shared-dir=${share}`]);
+  atEnd(t, () => {
     term.kill();
     rmSync(share, { recursive: true, force: true });
   });
