@@ -39,6 +39,8 @@ import {
 } from "./lib.js";
 
 const GOAL = 0.9;
+/** How long the guest may take to unmount and power off after its script. */
+const SHUTDOWN_GRACE_MS = 30_000;
 const TAG = "viofs-bench";
 /** Where the helper sits in the share; the guest copies it to its own /tmp before timing anything. */
 const HELPER_DIR = ".viofs-bench-bin";
@@ -244,6 +246,8 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
         memMiB: s.memMiB,
         smp: s.smp,
         signal: died.signal,
+        // The figures are in once the script ends; a guest stuck in its unmount afterwards costs no run.
+        shutdownGraceMs: SHUTDOWN_GRACE_MS,
       });
     } catch (e) {
       await handle.stop(0);
@@ -279,6 +283,9 @@ export const vmGroup: BenchGroup = {
         const which = ctx.rounds > 1 ? ` (round ${round + 1} of ${ctx.rounds})` : "";
         ctx.progress(`vm: booting the guest against ${backend}${which}, ${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload…`);
         const out = await bootOnce(ctx, backend, s, helper);
+        if (out.guest.shutdownHung) {
+          notes.push(`vm: against ${backend}${which}, the guest did not unmount and power off within ${SHUTDOWN_GRACE_MS / 1000} s after the workload; QEMU was killed, the figures kept`);
+        }
         boots.push({ backend, round: round + 1, ...out.guest.timings, info: out.info, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) });
         // This boot's figures, per workload, in the order of `w`.
         const figures = new Map<string, { unit: string; values: number[] }>();
