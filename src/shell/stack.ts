@@ -125,6 +125,10 @@ async function serveHere(dir: string, options: StackOptions, drive: string, toke
     });
     const mounting = mountVolume(socketPath, serviceOptions(options.caseSensitive ?? false, dir, token), drive);
     const [, volume] = await Promise.all([accepted, mounting]);
+    // Connected: nothing needs the socket's path any more, so a shell that is killed (its terminal
+    // closed) leaves nothing behind in the temporary directory.
+    listener.close();
+    rmSync(privateDir, { recursive: true, force: true });
     return {
       volume,
       drive,
