@@ -28,7 +28,7 @@ import {
   type SandboxChild,
 } from "../host/sandbox.js";
 import { SOCK_DGRAM, SOCK_STREAM } from "../sys/constants.js";
-import { connect, sendmsg, socket } from "../sys/index.js";
+import { connect, sendmsg, socket, stopLoopIdleMetrics } from "../sys/index.js";
 import { probeUserXattrs } from "../host/xattr-probe.js";
 import { parseServeArgs, serveHelp, type ServeOptions } from "./serve-options.js";
 import { UsageError } from "./usage.js";
@@ -151,6 +151,8 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
       process.stdout.write(`${JSON.stringify(sandboxView())}\n`);
       return 0;
     }
+    // One wake-up per request: spare each the zero-timeout poll libuv's idle-time metrics add.
+    if (!stopLoopIdleMetrics()) log.debug("event loop: idle-time metrics left on (an unfamiliar libuv)");
     return await serveOne(listener, root, deviceOptions(options, fdBudget), stop.signal);
   } finally {
     listener?.close();

@@ -11,6 +11,7 @@ export * from "./constants.js";
 export * from "./memory.js";
 export * from "./eventfd.js";
 export * from "./poller.js";
+export * from "./event-loop.js";
 export * from "./socket.js";
 export * from "./fs.js";
 export * from "./io.js";

@@ -295,3 +295,19 @@ export const capget = declare<[header: Buf, data: Buf], number>("int capget(void
 export const capset = declare<[header: Buf, data: Buf], number>("int capset(void *header, const void *data)");
 export const getrlimit = declare<[resource: number, rlim: Buf], number>("int getrlimit(int resource, void *rlim)");
 export const setrlimit = declare<[resource: number, rlim: Buf], number>("int setrlimit(int resource, const void *rlim)");
+
+// ---- this process's own libuv (node's event loop) ----
+
+/** `uv_default_loop()` of the running executable (node exports libuv for addons), or null when it is not reachable. */
+export const uvDefaultLoop: (() => unknown) | null = (() => {
+  try {
+    return koffi.load(null as unknown as string).func("void *uv_default_loop(void)") as unknown as () => unknown;
+  } catch {
+    return null;
+  }
+})();
+
+/** The address of a pointer koffi returned. */
+export function pointerAddress(pointer: unknown): bigint {
+  return koffi.address(pointer) as bigint;
+}
