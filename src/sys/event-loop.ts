@@ -24,7 +24,7 @@ const UV_METRICS_IDLE_TIME = 1;
  * (two pointers), `union { void *unused; unsigned int count; } active_reqs`.
  */
 const INTERNAL_FIELDS_OFFSET = 40;
-/** libuv releases with that layout and `unsigned int flags` first in the internal fields: 1.39 up to the newest 1.x. */
+/** The first libuv with that layout and `unsigned int flags` first in the internal fields (checked on 1.46, node 20's); later 1.x keep both, and the flag-word check below catches a change. */
 const FIRST_MINOR = 39;
 
 /**
