@@ -36,9 +36,9 @@ const FIRST_MINOR = 39;
  */
 export function stopLoopIdleMetrics(): boolean {
   const [major, minor] = process.versions.uv.split(".").map(Number) as [number, number];
-  if (major !== 1 || !(minor >= FIRST_MINOR) || process.arch !== "x64" || libc.uvDefaultLoop === null) return false;
-  const loop = libc.pointerAddress(libc.uvDefaultLoop());
-  if (loop === 0n) return false;
+  if (major !== 1 || !(minor >= FIRST_MINOR) || process.arch !== "x64") return false;
+  const loop = libc.uvDefaultLoopAddress();
+  if (loop === null || loop === 0n) return false;
   const internal = new DataView(libc.viewAt(loop, INTERNAL_FIELDS_OFFSET + 8)).getBigUint64(INTERNAL_FIELDS_OFFSET, true);
   if (internal === 0n) return false;
   const flags = new DataView(libc.viewAt(internal, 4));

@@ -298,16 +298,21 @@ export const setrlimit = declare<[resource: number, rlim: Buf], number>("int set
 
 // ---- this process's own libuv (node's event loop) ----
 
-/** `uv_default_loop()` of the running executable (node exports libuv for addons), or null when it is not reachable. */
-export const uvDefaultLoop: (() => unknown) | null = (() => {
-  try {
-    return koffi.load(null as unknown as string).func("void *uv_default_loop(void)") as unknown as () => unknown;
-  } catch {
-    return null;
-  }
-})();
+let defaultLoop: bigint | null | undefined;
 
-/** The address of a pointer koffi returned. */
-export function pointerAddress(pointer: unknown): bigint {
-  return koffi.address(pointer) as bigint;
+/**
+ * The address of `uv_default_loop()`, node's main-thread loop (the running
+ * executable exports libuv for addons), or null when it is not reachable.
+ * Looked up on the first call.
+ */
+export function uvDefaultLoopAddress(): bigint | null {
+  if (defaultLoop === undefined) {
+    try {
+      const call = koffi.load(null as unknown as string).func("void *uv_default_loop(void)") as unknown as () => unknown;
+      defaultLoop = koffi.address(call()) as bigint;
+    } catch {
+      defaultLoop = null;
+    }
+  }
+  return defaultLoop;
 }
