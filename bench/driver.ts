@@ -43,6 +43,8 @@ import {
   Results,
   commandLineOf,
   formatValue,
+  lookupName,
+  pool,
   scratchDir,
   startBackend,
   timeSeconds,
@@ -115,16 +117,6 @@ interface Target {
   close(): Promise<void>;
 }
 
-/** Runs `ops` calls of `one(i)`, `qd` at a time (each worker takes the next index). */
-async function pool(ops: number, qd: number, one: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ops) await one(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(qd, ops) }, worker));
-}
-
-const lookupName = (i: number): string => `l${String(i).padStart(5, "0")}`;
 const listName = (i: number): string => `entry-${String(i).padStart(6, "0")}.dat`;
 
 /** The tree every subject starts from: bench/lookup/<files>, bench/list/<entries> and an empty bench/create/. */

@@ -15,8 +15,6 @@
  * ratio is empty and the report says why. Exits 1 when a group failed, 2 on
  * bad arguments; a missed bar is reported, not an error.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../test/vm/image.js";
@@ -25,6 +23,7 @@ import {
   BACKEND_NOTE,
   formatTable,
   machineInfo,
+  mountTmpfs,
   versionInfo,
   viofsServeUnavailable,
   writeReport,
@@ -130,9 +129,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   let scratch: { path: string; release(): void };
   try {
-    scratch = args.tmp === "" ? mountScratchTmpfs() : { path: args.tmp, release: () => undefined };
+    scratch = args.tmp === "" ? mountTmpfs(tmpdir(), "viofs-bench-tmpfs-", "8g") : { path: args.tmp, release: () => undefined };
   } catch (e) {
-    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)} for the scratch trees; run as root, or pass --tmp=DIR to use a directory\n`);
     return 2;
   }
   try {
@@ -142,31 +141,6 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/**
- * A private tmpfs for the scratch trees, so that both daemons' shared
- * directories cost the same to create files in. On a disk file system they
- * need not: ext4 places the inodes of a new directory's files in one block
- * group, and creating a file in a group full of recently deleted inodes
- * scans past them (`recently_deleted`); measured here, 12 µs against 250 µs
- * per create in two fresh directories of one ext4, and the daemon measured
- * second inherited the first one's 2,000 deleted files.
- */
-function mountScratchTmpfs(): { path: string; release(): void } {
-  const path = mkdtempSync(join(tmpdir(), "viofs-bench-tmpfs-"));
-  const r = spawnSync("mount", ["-t", "tmpfs", "-o", "size=8g,mode=1777", "viofs-bench", path], { encoding: "utf8" });
-  if (r.error || r.status !== 0) {
-    rmSync(path, { recursive: true, force: true });
-    const why = r.error?.message ?? r.stderr.trim();
-    throw new Error(`could not mount a tmpfs for the scratch trees (${why}); run as root, or pass --tmp=DIR to use a directory`);
-  }
-  return {
-    path,
-    release: () => {
-      spawnSync("umount", [path]);
-      rmSync(path, { recursive: true, force: true });
-    },
-  };
-}
 
 async function measure(args: Args, argv: readonly string[], tmp: string): Promise<number> {
   const started = new Date();

@@ -15,7 +15,6 @@
  * (all its threads, from /proc/PID/task/TID/schedstat) best and median, and
  * the ratio of the medians to virtiofsd's.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -23,10 +22,10 @@ import { fileURLToPath } from "node:url";
 import { FUSE_ROOT_ID, OpenFlag } from "../../src/fuse/abi.js";
 import { VirtioFsDriver } from "../../src/guest/driver.js";
 import { FuseSession } from "../../src/guest/session.js";
-import { spawnDaemon, type BackendHandle } from "../lib.js";
+import { VIRTIOFSD } from "../../test/vm/backends.js";
+import { lookupName, median, mountTmpfs, pool, spawnDaemon, timeSeconds, type BackendHandle } from "../lib.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 const MiB = 1 << 20;
 const LOOKUP_FILES = 1000;
 
@@ -79,16 +78,6 @@ function syscalls(pid: number): { r: number; w: number } {
   return { r: Number(/syscr: (\d+)/.exec(io)?.[1]), w: Number(/syscw: (\d+)/.exec(io)?.[1]) };
 }
 
-async function pool(ops: number, qd: number, one: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < ops) await one(next++);
-  };
-  await Promise.all(Array.from({ length: Math.min(qd, ops) }, worker));
-}
-
-const lookupName = (i: number): string => `l${String(i).padStart(5, "0")}`;
-
 class Subject {
   private constructor(
     readonly label: string,
@@ -140,12 +129,6 @@ interface Workload {
   pass(s: Subject, tag: string): Promise<[number, number]>;
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  await fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
 function workloads(a: Args): Workload[] {
   const list: Workload[] = [];
   const chunk = new Uint8Array(MiB).fill(0x5a);
@@ -154,7 +137,7 @@ function workloads(a: Args): Workload[] {
       name: `LOOKUP+GETATTR QD${qd}`,
       unit: "ops/s",
       async pass(s) {
-        const sec = await timed(() =>
+        const sec = await timeSeconds(() =>
           pool(a.ops, qd, async (i) => {
             const e = await s.session.lookup(s.dirs.lookup, lookupName(i % LOOKUP_FILES));
             await s.session.getattr(e.nodeid);
@@ -170,7 +153,7 @@ function workloads(a: Args): Workload[] {
       unit: "ops/s",
       async pass(s, tag) {
         const dir = s.dirs.create;
-        const sec = await timed(() =>
+        const sec = await timeSeconds(() =>
           pool(a.ops, qd, async (i) => {
             const name = `${tag}-${i}`;
             const c = await s.session.create(dir, name, 0o644, OpenFlag.O_WRONLY | OpenFlag.O_CREAT | OpenFlag.O_EXCL);
@@ -189,7 +172,7 @@ function workloads(a: Args): Workload[] {
       async pass(s, tag) {
         const ss = s.session;
         const c = await ss.create(s.dirs.bench, `seq-${tag}`, 0o644, OpenFlag.O_RDWR | OpenFlag.O_CREAT | OpenFlag.O_EXCL);
-        const sec = await timed(() =>
+        const sec = await timeSeconds(() =>
           pool(a.mib, qd, async (i) => {
             await ss.write(c.entry.nodeid, c.open.fh, i * MiB, chunk);
           }),
@@ -209,7 +192,7 @@ function workloads(a: Args): Workload[] {
         const c = await ss.create(s.dirs.bench, name, 0o644, OpenFlag.O_RDWR | OpenFlag.O_CREAT | OpenFlag.O_EXCL);
         for (let i = 0; i < a.mib; i++) await ss.write(c.entry.nodeid, c.open.fh, i * MiB, chunk);
         const free = Array.from({ length: qd }, () => new Uint8Array(MiB));
-        const sec = await timed(() =>
+        const sec = await timeSeconds(() =>
           pool(a.mib, qd, async (i) => {
             const buf = free.pop()!;
             await ss.readInto(c.entry.nodeid, c.open.fh, i * MiB, buf);
@@ -226,18 +209,19 @@ function workloads(a: Args): Workload[] {
   return list.filter((w) => w.name.includes(a.only));
 }
 
-const median = (v: number[]): number => {
-  const s = [...v].sort((x, y) => x - y);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
-  const root = mkdtempSync(join(tmpdir(), "viofs-serve-ab-"));
-  // Shares on a tmpfs of their own, as npm run bench has them: on a disk file system a create's cost
-  // depends on the directory's block group (see bench/run.ts), which is not what an A/B compares.
-  const onTmpfs = spawnSync("mount", ["-t", "tmpfs", "-o", "size=4g", "viofs-serve-ab", root]).status === 0;
-  if (!onTmpfs) process.stderr.write(`serve-ab: no tmpfs (mount needs root); the shares are on ${tmpdir()}'s file system\n`);
+  // Shares on a tmpfs of their own, as npm run bench has them (see mountTmpfs: on a disk file system a
+  // create's cost depends on the directory's block group, which is not what an A/B compares).
+  let scratch: { path: string; release(): void };
+  try {
+    scratch = mountTmpfs(tmpdir(), "viofs-serve-ab-", "4g");
+  } catch (error) {
+    process.stderr.write(`serve-ab: ${(error as Error).message}; the shares are on ${tmpdir()}'s file system\n`);
+    const path = mkdtempSync(join(tmpdir(), "viofs-serve-ab-"));
+    scratch = { path, release: () => rmSync(path, { recursive: true, force: true }) };
+  }
+  const root = scratch.path;
   const runner = join(root, "serve.mjs");
   writeFileSync(
     runner,
@@ -301,8 +285,7 @@ async function main(): Promise<void> {
     }
   } finally {
     for (const s of subjects) await s.stop();
-    if (onTmpfs) spawnSync("umount", [root]);
-    rmSync(root, { recursive: true, force: true });
+    scratch.release();
   }
 }
 
