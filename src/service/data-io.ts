@@ -38,24 +38,23 @@ function partsOf(length: number): Array<[number, number]> {
   return out;
 }
 
-/** READ into `target` at `offset` (split, see the module comment); resolves with the bytes read. */
-export async function readSplit(session: FuseSession, nodeid: bigint, fh: bigint, offset: bigint, target: Uint8Array): Promise<number> {
-  const parts = partsOf(target.length);
-  if (parts.length === 1) return session.readInto(nodeid, fh, offset, target);
-  const counts = await Promise.all(parts.map(([from, to]) => session.readInto(nodeid, fh, offset + BigInt(from), target.subarray(from, to))));
+/** `transfer` of each part of `buffer` (all in flight together); the bytes one request would have reported. */
+async function inParts(buffer: Uint8Array, offset: bigint, transfer: (at: bigint, part: Uint8Array) => Promise<number>): Promise<number> {
+  const parts = partsOf(buffer.length);
+  if (parts.length === 1) return transfer(offset, buffer);
+  const counts = await Promise.all(parts.map(([from, to]) => transfer(offset + BigInt(from), buffer.subarray(from, to))));
   return contiguous(
     counts,
     parts.map(([from, to]) => to - from),
   );
 }
 
+/** READ into `target` at `offset` (split, see the module comment); resolves with the bytes read. */
+export function readSplit(session: FuseSession, nodeid: bigint, fh: bigint, offset: bigint, target: Uint8Array): Promise<number> {
+  return inParts(target, offset, (at, part) => session.readInto(nodeid, fh, at, part));
+}
+
 /** WRITE `data` at `offset` (split, see the module comment); resolves with the bytes written. */
-export async function writeSplit(session: FuseSession, nodeid: bigint, fh: bigint, offset: bigint, data: Uint8Array): Promise<number> {
-  const parts = partsOf(data.length);
-  if (parts.length === 1) return session.write(nodeid, fh, offset, data);
-  const counts = await Promise.all(parts.map(([from, to]) => session.write(nodeid, fh, offset + BigInt(from), data.subarray(from, to))));
-  return contiguous(
-    counts,
-    parts.map(([from, to]) => to - from),
-  );
+export function writeSplit(session: FuseSession, nodeid: bigint, fh: bigint, offset: bigint, data: Uint8Array): Promise<number> {
+  return inParts(data, offset, (at, part) => session.write(nodeid, fh, at, part));
 }
