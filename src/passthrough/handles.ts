@@ -12,7 +12,7 @@
 import { errno } from "../common/errors.js";
 import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
-import type { Inode, InodeStore } from "./inodes.js";
+import { idKey, type Inode, type InodeStore } from "./inodes.js";
 
 /** A READDIR position kept between requests on one directory handle. */
 export interface DirCursor {
@@ -65,12 +65,6 @@ export class Handle {
     this.#pins--;
     return this.#pins === 0 && this.released;
   }
-}
-
-/** The number key of an fh, or -1 for one above 2^53 (never issued: the table counts up from 1 in numbers). */
-function idKey(fh: bigint): number {
-  const n = Number(fh);
-  return n <= Number.MAX_SAFE_INTEGER ? n : -1;
 }
 
 export class HandleTable {
@@ -126,7 +120,7 @@ export class HandleTable {
   /** Takes `fh` (of node `nodeid`) out of the table; its fds close now, or when the last pin goes. */
   release(fh: bigint, nodeid: bigint, op: string): Handle {
     const handle = this.get(fh, nodeid, op);
-    this.#byId.delete(Number(fh));
+    this.#byId.delete(idKey(fh));
     handle.released = true;
     if (!handle.pinned) this.#close(handle);
     return handle;

@@ -17,11 +17,12 @@ import type { FdBudget } from "./fd-budget.js";
 import type { HostIdentity } from "./host-stat.js";
 
 /**
- * The number key of a nodeid, or -1 for one above 2^53 (never issued: the
- * table counts up from 1 in numbers). Number() rounds such an id to 2^53 or
- * more, never below, and a number comparison is cheaper than a bigint one.
+ * The number key of an id this layer issues (a nodeid, an fh), or -1 for one
+ * above 2^53 (never issued: the tables count up from 1 in numbers). Number()
+ * rounds such an id to 2^53 or more, never below, and a number comparison is
+ * cheaper than a bigint one.
  */
-function idKey(id: bigint): number {
+export function idKey(id: bigint): number {
   const n = Number(id);
   return n <= Number.MAX_SAFE_INTEGER ? n : -1;
 }
