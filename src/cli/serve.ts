@@ -15,6 +15,7 @@ import { Errno } from "../common/errno.js";
 import { createServer, serveConnection, type DeviceOptions } from "../host/device.js";
 import { FuseDevMount } from "../host/fusedev.js";
 import { Listener } from "../host/listener.js";
+import { warmUp } from "../host/warmup.js";
 import {
   SANDBOX_PROBE_ENV,
   dropSupplementaryGroups,
@@ -135,6 +136,9 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
     child?.reportPid();
     listener = child ? Listener.adopt(child.listenFd) : openListener(options);
     const { fdBudget } = setupFileLimit(options.rlimitNofile, options.threadPoolSize);
+    const device = deviceOptions(options, fdBudget);
+    // Before the sandbox: the warm-up's directory is in the host's temporary directory, never in the share.
+    if (options.warmupRounds > 0) await warmUpRequestPath(device, options.warmupRounds, stop.signal);
     dropSupplementaryGroups();
     let root = resolve(options.sharedDir);
     if (child) {
@@ -153,10 +157,28 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
     }
     // One wake-up per request: spare each the zero-timeout poll libuv's idle-time metrics add.
     if (!stopLoopIdleMetrics()) log.debug("event loop: idle-time metrics left on (an unfamiliar libuv)");
-    return await serveOne(listener, root, deviceOptions(options, fdBudget), stop.signal);
+    return await serveOne(listener, root, device, stop.signal);
   } finally {
     listener?.close();
     for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  }
+}
+
+/**
+ * Runs the request path's JIT warm-up (src/host/warmup.ts) with its own log
+ * lines held back; a host where it cannot run (no writable temporary
+ * directory) serves all the same, only colder.
+ */
+async function warmUpRequestPath(device: DeviceOptions, rounds: number, signal?: AbortSignal): Promise<void> {
+  const level = log.level;
+  if (log.enabled("info")) log.setLevel("warn");
+  try {
+    const report = await warmUp(device, { rounds, ...(signal ? { signal } : {}) });
+    log.setLevel(level);
+    log.info(`warm-up: ${report.requests} requests in ${report.ms.toFixed(0)} ms`);
+  } catch (error) {
+    log.setLevel(level);
+    log.warn(`warm-up skipped: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 
@@ -175,7 +197,9 @@ async function serveFuseMount(options: ServeOptions, mountpoint: string): Promis
   if (!isDir) throw new UsageError(`mount point '${mountpoint}' is not a directory; create it first`);
   if (!existsSync("/dev/fuse")) throw new UsageError("no /dev/fuse on this host: load the module with 'modprobe fuse'");
   const { fdBudget } = setupFileLimit(options.rlimitNofile, options.threadPoolSize);
-  const server = createServer(resolve(options.sharedDir), deviceOptions(options, fdBudget));
+  const device = deviceOptions(options, fdBudget);
+  if (options.warmupRounds > 0) await warmUpRequestPath(device, options.warmupRounds);
+  const server = createServer(resolve(options.sharedDir), device);
   const mount = await FuseDevMount.mount(server, resolve(mountpoint), { readOnly: options.readonly });
   if (options.sandbox === "chroot") enterChroot(options.sharedDir);
   log.info(`serving ${options.sharedDir} at ${mountpoint} through /dev/fuse`);

@@ -14,12 +14,19 @@ const stderrSink: Sink = (level, line) => {
 
 export class Logger {
   private threshold: number = LOG_LEVEL_ORDER.info;
+  private current: Level = "info";
   private sink: Sink = stderrSink;
 
   constructor(private readonly prefix = "viofs") {}
 
   setLevel(level: Level): void {
     this.threshold = LOG_LEVEL_ORDER[level];
+    this.current = level;
+  }
+
+  /** The level set last. */
+  get level(): Level {
+    return this.current;
   }
 
   /** Sends lines somewhere else (syslog, a test's buffer). */

@@ -7,7 +7,7 @@
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import type { StdioOptions } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { accept, connectUnix, listenUnix, socketpair } from "../../src/sys/index.js";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../src/sys/constants.js";
@@ -73,6 +73,25 @@ test("bad flags: exit 2 and one line", async (t) => {
   assertOneLine(await run(["serve", "--shared-dir", share]), 2, /--socket-path=PATH or --fd=N/);
   assertOneLine(await run(["serve", "--socket-path=s", `--shared-dir=${share}`, "--cache=sometimes"]), 2, /--cache must be one of/);
   assertOneLine(await run(["serve", "--fd=3", `--shared-dir=${share}`, "--socket-group=daemon"]), 2, /--socket-group applies to --socket-path only/);
+  assertOneLine(await run(["serve", "--socket-path=s", `--shared-dir=${share}`, "--warmup=lots"]), 2, /--warmup must be a whole number/);
+});
+
+test("the request path warms up before the first connection, in the temporary directory, which it leaves as it was", async (t) => {
+  const s = scratch(t);
+  const tmp = join(s.dir, "tmp");
+  mkdirSync(tmp);
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=50"], { env: { TMPDIR: tmp } }));
+  await server.waitFor(WAITING);
+  const lines = server.stderr().split("\n");
+  const warm = lines.findIndex((l) => /INFO {2}viofs: warm-up: 783 requests in \d+ ms$/.test(l));
+  assert.ok(warm >= 0 && warm < lines.findIndex((l) => WAITING.test(l)), server.stderr());
+  assert.doesNotMatch(server.stderr(), /session of protocol/, "the warm-up's own session is not logged");
+  assert.deepEqual(readdirSync(tmp), []);
+  assert.deepEqual(readdirSync(s.share), ["a.txt"]);
+
+  const cold = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}2`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=0"]));
+  await cold.waitFor(WAITING);
+  assert.doesNotMatch(cold.stderr(), /warm-up/);
 });
 
 test("a missing shared directory is refused before anything is created", async (t) => {

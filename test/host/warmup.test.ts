@@ -1,0 +1,62 @@
+/**
+ * The request path's warm-up (src/host/warmup.ts): the real device, server
+ * and passthrough over a private directory, which it removes; every request
+ * answered as a guest expects (a wrong answer throws), with the daemon's
+ * options, inline or on the thread pool.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
+import type { DeviceOptions } from "../../src/host/device.js";
+import { warmUp } from "../../src/host/warmup.js";
+import { scratchDir } from "../scratch.js";
+
+const OPTIONS: DeviceOptions = {
+  cache: "auto",
+  xattr: true,
+  readdirplus: true,
+  writeback: false,
+  posixLock: true,
+  flock: true,
+  readonly: false,
+  announceSubmounts: false,
+  killprivV2: false,
+  threadPoolSize: 0,
+};
+
+/** INIT, then 15 requests a round, and 8 more in every 16th round (from the first). */
+const requestsFor = (rounds: number): number => 1 + 15 * rounds + 8 * Math.ceil(rounds / 16);
+
+test("warm-up: every round's requests are answered, and its directory is gone afterwards", async (t) => {
+  const tmp = scratchDir(t, "viofs-warmup-test-");
+  const report = await warmUp(OPTIONS, { rounds: 40, tmpRoot: tmp });
+  assert.equal(report.rounds, 40);
+  assert.equal(report.requests, requestsFor(40));
+  assert.ok(report.ms > 0);
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test("warm-up: runs writable for a --readonly daemon, on the thread pool, without xattrs or readdirplus", async (t) => {
+  const tmp = scratchDir(t, "viofs-warmup-test-");
+  const options: DeviceOptions = { ...OPTIONS, readonly: true, threadPoolSize: 2, xattr: false, readdirplus: false, cache: "never", tag: "x" };
+  const report = await warmUp(options, { rounds: 17, tmpRoot: tmp });
+  assert.equal(report.requests, requestsFor(17));
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test("warm-up: stops at a slice boundary when aborted, and within its time budget", async (t) => {
+  const tmp = scratchDir(t, "viofs-warmup-test-");
+  const stopped = await warmUp(OPTIONS, { rounds: 1000, tmpRoot: tmp, signal: AbortSignal.abort() });
+  assert.equal(stopped.rounds, 0);
+  assert.equal(stopped.requests, 1, "INIT only");
+  const budget = await warmUp(OPTIONS, { rounds: 1_000_000, tmpRoot: tmp, budgetMs: 50 });
+  assert.ok(budget.rounds > 0 && budget.rounds < 1_000_000, `${budget.rounds} rounds`);
+  assert.equal(budget.rounds % 25, 0, "whole slices");
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test("warm-up: a temporary directory it cannot use is an error for the caller, and nothing is left", async (t) => {
+  const tmp = scratchDir(t, "viofs-warmup-test-");
+  await assert.rejects(warmUp(OPTIONS, { rounds: 1, tmpRoot: `${tmp}/missing` }), /ENOENT/);
+  assert.deepEqual(readdirSync(tmp), []);
+});
