@@ -17,7 +17,8 @@
  *   caller (CVE-2022-0358);
  * - the process umask, set to the caller's for the length of the call, so
  *   the kernel applies it exactly as for a local create (it ignores the umask
- *   under a default ACL).
+ *   under a default ACL); left alone when it is already the caller's (the
+ *   daemon's umask, read once, is what nothing here changes for good).
  *
  * All of it is synchronous on the JavaScript thread: no other request runs
  * in between, and the thread pool doing file I/O keeps the daemon's
@@ -36,9 +37,12 @@ export class CallerCredentials {
   /** Whether creates run as the caller (the daemon is root). */
   readonly enabled: boolean;
   readonly #daemonGroups: readonly number[];
+  readonly #daemonUmask: number;
 
   constructor() {
     this.#daemonGroups = getgroups();
+    this.#daemonUmask = setUmask(0o022);
+    setUmask(this.#daemonUmask);
     this.enabled = process.geteuid?.() === 0 && CallerCredentials.#canSwitch();
   }
 
@@ -54,7 +58,7 @@ export class CallerCredentials {
    * given. The daemon's credentials and umask are back when it returns or throws.
    */
   run<T>(ctx: Context, umask: number | undefined, fn: () => T): T {
-    const oldMask = umask === undefined ? undefined : setUmask(umask);
+    const oldMask = umask === undefined || umask === this.#daemonUmask ? undefined : setUmask(umask);
     try {
       if (!this.enabled || (ctx.uid === 0 && ctx.gid === 0 && ctx.suppGroup === undefined)) return fn();
       return this.#as(ctx, fn);
