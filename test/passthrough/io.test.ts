@@ -228,8 +228,10 @@ test("creates run as the caller: owner, setgid directories, permission checks, u
     assert.equal(f.entry.attr.gid, 1000);
     assert.equal(f.entry.attr.mode & 0o7777, 0o644, "umask applied");
     await pfs.release(user, f.entry.nodeid, releaseIn(f.open.fh));
+    const daemonUmask = process.umask();
     const d = await pfs.mkdir(user, ROOT, n("dir"), 0o777, 0o027);
     assert.equal(d.attr.mode & 0o7777, 0o750);
+    assert.equal(process.umask(), daemonUmask, "the daemon's umask is back");
     const s = await pfs.symlink(user, ROOT, n("link"), n("mine"));
     assert.equal(s.attr.uid, 1000);
 
