@@ -51,7 +51,7 @@ import {
   O_RDONLY,
   RLIMIT_NOFILE,
 } from "../sys/constants.js";
-import { chroot, getNoNewPrivs, getrlimit, limitCapabilities, mount, openat, pivotRoot, procSelfFd, reopen, setNoNewPrivs, setParentDeathSignal, setrlimit, umount2 } from "../sys/index.js";
+import { chroot, getNoNewPrivs, getrlimit, limitCapabilities, mount, openat, pivotRoot, procSelfFd, renewProcSelfFd, reopen, setNoNewPrivs, setParentDeathSignal, setrlimit, umount2 } from "../sys/index.js";
 
 export type SandboxMode = "namespace" | "chroot" | "none";
 
@@ -314,7 +314,8 @@ export function enterNamespaceRoot(sharedDir: string): void {
   step("mount a fresh proc", () => mount("proc", "/proc/.proc", "proc", flags | MS_RELATIME));
   step("bind /proc/self/fd", () => mount("/proc/.proc/self/fd", "/proc/self/fd", null, MS_BIND));
   step("detach the fresh proc", () => umount2("/proc/.proc", MNT_DETACH));
-  procSelfFd();
+  // Not an fd kept from before (the warm-up reopens files too): this namespace's.
+  renewProcSelfFd();
   if (root !== "/") {
     step(`bind ${root} onto itself`, () => mount(root, root, null, MS_BIND | MS_REC));
     process.chdir(root);
@@ -329,7 +330,7 @@ export function enterNamespaceRoot(sharedDir: string): void {
 /** chroot(2) into `sharedDir` (after keeping an fd of /proc/self/fd for reopening inodes). Needs CAP_SYS_CHROOT. */
 export function enterChroot(sharedDir: string): void {
   const root = realpathSync(sharedDir);
-  procSelfFd();
+  renewProcSelfFd();
   try {
     chroot(root);
   } catch (error) {

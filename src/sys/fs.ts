@@ -131,6 +131,18 @@ export function procSelfFd(): number {
 }
 
 /**
+ * Closes the kept fd of `/proc/self/fd` (if any) and opens the one the path
+ * names now: what a sandbox calls once its own /proc is in place, so that an
+ * fd kept from before (the host's procfs, whose `..` leads to every process
+ * and root) is not the one reopening goes through.
+ */
+export function renewProcSelfFd(): number {
+  if (procFd !== undefined) libc.close(procFd);
+  procFd = undefined;
+  return procSelfFd();
+}
+
+/**
  * Opens the inode an fd (typically O_PATH) refers to anew, with `flags`, by
  * way of its /proc/self/fd magic link: how an O_PATH inode is opened for I/O.
  * O_NOFOLLOW, O_CREAT and O_EXCL are dropped (the magic link must be

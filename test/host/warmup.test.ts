@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import type { DeviceOptions } from "../../src/host/device.js";
 import { warmUp } from "../../src/host/warmup.js";
+import { procSelfFd } from "../../src/sys/index.js";
 import { scratchDir } from "../scratch.js";
 
 const OPTIONS: DeviceOptions = {
@@ -27,13 +28,16 @@ const OPTIONS: DeviceOptions = {
 /** INIT, then 15 requests a round, and 8 more in every 16th round (from the first). */
 const requestsFor = (rounds: number): number => 1 + 15 * rounds + 8 * Math.ceil(rounds / 16);
 
-test("warm-up: every round's requests are answered, and its directory is gone afterwards", async (t) => {
+test("warm-up: every round's requests are answered; its directory and fds are gone afterwards", async (t) => {
   const tmp = scratchDir(t, "viofs-warmup-test-");
+  procSelfFd(); // kept for good by the first reopen: open it before counting
+  const fds = readdirSync("/proc/self/fd").length;
   const report = await warmUp(OPTIONS, { rounds: 40, tmpRoot: tmp });
   assert.equal(report.rounds, 40);
   assert.equal(report.requests, requestsFor(40));
   assert.ok(report.ms > 0);
   assert.deepEqual(readdirSync(tmp), []);
+  assert.equal(readdirSync("/proc/self/fd").length, fds, "no fd left open");
 });
 
 test("warm-up: runs writable for a --readonly daemon, on the thread pool, without xattrs or readdirplus", async (t) => {
