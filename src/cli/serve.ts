@@ -15,7 +15,7 @@ import { Errno } from "../common/errno.js";
 import { createServer, serveConnection, type DeviceOptions } from "../host/device.js";
 import { FuseDevMount } from "../host/fusedev.js";
 import { Listener } from "../host/listener.js";
-import { warmUp } from "../host/warmup.js";
+import { warmUp } from "./warmup.js";
 import {
   SANDBOX_PROBE_ENV,
   dropSupplementaryGroups,

@@ -83,7 +83,7 @@ test("the request path warms up before the first connection, in the temporary di
   const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=50"], { env: { TMPDIR: tmp } }));
   await server.waitFor(WAITING);
   const lines = server.stderr().split("\n");
-  const warm = lines.findIndex((l) => /INFO {2}viofs: warm-up: 783 requests in \d+ ms$/.test(l));
+  const warm = lines.findIndex((l) => /INFO {2}viofs: warm-up: 679 requests in \d+ ms$/.test(l));
   assert.ok(warm >= 0 && warm < lines.findIndex((l) => WAITING.test(l)), server.stderr());
   assert.doesNotMatch(server.stderr(), /session of protocol/, "the warm-up's own session is not logged");
   assert.deepEqual(readdirSync(tmp), []);
