@@ -45,10 +45,25 @@ export interface VirtioFsDeviceOptions {
   tag?: string;
 }
 
+/**
+ * How often a running queue is looked at for a lost kick or interrupt. Event
+ * suppression on both sides is a store then a load of the peer's index with
+ * a full barrier between; a guest that runs without host barriers (QEMU's
+ * single-threaded TCG elides them) can lose either signal, and a Linux guest
+ * then hangs (seen as an unmount that never ends after a burst of FORGETs:
+ * every used element returned, `used_event` left behind, no interrupt). C
+ * virtiofsd hangs the same way; we look again.
+ */
+const WATCH_MS = 50;
+
 /** One running queue. */
 class RunningQueue {
   inFlight = 0;
   stopping: (() => void) | null = null;
+  /** The used index at the previous look, and at the last interrupt sent for a stall. */
+  watchedUsed = -1;
+  recoveredAt = -1;
+  watch: NodeJS.Timeout | null = null;
 
   constructor(
     readonly vring: Vring,
@@ -97,7 +112,29 @@ export class VirtioFsDevice implements VhostUserDevice {
     });
     const running = new RunningQueue(vring, queue);
     this.queues[vring.index] = running;
+    running.watch = setInterval(() => this.look(running), WATCH_MS);
+    running.watch.unref();
     this.drain(running);
+  }
+
+  /**
+   * The periodic look at a running queue: chains waiting while nothing is
+   * served mean a lost kick (serve them); used elements the driver has not
+   * come back for, with none returned since the last look, mean a lost
+   * interrupt (send one, once per stall; a spare one is harmless).
+   */
+  private look(running: RunningQueue): void {
+    if (this.queues[running.vring.index] !== running) {
+      if (running.watch) clearInterval(running.watch);
+      return;
+    }
+    if (running.inFlight === 0) this.drain(running);
+    const used = running.queue.usedIdx;
+    if (used === running.watchedUsed && used !== running.recoveredAt && !running.queue.driverCaughtUp()) {
+      running.recoveredAt = used;
+      running.vring.notify();
+    }
+    running.watchedUsed = used;
   }
 
   queueKicked(index: number): void {
@@ -109,6 +146,7 @@ export class VirtioFsDevice implements VhostUserDevice {
     const running = this.queues[index];
     if (!running) return 0;
     this.queues[index] = null;
+    if (running.watch) clearInterval(running.watch);
     if (running.inFlight === 0) return running.queue.lastAvailIdx;
     const stopped = new Promise<number>((resolve) => {
       running.stopping = () => resolve(running.queue.lastAvailIdx);

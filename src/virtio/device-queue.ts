@@ -396,6 +396,15 @@ export class DeviceQueue {
   }
 
   /**
+   * Whether the driver has come back for every used element, as far as the
+   * device can tell: with EVENT_IDX, its `used_event` is the next used index
+   * (it re-armed after taking them all). Always true without EVENT_IDX.
+   */
+  driverCaughtUp(): boolean {
+    return !this.eventIdx || Atomics.load(this.avail16, this.usedEventIndex) === this.nextUsed;
+  }
+
+  /**
    * Asks the driver not to kick while we are busy draining the queue.
    * Without EVENT_IDX this sets VIRTQ_USED_F_NO_NOTIFY; with it, nothing is
    * needed: `avail_event` only moves when we pop, so the driver kicks at most
