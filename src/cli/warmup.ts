@@ -15,7 +15,8 @@
  * driver (guest/driver.ts, buffers in pages as a Linux guest sends them), so
  * the same code is compiled against the same classes. The workload is what a
  * guest sends most: LOOKUP (miss and hit), CREATE, WRITE and READ (one page,
- * and 128 KiB through an indirect table), FLUSH, RELEASE, GETATTR, SETATTR,
+ * and 508 KiB written, 128 KiB read, through indirect tables), FLUSH, RELEASE
+ * (with a 64-bit lock owner as Linux sends), GETATTR, SETATTR,
  * OPEN, GETXATTR, UNLINK, BATCH_FORGET, and every 16th round MKDIR,
  * READDIRPLUS, RENAME, RMDIR and STATFS. Everything lives in a private
  * directory of the host's temporary directory, removed at the end; the
@@ -53,8 +54,16 @@ export interface WarmupReport {
 }
 
 const PAGE = 4096;
-/** A Linux guest reads and writes in 128 KiB requests of page-sized buffers (readahead, writeback). */
-const BIG = 32 * PAGE;
+/** A Linux guest reads 128 KiB a request (readahead) and writes back up to ~512 KiB, in page-sized buffers. */
+const BIG_READ = 32 * PAGE;
+const BIG_WRITE = 127 * PAGE;
+/**
+ * Linux sends a hash of the file's owner as the lock owner (FLUSH, RELEASE,
+ * READ): 64 bits, so the decoders see the u32 halves past 2^31 and the u64
+ * past 2^53 that a guest's requests carry, not only small numbers.
+ */
+const LOCK_OWNER = 0xd3a1_7c5e_9b20_48f1n;
+const O_LARGEFILE = 0o100000;
 
 /** The guest's answer when the name is not there; anything else is a failure of the warm-up. */
 async function missing(p: Promise<unknown>): Promise<void> {
@@ -81,20 +90,22 @@ async function noAttribute(p: Promise<unknown>): Promise<void> {
 async function round(s: FuseSession, n: number, small: Uint8Array, big: Uint8Array, xattr: boolean): Promise<number> {
   const name = `w${n % 64}`;
   await missing(s.lookup(FUSE_ROOT_ID, name));
-  const created = await s.create(FUSE_ROOT_ID, name, 0o100644, OpenFlag.O_WRONLY | OpenFlag.O_CREAT | OpenFlag.O_EXCL, 0o022);
+  const writing = OpenFlag.O_WRONLY | O_LARGEFILE;
+  const created = await s.create(FUSE_ROOT_ID, name, 0o100644, writing | OpenFlag.O_CREAT | OpenFlag.O_EXCL, 0o022);
   const node = created.entry.nodeid;
   const data = n % 4 === 0 ? big : small;
-  await s.write(node, created.open.fh, 0n, data);
-  await s.flush(node, created.open.fh);
-  await s.release(node, created.open.fh, { flags: OpenFlag.O_WRONLY });
+  await s.write(node, created.open.fh, 0n, data, { flags: writing });
+  await s.flush(node, created.open.fh, LOCK_OWNER);
+  await s.release(node, created.open.fh, { flags: writing, lockOwner: LOCK_OWNER });
   await s.getattr(node);
   const t = { sec: BigInt(1_700_000_000 + n), nsec: 0 };
   await s.setattr(node, { atime: t, mtime: t });
   s.forget(node);
   const found = await s.lookup(FUSE_ROOT_ID, name);
-  const opened = await s.open(found.nodeid, OpenFlag.O_RDONLY);
-  await s.read(found.nodeid, opened.fh, 0n, data.byteLength);
-  await s.release(found.nodeid, opened.fh, { flags: OpenFlag.O_RDONLY });
+  const reading = OpenFlag.O_RDONLY | O_LARGEFILE;
+  const opened = await s.open(found.nodeid, reading);
+  await s.read(found.nodeid, opened.fh, 0n, Math.min(data.byteLength, BIG_READ), { flags: reading, lockOwner: LOCK_OWNER });
+  await s.release(found.nodeid, opened.fh, { flags: reading, lockOwner: LOCK_OWNER });
   // The kernel asks for security.capability before a write when xattrs are on.
   if (xattr) await noAttribute(s.getxattrSize(found.nodeid, "security.capability"));
   await s.unlink(FUSE_ROOT_ID, name);
@@ -147,7 +158,7 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
     session = await FuseSession.init(driver, { uid: 0, gid: 0, pid: 1, forgetDelayMs: 0 });
     requests = 1;
     const small = new Uint8Array(PAGE).fill(0x5a);
-    const big = new Uint8Array(BIG).fill(0xa5);
+    const big = new Uint8Array(BIG_WRITE).fill(0xa5);
     while (done < rounds && !warmup.signal?.aborted && performance.now() - started < budgetMs) {
       requests += await round(session, done, small, big, options.xattr);
       done++;
