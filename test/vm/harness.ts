@@ -37,6 +37,8 @@ export interface WorkloadOptions {
   script?: string;
   /** Let the guest reboot; the output is the last boot's (see RunGuestOptions.reboot). */
   reboot?: boolean;
+  /** Kill QEMU this long after the script ended if the guest does not power off, keeping the output (see RunGuestOptions). */
+  shutdownGraceMs?: number;
 }
 
 export interface WorkloadRun {
@@ -82,6 +84,7 @@ export async function runWorkloadOn(backend: BackendName | Backend, options: Wor
         ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
         ...(options.smp !== undefined ? { smp: options.smp } : {}),
         ...(options.reboot ? { reboot: true } : {}),
+        ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
         signal: backendDied.signal,
       });
     } catch (e) {
