@@ -37,7 +37,7 @@ export interface ServeOptions extends Omit<DeviceOptions, "fdBudget"> {
   warmupRounds: number;
 }
 
-/** About 9,000 requests: what a fresh daemon needed before its request path ran compiled (bench/vm.ts). */
+/** About 8,700 requests (8,000 without --xattr): a fresh daemon needed ~6,000 before its request path ran compiled (bench/vm.ts). */
 export const DEFAULT_WARMUP_ROUNDS = 600;
 
 export const serveFlags: Record<string, FlagSpec> = {
