@@ -165,7 +165,7 @@ async function serveHere(options: ServeOptions, child: SandboxChild | null): Pro
 }
 
 /**
- * Runs the request path's JIT warm-up (src/host/warmup.ts) with its own log
+ * Runs the request path's JIT warm-up (src/cli/warmup.ts) with its own log
  * lines held back; a host where it cannot run (no writable temporary
  * directory) serves all the same, only colder.
  */
