@@ -31,8 +31,8 @@ import { ErrnoError } from "../common/errors.js";
 import { FUSE_ROOT_ID, OpenFlag } from "../fuse/abi.js";
 import { VirtioFsDriver } from "../guest/driver.js";
 import { FuseSession } from "../guest/session.js";
-import { serveConnection, type DeviceConnection, type DeviceOptions } from "../host/device.js";
-import { Listener } from "../host/listener.js";
+import type { DeviceOptions } from "../host/device.js";
+import { servePrivately, type PrivateServing } from "../host/private-serve.js";
 import { FdPoller } from "../sys/poller.js";
 
 export interface WarmupOptions {
@@ -134,8 +134,7 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
   const budgetMs = warmup.budgetMs ?? 1500;
   const started = performance.now();
   const dir = mkdtempSync(join(warmup.tmpRoot ?? tmpdir(), "viofs-warmup-"));
-  let listener: Listener | null = null;
-  let connection: DeviceConnection | null = null;
+  let serving: PrivateServing | null = null;
   let driver: VirtioFsDriver | null = null;
   // Its own poller, closed at the end: the shared one would keep its epoll fd for good.
   const poller = new FdPoller();
@@ -145,16 +144,13 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
   try {
     const share = join(dir, "share");
     mkdirSync(share, { mode: 0o700 });
-    const socketPath = join(dir, "vhost.sock");
-    listener = Listener.bind(socketPath);
     const { tag: _tag, ...rest } = options;
-    const device: DeviceOptions = { ...rest, readonly: false };
-    const accepted = listener.accept().then((fd) => {
-      connection = serveConnection(fd, share, device);
-    });
-    [driver] = await Promise.all([VirtioFsDriver.connect(socketPath, { memorySize: 16 << 20, queueSize: 128, maxSegment: PAGE, poller }), accepted]);
-    listener.close();
-    listener = null;
+    serving = servePrivately(share, { ...rest, readonly: false }, "socket-", dir);
+    [driver] = await Promise.all([
+      VirtioFsDriver.connect(serving.socketPath, { memorySize: 16 << 20, queueSize: 128, maxSegment: PAGE, poller }),
+      serving.accepted,
+    ]);
+    serving.removeSocket();
     session = await FuseSession.init(driver, { uid: 0, gid: 0, pid: 1, forgetDelayMs: 0 });
     requests = 1;
     const small = new Uint8Array(PAGE).fill(0x5a);
@@ -167,12 +163,7 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
   } finally {
     await session?.close().catch(() => undefined);
     driver?.close();
-    const open: DeviceConnection | null = connection;
-    if (open !== null) {
-      (open as DeviceConnection).close();
-      await (open as DeviceConnection).closed;
-    }
-    listener?.close();
+    await serving?.close();
     poller.close();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,14 +9,12 @@
  * Nothing here blocks the event loop on the share: the guest side talks to
  * the device over virtqueues, so serving and using it from one process is fine.
  */
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { statSync } from "node:fs";
+import { resolve } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import { UsageError } from "../cli/usage.js";
-import { serveConnection, type DeviceConnection } from "../host/device.js";
-import { Listener } from "../host/listener.js";
+import { servePrivately } from "../host/private-serve.js";
 import { FuseWindowsService } from "../service/shares.js";
 import type { FuseWindowsOptions } from "../service/options.js";
 import { createIdMap } from "../windows/ntacl.js";
@@ -94,41 +92,28 @@ async function serveHere(dir: string, options: StackOptions, drive: string, toke
   }
   if (!isDir) throw new UsageError(`shared directory '${dir}' is not a directory`);
   const xattr = probeUserXattrs(dir).ok;
-  const privateDir = mkdtempSync(join(tmpdir(), "viofs-shell-"));
-  const socketPath = join(privateDir, "vhost.sock");
-  let listener: Listener | null = null;
-  let connection: DeviceConnection | null = null;
-  const cleanup = async (): Promise<void> => {
-    listener?.close();
-    if (connection !== null) {
-      connection.close();
-      await connection.closed;
-    }
-    rmSync(privateDir, { recursive: true, force: true });
-  };
+  const serving = servePrivately(
+    dir,
+    {
+      cache: "auto",
+      xattr,
+      readdirplus: true,
+      writeback: false,
+      posixLock: true,
+      flock: true,
+      readonly: false,
+      announceSubmounts: false,
+      killprivV2: false,
+      threadPoolSize: 0,
+    },
+    "viofs-shell-",
+  );
   try {
-    listener = Listener.bind(socketPath);
-    const accepted = listener.accept().then((fd) => {
-      listener!.stopListening();
-      connection = serveConnection(fd, dir, {
-        cache: "auto",
-        xattr,
-        readdirplus: true,
-        writeback: false,
-        posixLock: true,
-        flock: true,
-        readonly: false,
-        announceSubmounts: false,
-        killprivV2: false,
-        threadPoolSize: 0,
-      });
-    });
-    const mounting = mountVolume(socketPath, serviceOptions(options.caseSensitive ?? false, dir, token), drive);
-    const [, volume] = await Promise.all([accepted, mounting]);
+    const mounting = mountVolume(serving.socketPath, serviceOptions(options.caseSensitive ?? false, dir, token), drive);
+    const [, volume] = await Promise.all([serving.accepted, mounting]);
     // Connected: nothing needs the socket's path any more, so a shell that is killed (its terminal
     // closed) leaves nothing behind in the temporary directory.
-    listener.close();
-    rmSync(privateDir, { recursive: true, force: true });
+    serving.removeSocket();
     return {
       volume,
       drive,
@@ -136,11 +121,11 @@ async function serveHere(dir: string, options: StackOptions, drive: string, toke
       xattr,
       async close() {
         await volume.unmount().catch(() => undefined);
-        await cleanup();
+        await serving.close();
       },
     };
   } catch (error) {
-    await cleanup();
+    await serving.close();
     throw error;
   }
 }
