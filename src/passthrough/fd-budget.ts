@@ -10,6 +10,8 @@ import { errno } from "../common/errors.js";
 
 export class FdBudget {
   #used = 0;
+  /** Frees one slot held by a cache (a retained fd) when the budget is full; false when there is none to free. */
+  reclaim: (() => boolean) | null = null;
 
   /** `limit`: the most slots in use at once (Infinity: no limit). */
   constructor(readonly limit: number = Infinity) {
@@ -21,9 +23,9 @@ export class FdBudget {
     return this.#used;
   }
 
-  /** Takes a slot, or throws ENFILE when none is left. */
+  /** Takes a slot (after reclaiming a cached one when full), or throws ENFILE when none is left. */
   acquire(op: string): void {
-    if (this.#used >= this.limit) throw errno("ENFILE", op);
+    while (this.#used >= this.limit) if (this.reclaim?.() !== true) throw errno("ENFILE", op);
     this.#used++;
   }
 

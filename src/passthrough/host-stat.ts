@@ -10,8 +10,9 @@
  * {@link HostStat.of} (every use here is synchronous).
  */
 import type { Attr } from "../fuse/structs.js";
-import { AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW } from "../sys/constants.js";
+import { AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW } from "../sys/constants.js";
 import * as libc from "../sys/libc.js";
+import type { CStr } from "../sys/libc.js";
 import { encodeDev } from "./attr.js";
 
 /** statx of an O_PATH fd itself. */
@@ -69,6 +70,16 @@ export class HostStat implements HostIdentity {
    */
   of(fd: number, mask: number, flags = 0): this {
     if (libc.statx(fd, "", SELF | flags, mask, this.b) < 0) libc.fail("statx");
+    return this;
+  }
+
+  /**
+   * statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, `mask`): the
+   * inode a name in the directory `dirfd` names, never a symlink's target.
+   * `name` is one component the caller has checked (no "/"). Throws ErrnoError.
+   */
+  at(dirfd: number, name: CStr, mask: number): this {
+    if (libc.statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, mask, this.b) < 0) libc.fail("statx");
     return this;
   }
 

@@ -6,8 +6,21 @@
  *
  * Lifetime: a node lives while the guest holds lookups on it (FORGET to zero
  * removes it from the table, and the guest can no longer name it) and while
- * open handles use it; its fd closes when both are gone. The root (nodeid 1)
- * lives until {@link InodeStore.clear}.
+ * open handles use it. When both are gone its fd is retained for a while
+ * (see {@link Retention}) and then closed. The root (nodeid 1) lives until
+ * {@link InodeStore.clear}.
+ *
+ * Retention: a guest forgets what it evicts from its caches (a Linux guest
+ * under memory pressure, after `drop_caches`, or a client that forgets every
+ * node at once) and often looks the same files up again soon after. A
+ * forgotten node's O_PATH fd therefore stays open, keyed by its host identity,
+ * for up to {@link Retention.ms} and at most {@link Retention.max} of them
+ * (the oldest closed first, and at once when the fd budget runs short); a
+ * later lookup that finds that identity takes the fd over as a new node
+ * instead of opening the name again. Holding the fd also holds the host inode,
+ * so its number cannot be reused meanwhile: the identity stays exact. Locks
+ * are dropped when the node is forgotten, as before; a retained fd is only a
+ * path handle.
  */
 import { errno } from "../common/errors.js";
 import { FUSE_ROOT_ID } from "../fuse/abi.js";
@@ -25,6 +38,24 @@ import type { HostIdentity } from "./host-stat.js";
 export function idKey(id: bigint): number {
   const n = Number(id);
   return n <= Number.MAX_SAFE_INTEGER ? n : -1;
+}
+
+/** How many forgotten nodes' fds are kept, and for how long (max 0: none). */
+export interface Retention {
+  readonly max: number;
+  readonly ms: number;
+}
+
+/** The default: enough for a directory tree a guest re-reads after dropping its caches, for a few seconds. */
+export const DEFAULT_RETENTION: Retention = { max: 4096, ms: 5000 };
+
+/** A forgotten node's fd, kept for a new lookup of the same host inode. */
+interface Retained {
+  readonly fd: number;
+  readonly dev: number | bigint;
+  readonly ino: number | bigint;
+  /** When it was retained (Date.now()). */
+  readonly since: number;
 }
 
 /** One inode the guest can name. */
@@ -84,17 +115,31 @@ export class InodeStore {
   readonly #byId = new Map<number, Inode>();
   /** device → inode number → node */
   readonly #byKey = new Map<number | bigint, Map<number | bigint, Inode>>();
+  /** Retained fds by device → inode number, and all of them oldest first. */
+  readonly #retainedByKey = new Map<number | bigint, Map<number | bigint, Retained>>();
+  readonly #retained = new Set<Retained>();
+  #sweep: NodeJS.Timeout | null = null;
   #next = Number(FUSE_ROOT_ID) + 1;
+  /** Whether the last {@link adopt} or {@link revive} found a node or a retained fd (no new inode was opened). */
+  reused = false;
 
   constructor(
     private readonly budget: FdBudget,
-    /** Called once when an inode's fd is about to close (to drop its locks). */
+    /** Called once when an inode is forgotten for good or its fd is about to close (to drop its locks). */
     private readonly onClose: (inode: Inode) => void,
-  ) {}
+    private readonly retention: Retention = DEFAULT_RETENTION,
+  ) {
+    budget.reclaim = () => this.#dropOldest();
+  }
 
   /** Nodes the guest can name. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Forgotten nodes' fds still open (counted in the budget). */
+  get retainedFds(): number {
+    return this.#retained.size;
   }
 
   /** Installs the root node from its O_PATH fd (which then belongs to the table). */
@@ -136,14 +181,10 @@ export class InodeStore {
    * takes `fd` over. `fd` is closed on every failure (ENFILE past the budget).
    */
   adopt(fd: number, st: HostIdentity, op: string): Inode {
-    const dev = st.dev;
-    const ino = st.ino;
-    const existing = this.#byKey.get(dev)?.get(ino);
-    if (existing !== undefined) {
+    const found = this.revive(st);
+    if (found !== undefined) {
       close(fd);
-      existing.lookups++;
-      existing.mode = st.mode;
-      return existing;
+      return found;
     }
     try {
       this.budget.acquire(op);
@@ -151,10 +192,40 @@ export class InodeStore {
       close(fd);
       throw error;
     }
+    return this.#install(fd, st);
+  }
+
+  /**
+   * Counts a lookup of the host inode `st` describes when it needs no new fd:
+   * on the node that has it, or on a new node that takes over its retained
+   * fd. Undefined when neither exists (the caller opens it and {@link adopt}s).
+   */
+  revive(st: HostIdentity): Inode | undefined {
+    const dev = st.dev;
+    const ino = st.ino;
+    const existing = this.#byKey.get(dev)?.get(ino);
+    if (existing !== undefined) {
+      existing.lookups++;
+      existing.mode = st.mode;
+      this.reused = true;
+      return existing;
+    }
+    const retained = this.#retainedByKey.get(dev)?.get(ino);
+    if (retained === undefined) {
+      this.reused = false;
+      return undefined;
+    }
+    // Its budget slot goes over to the node.
+    this.#unretain(retained);
+    this.reused = true;
+    return this.#install(retained.fd, st);
+  }
+
+  #install(fd: number, st: HostIdentity): Inode {
     const inode = new Inode(BigInt(this.#next++), fd, st);
     inode.lookups = 1;
     this.#byId.set(inode.num, inode);
-    this.#keyed(dev).set(ino, inode);
+    this.#keyed(st.dev).set(st.ino, inode);
     return inode;
   }
 
@@ -168,7 +239,7 @@ export class InodeStore {
     inode.lookups = n >= inode.lookups ? 0 : inode.lookups - n;
     if (inode.lookups > 0) return;
     this.#unname(inode);
-    if (inode.holds === 0) this.#close(inode);
+    if (inode.holds === 0) this.#retain(inode);
   }
 
   /** Keeps `inode`'s fd open until {@link release} (an open handle). */
@@ -179,7 +250,7 @@ export class InodeStore {
   /** Ends a {@link hold}; closes the fd of a node the guest has forgotten once nothing holds it. */
   release(inode: Inode): void {
     if (inode.holds > 0) inode.holds--;
-    if (inode.holds === 0 && !inode.named) this.#close(inode);
+    if (inode.holds === 0 && !inode.named) this.#retain(inode);
   }
 
   /** Every node, for inspection. */
@@ -187,7 +258,7 @@ export class InodeStore {
     return this.#byId.values();
   }
 
-  /** Closes every node's fd and empties the table. */
+  /** Closes every node's fd and every retained fd, and empties the table. */
   clear(): void {
     for (const inode of this.#byId.values()) {
       inode.named = false;
@@ -195,6 +266,9 @@ export class InodeStore {
     }
     this.#byId.clear();
     this.#byKey.clear();
+    while (this.#dropOldest());
+    if (this.#sweep !== null) clearTimeout(this.#sweep);
+    this.#sweep = null;
   }
 
   #unname(inode: Inode): void {
@@ -213,5 +287,66 @@ export class InodeStore {
     close(inode.fd);
     inode.fd = -1;
     this.budget.release();
+  }
+
+  /**
+   * The end of a node nothing uses any more: its fd is retained (the node
+   * object is done with) or, when retention is off or the identity is named
+   * again or retained already, closed.
+   */
+  #retain(inode: Inode): void {
+    if (inode.closed) return;
+    const { dev, ino } = inode;
+    if (this.retention.max <= 0 || this.#byKey.get(dev)?.has(ino) === true || this.#retainedByKey.get(dev)?.has(ino) === true) {
+      this.#close(inode);
+      return;
+    }
+    this.onClose(inode);
+    const retained: Retained = { fd: inode.fd, dev, ino, since: Date.now() };
+    inode.fd = -1;
+    let inner = this.#retainedByKey.get(dev);
+    if (inner === undefined) this.#retainedByKey.set(dev, (inner = new Map()));
+    inner.set(ino, retained);
+    this.#retained.add(retained);
+    if (this.#retained.size > this.retention.max) this.#dropOldest();
+    this.#sweep ??= this.#armSweep(this.retention.ms);
+  }
+
+  #unretain(retained: Retained): void {
+    this.#retained.delete(retained);
+    const inner = this.#retainedByKey.get(retained.dev);
+    if (inner !== undefined && inner.get(retained.ino) === retained) {
+      inner.delete(retained.ino);
+      if (inner.size === 0) this.#retainedByKey.delete(retained.dev);
+    }
+  }
+
+  /** Closes the oldest retained fd; false when there is none. */
+  #dropOldest(): boolean {
+    for (const retained of this.#retained) {
+      this.#unretain(retained);
+      close(retained.fd);
+      this.budget.release();
+      return true;
+    }
+    return false;
+  }
+
+  /** Closes the retained fds older than the retention time, then looks again when the next one is due. */
+  #armSweep(delay: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.#sweep = null;
+      const cutoff = Date.now() - this.retention.ms;
+      for (const retained of this.#retained) {
+        if (retained.since > cutoff) {
+          this.#sweep = this.#armSweep(retained.since - cutoff);
+          return;
+        }
+        this.#dropOldest();
+      }
+    }, delay);
+    // Retained fds are a cache: they never keep the process alive.
+    timer.unref();
+    return timer;
   }
 }

@@ -4,6 +4,7 @@
  * CREATE and OPENDIR replies (virtiofsd's `--cache` table).
  */
 import { FOpen } from "../fuse/abi.js";
+import type { Retention } from "./inodes.js";
 
 /** How much the client may cache. */
 export type CacheMode = "auto" | "always" | "never" | "metadata";
@@ -25,6 +26,8 @@ export interface PassthroughOptions {
   readonly announceSubmounts: boolean;
   /** The most fds the guest may make this file system hold (inodes, handles, lock fds); ENFILE past it. */
   readonly fdBudget?: number;
+  /** How many forgotten nodes' O_PATH fds stay open for a new lookup, and how long (see inodes.ts; default DEFAULT_RETENTION). */
+  readonly retention?: Retention;
   /** Negotiate FUSE_WRITEBACK_CACHE (the client then caches writes; safe only with exclusive access). */
   readonly writeback: boolean;
   /** Honour O_DIRECT from the guest (stripped otherwise, as virtiofsd's default). */

@@ -380,12 +380,14 @@ test("the fd budget: past it LOOKUP, OPEN and locks are ENFILE; freeing fds make
     await rejectsErrno(pfs.create(ctx(), ROOT, n("d"), RW, 0o644, 0, 0), "ENFILE");
     assert.equal(fs.existsSync(path.join(share, "d")), true, "the file was made; only the node could not be");
     assert.equal((await pfs.lookup(ctx(), ROOT, n("a"))).nodeid, a.nodeid, "a known inode costs no fd");
-    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 1, fds: 3 });
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 1, fds: 3, retained: 0 });
     await pfs.release(ctx(), a.nodeid, releaseIn(oa.fh));
     const b = await pfs.lookup(ctx(), ROOT, n("b"));
     await rejectsErrno(pfs.lookup(ctx(), ROOT, n("c")), "ENFILE");
     pfs.forget(b.nodeid, 1n);
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 1 }, "b's fd is retained, in the budget");
     await pfs.lookup(ctx(), ROOT, n("c"));
+    assert.deepEqual(pfs.stats(), { nodes: 3, handles: 0, fds: 3, retained: 0 }, "and closed to make room for c");
   } finally {
     await cleanup();
   }
@@ -410,7 +412,7 @@ test("DESTROY closes every fd of the session; INIT starts a new one", async () =
     assert.ok(openFdCount() >= base + 6);
     await pfs.destroy();
     assert.equal(openFdCount(), base, "no fd left behind");
-    assert.deepEqual(pfs.stats(), { nodes: 0, handles: 0, fds: 0 });
+    assert.deepEqual(pfs.stats(), { nodes: 0, handles: 0, fds: 0, retained: 0 });
     await rejectsErrno(pfs.getattr(ctx(), f.nodeid, undefined), "EBADF");
     await rejectsErrno(pfs.read(ctx(), f.nodeid, readIn(of.fh, 0n, 1), [Buffer.alloc(1)]), "EBADF");
     await pfs.init({ minor: 38, clientFlags: ALL_FLAGS });
@@ -440,7 +442,8 @@ test("RELEASE during a READ in flight: the read finishes on its own fd, which cl
     assert.ok(buffer.every((b) => b === 7));
     await pfs.release(ctx(), other.entry.nodeid, releaseIn(other.open.fh));
     pfs.forget(other.entry.nodeid, 1n);
-    assert.equal(openFdCount(), base);
+    assert.equal(pfs.stats().retained, 1, "other's O_PATH fd is retained");
+    assert.equal(openFdCount(), base + 1);
   } finally {
     await cleanup();
   }

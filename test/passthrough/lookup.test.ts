@@ -1,6 +1,6 @@
 /**
- * Names, lookup counts and confinement: LOOKUP/FORGET bookkeeping and fd
- * closing, names that try to leave the share, host symlinks, a directory
+ * Names, lookup counts and confinement: LOOKUP/FORGET bookkeeping, fd
+ * retention and closing, names that try to leave the share, host symlinks, a directory
  * swapped for a symlink, forged ids.
  */
 import { test } from "node:test";
@@ -11,7 +11,7 @@ import { OpenFlag } from "../../src/fuse/abi.js";
 import { S_IFLNK, S_IFMT } from "../../src/sys/constants.js";
 import { ctx, n, openFdCount, openFs, readIn, rejectsErrno, releaseIn, ROOT, setattrIn } from "./helpers.js";
 
-test("lookup counts: the same inode keeps its nodeid, FORGET to zero closes its fd, the root stays", async () => {
+test("lookup counts: the same inode keeps its nodeid, FORGET to zero ends the node (its fd retained), the root stays", async () => {
   const { fs: pfs, share, cleanup } = await openFs("counts");
   try {
     fs.writeFileSync(path.join(share, "a"), "x");
@@ -27,17 +27,20 @@ test("lookup counts: the same inode keeps its nodeid, FORGET to zero closes its 
     assert.equal(b.nodeid, a1.nodeid, "a hard link is the same node (dev, ino)");
     assert.equal(a1.attr.nlink, 2);
     assert.equal(openFdCount(), before + 1, "one O_PATH fd per inode, however often it is looked up");
-    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2 });
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 0 });
 
     pfs.forget(a1.nodeid, 2n);
     assert.equal((await pfs.getattr(ctx(), a1.nodeid, undefined)).attr.size, 1n, "still one lookup left");
     pfs.forget(a1.nodeid, 1n);
-    assert.equal(openFdCount(), before, "FORGET to zero closes the fd");
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 1 }, "FORGET to zero ends the node; its fd is retained");
+    assert.equal(openFdCount(), before + 1);
     await rejectsErrno(pfs.getattr(ctx(), a1.nodeid, undefined), "EBADF");
 
-    // A new lookup makes a new node: nodeids are never reused.
+    // A new lookup makes a new node (nodeids are never reused), on the retained fd.
     const again = await pfs.lookup(ctx(), ROOT, n("a"));
     assert.notEqual(again.nodeid, a1.nodeid);
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 0 });
+    assert.equal(openFdCount(), before + 1);
 
     // Forgetting more than was looked up, or the root, or an unknown id, is harmless.
     pfs.forget(again.nodeid, 1000n);
@@ -45,53 +48,117 @@ test("lookup counts: the same inode keeps its nodeid, FORGET to zero closes its 
     pfs.forget(987654321n, 1n);
     pfs.batchForget([{ nodeid: ROOT, nlookup: 5n }]);
     assert.equal((await pfs.getattr(ctx(), ROOT, undefined)).attr.ino, BigInt(fs.statSync(share).ino));
-    assert.equal(openFdCount(), before);
+    assert.equal(openFdCount(), before + 1, "a's fd retained again");
   } finally {
     await cleanup();
   }
 });
 
-test("a name looked up again answers what it names now: replaced, turned into a symlink, removed, a hard link", async () => {
-  // The second LOOKUP of a name takes the statx-only path (the node is known); what it finds must still decide.
-  const { fs: pfs, share, outside, cleanup } = await openFs("relookup");
+for (const statxFirst of [false, true]) {
+  test(`a name looked up again answers what it names now: replaced, turned into a symlink, removed, a hard link (${statxFirst ? "statx by name first" : "openat first"})`, async () => {
+    // Once most lookups find known nodes, a LOOKUP tries the name's statx first and opens nothing when it hits; what it finds must still decide.
+    const { fs: pfs, share, outside, cleanup } = await openFs("relookup");
+    try {
+      if (statxFirst) {
+        fs.writeFileSync(path.join(share, "known"), "");
+        for (let i = 0; i < 8; i++) await pfs.lookup(ctx(), ROOT, n("known"));
+      }
+      fs.writeFileSync(path.join(share, "a"), "first");
+      fs.writeFileSync(path.join(share, "b"), "second!");
+      const a = await pfs.lookup(ctx(), ROOT, n("a"));
+      assert.equal((await pfs.lookup(ctx(), ROOT, n("a"))).nodeid, a.nodeid);
+
+      // Replaced on the host by a file the guest never looked up: a new node, with its attributes.
+      fs.renameSync(path.join(share, "b"), path.join(share, "a"));
+      const replaced = await pfs.lookup(ctx(), ROOT, n("a"));
+      assert.notEqual(replaced.nodeid, a.nodeid);
+      assert.equal(replaced.attr.size, 7n);
+      assert.equal(replaced.attr.ino, BigInt(fs.lstatSync(path.join(share, "a")).ino));
+
+      // Replaced by a symlink out of the share: the link itself, never its target.
+      fs.rmSync(path.join(share, "a"));
+      fs.symlinkSync(outside, path.join(share, "a"));
+      const link = await pfs.lookup(ctx(), ROOT, n("a"));
+      assert.equal(link.attr.mode & S_IFMT, S_IFLNK);
+      const again = await pfs.lookup(ctx(), ROOT, n("a"));
+      assert.equal(again.nodeid, link.nodeid);
+      assert.equal(again.attr.mode & S_IFMT, S_IFLNK);
+
+      // Removed: ENOENT, however recently it was found.
+      fs.rmSync(path.join(share, "a"));
+      await rejectsErrno(pfs.lookup(ctx(), ROOT, n("a")), "ENOENT");
+
+      // A new name of a known node (a hard link made on the host) is that node.
+      fs.writeFileSync(path.join(share, "c"), "linked");
+      const c = await pfs.lookup(ctx(), ROOT, n("c"));
+      fs.linkSync(path.join(share, "c"), path.join(share, "d"));
+      assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).nodeid, c.nodeid);
+      assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).attr.nlink, 2);
+
+      // Forgotten, then looked up again: a new node, as before.
+      pfs.forget(c.nodeid, 3n);
+      const fresh = await pfs.lookup(ctx(), ROOT, n("c"));
+      assert.notEqual(fresh.nodeid, c.nodeid);
+      assert.deepEqual(pfs.stats().nodes, statxFirst ? 6 : 5, "root, the first a, its replacement, the link, c anew (and known)");
+    } finally {
+      await cleanup();
+    }
+  });
+}
+
+test("a forgotten node's fd is retained: a new lookup takes it over; the oldest past the most kept, the expired and DESTROY close them", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("retain", { retention: { max: 2, ms: 150 } });
   try {
-    fs.writeFileSync(path.join(share, "a"), "first");
-    fs.writeFileSync(path.join(share, "b"), "second!");
-    const a = await pfs.lookup(ctx(), ROOT, n("a"));
-    assert.equal((await pfs.lookup(ctx(), ROOT, n("a"))).nodeid, a.nodeid);
+    for (const name of ["f1", "f2", "f3", "g"]) fs.writeFileSync(path.join(share, name), name);
+    const base = openFdCount();
+    const ids = new Map<string, bigint>();
+    for (const name of ["f1", "f2", "f3"]) ids.set(name, (await pfs.lookup(ctx(), ROOT, n(name))).nodeid);
+    assert.equal(openFdCount(), base + 3);
+    for (const name of ["f1", "f2", "f3"]) pfs.forget(ids.get(name)!, 1n);
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 2 }, "two kept, the oldest (f1) closed");
+    assert.equal(openFdCount(), base + 2);
 
-    // Replaced on the host by a file the guest never looked up: a new node, with its attributes.
-    fs.renameSync(path.join(share, "b"), path.join(share, "a"));
-    const replaced = await pfs.lookup(ctx(), ROOT, n("a"));
-    assert.notEqual(replaced.nodeid, a.nodeid);
-    assert.equal(replaced.attr.size, 7n);
-    assert.equal(replaced.attr.ino, BigInt(fs.lstatSync(path.join(share, "a")).ino));
+    // f3 again: a new node on its retained fd, no new fd.
+    const f3 = await pfs.lookup(ctx(), ROOT, n("f3"));
+    assert.notEqual(f3.nodeid, ids.get("f3"));
+    assert.equal(f3.attr.ino, BigInt(fs.statSync(path.join(share, "f3")).ino));
+    assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 1 });
+    assert.equal(openFdCount(), base + 2);
+    assert.equal((await pfs.getattr(ctx(), f3.nodeid, undefined)).attr.size, 2n);
 
-    // Replaced by a symlink out of the share: the link itself, never its target.
-    fs.rmSync(path.join(share, "a"));
-    fs.symlinkSync(outside, path.join(share, "a"));
-    const link = await pfs.lookup(ctx(), ROOT, n("a"));
-    assert.equal(link.attr.mode & S_IFMT, S_IFLNK);
-    const again = await pfs.lookup(ctx(), ROOT, n("a"));
-    assert.equal(again.nodeid, link.nodeid);
-    assert.equal(again.attr.mode & S_IFMT, S_IFLNK);
+    // f2 replaced on the host: the name leads to the new inode, not to the retained fd of the old one.
+    fs.renameSync(path.join(share, "g"), path.join(share, "f2"));
+    const f2 = await pfs.lookup(ctx(), ROOT, n("f2"));
+    assert.equal(f2.attr.ino, BigInt(fs.statSync(path.join(share, "f2")).ino));
+    assert.equal(f2.attr.size, 1n);
+    assert.equal(openFdCount(), base + 3, "the old f2's fd is still retained");
 
-    // Removed: ENOENT, however recently it was found.
-    fs.rmSync(path.join(share, "a"));
-    await rejectsErrno(pfs.lookup(ctx(), ROOT, n("a")), "ENOENT");
+    // Past the retention time every retained fd is closed.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(pfs.stats(), { nodes: 3, handles: 0, fds: 3, retained: 0 });
+    assert.equal(openFdCount(), base + 2);
 
-    // A new name of a known node (a hard link made on the host) is that node.
-    fs.writeFileSync(path.join(share, "c"), "linked");
-    const c = await pfs.lookup(ctx(), ROOT, n("c"));
-    fs.linkSync(path.join(share, "c"), path.join(share, "d"));
-    assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).nodeid, c.nodeid);
-    assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).attr.nlink, 2);
+    // DESTROY closes retained fds with the rest.
+    pfs.forget(f2.nodeid, 1n);
+    pfs.forget(f3.nodeid, 1n);
+    assert.equal(pfs.stats().retained, 2);
+    await pfs.destroy();
+    assert.equal(openFdCount(), base - 1, "the root's fd too");
+  } finally {
+    await cleanup();
+  }
+});
 
-    // Forgotten, then looked up again: a new node, as before.
-    pfs.forget(c.nodeid, 3n);
-    const fresh = await pfs.lookup(ctx(), ROOT, n("c"));
-    assert.notEqual(fresh.nodeid, c.nodeid);
-    assert.deepEqual(pfs.stats().nodes, 5, "root, the first a, its replacement, the link, c anew");
+test("retention off: FORGET to zero closes the node's fd at once", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("noretain", { retention: { max: 0, ms: 0 } });
+  try {
+    fs.writeFileSync(path.join(share, "f"), "f");
+    const base = openFdCount();
+    const e = await pfs.lookup(ctx(), ROOT, n("f"));
+    assert.equal(openFdCount(), base + 1);
+    pfs.forget(e.nodeid, 1n);
+    assert.equal(openFdCount(), base);
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 0 });
   } finally {
     await cleanup();
   }
@@ -110,8 +177,8 @@ test("an open handle keeps a forgotten node's fd until it is released", async ()
     assert.equal(buf.toString(), "held");
     assert.equal(openFdCount(), base + 2);
     await pfs.release(ctx(), e.nodeid, releaseIn(o.fh));
-    assert.equal(openFdCount(), base);
-    assert.equal(pfs.stats().fds, 1);
+    assert.equal(openFdCount(), base + 1, "the handle's fd closed, the node's retained");
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 1 });
   } finally {
     await cleanup();
   }
