@@ -68,6 +68,8 @@ export class Inode {
   mode: number;
   /** Whether the guest can still name this node. */
   named = true;
+  /** Its last name was unlinked through this file system: its fd closes when nothing uses it (never retained). */
+  unlinked = false;
   /** Per-node state the lock manager keeps (see locks.ts). */
   locks: unknown;
 
@@ -135,6 +137,23 @@ export class InodeStore {
   /** Nodes the guest can name. */
   get size(): number {
     return this.#byId.size;
+  }
+
+  /** Whether forgotten nodes' fds are retained at all. */
+  get retaining(): boolean {
+    return this.retention.max > 0;
+  }
+
+  /**
+   * The last name of the host inode (`dev`, `ino`) was unlinked: its fd is
+   * not retained once the guest forgets it (so the host frees the file when
+   * the guest lets go of it, as without retention), and a retained one closes.
+   */
+  unlinked(dev: number | bigint, ino: number | bigint): void {
+    const live = this.#byKey.get(dev)?.get(ino);
+    if (live !== undefined) live.unlinked = true;
+    const retained = this.#retainedByKey.get(dev)?.get(ino);
+    if (retained !== undefined) this.#drop(retained);
   }
 
   /** Forgotten nodes' fds still open (counted in the budget). */
@@ -297,7 +316,7 @@ export class InodeStore {
   #retain(inode: Inode): void {
     if (inode.closed) return;
     const { dev, ino } = inode;
-    if (this.retention.max <= 0 || this.#byKey.get(dev)?.has(ino) === true || this.#retainedByKey.get(dev)?.has(ino) === true) {
+    if (inode.unlinked || this.retention.max <= 0 || this.#byKey.get(dev)?.has(ino) === true || this.#retainedByKey.get(dev)?.has(ino) === true) {
       this.#close(inode);
       return;
     }
@@ -321,12 +340,16 @@ export class InodeStore {
     }
   }
 
+  #drop(retained: Retained): void {
+    this.#unretain(retained);
+    close(retained.fd);
+    this.budget.release();
+  }
+
   /** Closes the oldest retained fd; false when there is none. */
   #dropOldest(): boolean {
     for (const retained of this.#retained) {
-      this.#unretain(retained);
-      close(retained.fd);
-      this.budget.release();
+      this.#drop(retained);
       return true;
     }
     return false;

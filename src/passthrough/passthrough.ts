@@ -723,7 +723,15 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const dir = this.#inodes.get(parent, "unlink");
       checkEntryName(name, "unlink");
+      if (!this.#inodes.retaining) {
+        sys.unlinkat(dir.fd, name, 0);
+        return;
+      }
+      // Its last name gone, the inode's fd must close when the guest forgets it, not be retained.
+      const st = this.#host.at(dir.fd, cstring(name, "unlink"), STATX_BASIC_STATS);
+      const { dev, ino, nlink } = st;
       sys.unlinkat(dir.fd, name, 0);
+      if (nlink <= 1) this.#inodes.unlinked(dev, ino);
     } catch (error) {
       return Promise.reject(error);
     }

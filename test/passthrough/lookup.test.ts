@@ -106,7 +106,7 @@ for (const statxFirst of [false, true]) {
   });
 }
 
-test("a forgotten node's fd is retained: a new lookup takes it over; the oldest past the most kept, the expired and DESTROY close them", async () => {
+test("a forgotten node's fd is retained: a new lookup takes it over; the oldest past the most kept, the expired, the unlinked and DESTROY close them", async () => {
   const { fs: pfs, share, cleanup } = await openFs("retain", { retention: { max: 2, ms: 150 } });
   try {
     for (const name of ["f1", "f2", "f3", "g"]) fs.writeFileSync(path.join(share, name), name);
@@ -138,10 +138,23 @@ test("a forgotten node's fd is retained: a new lookup takes it over; the oldest 
     assert.deepEqual(pfs.stats(), { nodes: 3, handles: 0, fds: 3, retained: 0 });
     assert.equal(openFdCount(), base + 2);
 
+    // A file whose last name the guest unlinks is not retained: the host frees it once the guest forgets it.
+    fs.writeFileSync(path.join(share, "gone"), "gone");
+    fs.writeFileSync(path.join(share, "linked"), "linked");
+    fs.linkSync(path.join(share, "linked"), path.join(share, "other-name"));
+    const gone = await pfs.lookup(ctx(), ROOT, n("gone"));
+    const linked = await pfs.lookup(ctx(), ROOT, n("linked"));
+    await pfs.unlink(ctx(), ROOT, n("gone"));
+    await pfs.unlink(ctx(), ROOT, n("linked"));
+    pfs.forget(gone.nodeid, 1n);
+    pfs.forget(linked.nodeid, 1n);
+    assert.equal(pfs.stats().retained, 1, "only the file that still has a name");
+    assert.equal(openFdCount(), base + 3);
+
     // DESTROY closes retained fds with the rest.
     pfs.forget(f2.nodeid, 1n);
     pfs.forget(f3.nodeid, 1n);
-    assert.equal(pfs.stats().retained, 2);
+    assert.equal(pfs.stats().retained, 2, "the most kept");
     await pfs.destroy();
     assert.equal(openFdCount(), base - 1, "the root's fd too");
   } finally {
