@@ -17,8 +17,11 @@
  *   caller (CVE-2022-0358);
  * - the process umask, set to the caller's for the length of the call, so
  *   the kernel applies it exactly as for a local create (it ignores the umask
- *   under a default ACL); left alone when it is already the caller's (the
- *   daemon's umask, read once, is what nothing here changes for good).
+ *   under a default ACL); left alone when the daemon's umask (read once:
+ *   nothing here changes it for good) takes the same bits off the mode as the
+ *   caller's would. That is every create of a guest whose umask is the
+ *   daemon's, and every create of a client that masked the mode itself (no
+ *   FUSE_DONT_MASK) with bits the daemon's umask does not touch.
  *
  * All of it is synchronous on the JavaScript thread: no other request runs
  * in between, and the thread pool doing file I/O keeps the daemon's
@@ -54,11 +57,13 @@ export class CallerCredentials {
   }
 
   /**
-   * Runs `fn` as the caller of `ctx`, with `umask` as the process umask when
-   * given. The daemon's credentials and umask are back when it returns or throws.
+   * Runs `fn` as the caller of `ctx`, creating with `create.mode` under
+   * `create.umask` when given. The daemon's credentials and umask are back
+   * when it returns or throws.
    */
-  run<T>(ctx: Context, umask: number | undefined, fn: () => T): T {
-    const oldMask = umask === undefined || umask === this.#daemonUmask ? undefined : setUmask(umask);
+  run<T>(ctx: Context, create: { umask: number; mode: number } | undefined, fn: () => T): T {
+    // The kernel creates with mode & ~umask & 0o777 (plus the special bits): switch only when that differs.
+    const oldMask = create === undefined || (create.mode & 0o777 & (create.umask ^ this.#daemonUmask)) === 0 ? undefined : setUmask(create.umask);
     try {
       if (!this.enabled || (ctx.uid === 0 && ctx.gid === 0 && ctx.suppGroup === undefined)) return fn();
       return this.#as(ctx, fn);

@@ -677,7 +677,7 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const dir = this.#inodes.get(parent, "mkdir");
       checkEntryName(name, "mkdir");
-      this.#creds.run(ctx, umask, () => sys.mkdirat(dir.fd, name, mode & 0o7777));
+      this.#creds.run(ctx, { umask, mode }, () => sys.mkdirat(dir.fd, name, mode & 0o7777));
       return this.#lookupIn(dir, name, "mkdir", true);
     } catch (error) {
       return Promise.reject(error);
@@ -688,7 +688,7 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const dir = this.#inodes.get(parent, "mknod");
       checkEntryName(name, "mknod");
-      this.#creds.run(ctx, umask, () => sys.mknodat(dir.fd, name, mode & (S_IFMT | 0o7777), decodeDev(rdev)));
+      this.#creds.run(ctx, { umask, mode }, () => sys.mknodat(dir.fd, name, mode & (S_IFMT | 0o7777), decodeDev(rdev)));
       return this.#lookupIn(dir, name, "mknod", true);
     } catch (error) {
       return Promise.reject(error);
@@ -838,7 +838,7 @@ export class PassthroughFs extends FileSystemBase {
     let fd: number;
     try {
       // Always O_EXCL: an existing name is opened as OPEN would (never a special file).
-      fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, name, io | O_CREAT | O_EXCL, mode & 0o7777));
+      fd = this.#creds.run(ctx, { umask, mode }, () => this.#openAt(dir, name, io | O_CREAT | O_EXCL, mode & 0o7777));
     } catch (error) {
       if (!isErrno(error, Errno.EEXIST) || flags & O_EXCL) throw error;
       const entry = this.#lookupIn(dir, name, "create");
@@ -856,7 +856,7 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const dir = this.#inodes.get(parent, "tmpfile");
       const io = this.#ioFlags(flags, "tmpfile");
-      const fd = this.#creds.run(ctx, umask, () => this.#openAt(dir, ".", io | O_TMPFILE, mode & 0o7777));
+      const fd = this.#creds.run(ctx, { umask, mode }, () => this.#openAt(dir, ".", io | O_TMPFILE, mode & 0o7777));
       return this.#opened(dir, fd, io, "tmpfile");
     } catch (error) {
       return Promise.reject(error);

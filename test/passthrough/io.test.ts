@@ -232,6 +232,12 @@ test("creates run as the caller: owner, setgid directories, permission checks, u
     const d = await pfs.mkdir(user, ROOT, n("dir"), 0o777, 0o027);
     assert.equal(d.attr.mode & 0o7777, 0o750);
     assert.equal(process.umask(), daemonUmask, "the daemon's umask is back");
+    // umask 0 (a client that masked the mode itself): the daemon's own umask takes no bit off.
+    const wide = await pfs.create(user, ROOT, n("wide"), RW, 0o666, 0, 0);
+    assert.equal(wide.entry.attr.mode & 0o7777, 0o666, "group and other write kept");
+    const plain = await pfs.create(user, ROOT, n("plain"), RW, 0o644, 0, 0);
+    assert.equal(plain.entry.attr.mode & 0o7777, 0o644);
+    assert.equal(process.umask(), daemonUmask);
     const s = await pfs.symlink(user, ROOT, n("link"), n("mine"));
     assert.equal(s.attr.uid, 1000);
 
