@@ -9,7 +9,11 @@
  * 2. after one LOOKUP of every file through the guest driver's session (16
  *    in flight), every reference still held;
  * 3. after every reference is given back (session.forget, sent as
- *    BATCH_FORGET) and the daemon had a moment to act on it.
+ *    BATCH_FORGET) and the daemon had a moment to act on it; for viofs serve,
+ *    which keeps up to DEFAULT_RETENTION.max forgotten inodes' fds open for
+ *    DEFAULT_RETENTION.ms (src/passthrough/inodes.ts), read both at once
+ *    (those fds, a bar of their own) and after that time (the bar "back to
+ *    the start").
  *
  * 4. after the same LOOKUPs again (then forgotten again).
  *
@@ -36,6 +40,7 @@ import { runInNewContext } from "node:vm";
 import { ErrnoError } from "../src/common/errors.js";
 import { Errno } from "../src/common/errno.js";
 import { FUSE_ROOT_ID } from "../src/fuse/abi.js";
+import { DEFAULT_RETENTION } from "../src/passthrough/inodes.js";
 import { VirtioFsDriver } from "../src/guest/driver.js";
 import { FuseSession } from "../src/guest/session.js";
 import * as W from "../src/win32/index.js";
@@ -111,6 +116,8 @@ interface DaemonReading {
   start: Footprint;
   looked: Footprint;
   forgotten: Footprint;
+  /** Right after FORGET, before viofs serve's retained fds expire (the same reading as `forgotten` for virtiofsd). */
+  forgottenAtOnce: Footprint;
   /** After FORGET, the same lookups again (RSS growth past `looked` would be memory FORGET did not free). */
   relooked: Footprint;
   /** The session's heap growth (this process) per inode it tracked. */
@@ -163,15 +170,20 @@ async function measureDaemon(name: DaemonName, share: string, socketPath: string
     const looked = processFootprint(pid);
     progress(`memory: ${name}: ${nodes.length} inodes looked up${stoppedBy !== null ? ` (then ${stoppedBy})` : ""}: RSS +${fmtBytes(looked.rssBytes - start.rssBytes)}, fds +${looked.fds - start.fds}`);
     await forgetAll(nodes);
+    const forgottenAtOnce = processFootprint(pid);
+    if (name === "viofs") await sleepMs(DEFAULT_RETENTION.ms + s.settleMs);
     const forgotten = processFootprint(pid);
-    progress(`memory: ${name}: after FORGET: RSS ${fmtSigned(forgotten.rssBytes - start.rssBytes)}, fds ${fmtSigned(forgotten.fds - start.fds, "")} from the start`);
+    progress(
+      `memory: ${name}: after FORGET: RSS ${fmtSigned(forgotten.rssBytes - start.rssBytes)}, fds ${fmtSigned(forgotten.fds - start.fds, "")} from the start` +
+        (name === "viofs" ? ` (${fmtSigned(forgottenAtOnce.fds - start.fds, "")} at once, before the retained fds expired)` : ""),
+    );
     // The same inodes again: what a daemon freed at FORGET it can reuse, so RSS should not grow much past `looked`.
     const again = await lookupAll(nodes.length);
     await sleepMs(s.settleMs);
     const relooked = processFootprint(pid);
     await forgetAll(again.nodes);
     progress(`memory: ${name}: a second round of ${again.nodes.length} lookups: RSS ${fmtSigned(relooked.rssBytes - looked.rssBytes)} past the first round's`);
-    return { name, commandLine: commandLineOf(handle), inodes: nodes.length, stoppedBy, start, looked, forgotten, relooked, sessionHeapBytes: sessionHeapBytes / nodes.length };
+    return { name, commandLine: commandLineOf(handle), inodes: nodes.length, stoppedBy, start, looked, forgottenAtOnce, forgotten, relooked, sessionHeapBytes: sessionHeapBytes / nodes.length };
   } catch (e) {
     throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}\n--- ${name} output (tail):\n${handle.log().split("\n").slice(-20).join("\n")}`, { cause: e });
   } finally {
@@ -288,6 +300,7 @@ export const memoryGroup: BenchGroup = {
       { workload: `daemon fds per live inode (up to ${s.files} looked up)`, unit: "fds/inode", f: (r) => (r.looked.fds - r.start.fds) / r.inodes, max: FDS_PER_INODE_MAX },
       { workload: "daemon RSS left after FORGET, per inode", unit: "B/inode", f: (r) => (r.forgotten.rssBytes - r.start.rssBytes) / r.inodes, max: RSS_LEFT_MAX },
       { workload: "daemon fds left after FORGET, per inode", unit: "fds/inode", f: (r) => (r.forgotten.fds - r.start.fds) / r.inodes, max: FDS_LEFT_MAX },
+      { workload: "daemon fds right after FORGET (viofs: retained, bounded)", unit: "fds", f: (r) => r.forgottenAtOnce.fds - r.start.fds, max: DEFAULT_RETENTION.max },
       {
         workload: "daemon RSS growth, second LOOKUP round after FORGET, per inode",
         unit: "B/inode",
