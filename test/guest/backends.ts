@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_RETENTION } from "../../src/passthrough/inodes.js";
 
 export const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 
@@ -43,6 +44,8 @@ export interface BackendFactory {
   readonly enosys: ReadonlySet<Operation>;
   /** Whether the backend survives INTERRUPTs (QEMU 7.2's virtiofsd does not: see SessionOptions.interrupts). */
   readonly interruptSafe: boolean;
+  /** How long the backend keeps a forgotten inode's fd open (viofs serve retains them, see src/passthrough/inodes.ts; 0: closed at FORGET). */
+  readonly forgottenFdMs: number;
   start(): Promise<Backend>;
 }
 
@@ -177,6 +180,7 @@ export const virtiofsd: BackendFactory = {
   // QEMU 7.2's daemon: FUSE 7.36 (no TMPFILE, no STATX), remote POSIX locks off by default, no ACCESS handler.
   enosys: new Set<Operation>(["tmpfile", "statx", "posixLocks", "access", "bmap", "poll", "ioctl"]),
   interruptSafe: false,
+  forgottenFdMs: 0,
   async start() {
     const { dir, share, socketPath } = scratch("virtiofsd");
     return launchIn(dir, "virtiofsd", [VIRTIOFSD, `--socket-path=${socketPath}`, "-o", `source=${share}`, "-o", "cache=auto", "-o", "xattr"], share, socketPath);
@@ -189,6 +193,7 @@ export function viofsServeWith(extraArgs: readonly string[], name = `viofs serve
     name,
     enosys: new Set<Operation>(["bmap", "poll", "ioctl"]),
     interruptSafe: true,
+    forgottenFdMs: DEFAULT_RETENTION.ms,
     async start() {
       const { dir, share, socketPath } = scratch("viofs");
       const bin = join(repoRoot(), "bin", "viofs.js");
