@@ -86,9 +86,6 @@ export class HostStat implements HostIdentity {
   get mode(): number {
     return this.b.readUInt16LE(At.MODE);
   }
-  get nlink(): number {
-    return this.b.readUInt32LE(At.NLINK);
-  }
   get uid(): number {
     return this.b.readUInt32LE(At.UID);
   }

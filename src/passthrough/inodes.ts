@@ -49,6 +49,14 @@ export interface Retention {
 /** The default: enough for a directory tree a guest re-reads after dropping its caches, for a few seconds. */
 export const DEFAULT_RETENTION: Retention = { max: 4096, ms: 5000 };
 
+/** How many unlinked names {@link InodeStore.unlinked} remembers. */
+const UNLINKED_NAMES_MAX = 1024;
+
+/** A directory's nodeid number and an entry name as one Map key. */
+function nameKey(parent: number, name: Uint8Array): string {
+  return `${parent}/${Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString("latin1")}`;
+}
+
 /** A forgotten node's fd, kept for a new lookup of the same host inode. */
 interface Retained {
   readonly fd: number;
@@ -68,8 +76,9 @@ export class Inode {
   mode: number;
   /** Whether the guest can still name this node. */
   named = true;
-  /** Its last name was unlinked through this file system: its fd closes when nothing uses it (never retained). */
-  unlinked = false;
+  /** The directory (nodeid as a number) and the name the node was first found under, when known: see {@link InodeStore.unlinked}. */
+  parent = 0;
+  name: Uint8Array | null = null;
   /** Per-node state the lock manager keeps (see locks.ts). */
   locks: unknown;
 
@@ -120,6 +129,8 @@ export class InodeStore {
   /** Retained fds by device → inode number, and all of them oldest first. */
   readonly #retainedByKey = new Map<number | bigint, Map<number | bigint, Retained>>();
   readonly #retained = new Set<Retained>();
+  /** Names unlinked through this file system lately, as {@link nameKey}s (see {@link unlinked}). */
+  readonly #unlinkedNames = new Set<string>();
   #sweep: NodeJS.Timeout | null = null;
   #next = Number(FUSE_ROOT_ID) + 1;
   /** Whether the last {@link adopt} or {@link revive} found a node or a retained fd (no new inode was opened). */
@@ -145,15 +156,19 @@ export class InodeStore {
   }
 
   /**
-   * The last name of the host inode (`dev`, `ino`) was unlinked: its fd is
-   * not retained once the guest forgets it (so the host frees the file when
-   * the guest lets go of it, as without retention), and a retained one closes.
+   * `name` in the directory `parent` was unlinked through this file system:
+   * the node first found under that name is not retained once the guest
+   * forgets it, so the host frees the file when the guest lets go of it, as
+   * without retention. The name is all that is known here (an identity would
+   * cost a statx per UNLINK); a node found under another name, or renamed
+   * since, is retained as usual, for at most the retention time.
    */
-  unlinked(dev: number | bigint, ino: number | bigint): void {
-    const live = this.#byKey.get(dev)?.get(ino);
-    if (live !== undefined) live.unlinked = true;
-    const retained = this.#retainedByKey.get(dev)?.get(ino);
-    if (retained !== undefined) this.#drop(retained);
+  unlinked(parent: bigint, name: Uint8Array): void {
+    if (!this.retaining) return;
+    const names = this.#unlinkedNames;
+    names.add(nameKey(idKey(parent), name));
+    // A bounded record: names whose nodes are never forgotten must not pile up.
+    if (names.size > UNLINKED_NAMES_MAX) for (const oldest of names) return void names.delete(oldest);
   }
 
   /** Forgotten nodes' fds still open (counted in the budget). */
@@ -199,8 +214,8 @@ export class InodeStore {
    * to: on the node that already has it, closing `fd`, or on a new node that
    * takes `fd` over. `fd` is closed on every failure (ENFILE past the budget).
    */
-  adopt(fd: number, st: HostIdentity, op: string): Inode {
-    const found = this.revive(st);
+  adopt(fd: number, st: HostIdentity, op: string, parent?: Inode, name?: Uint8Array): Inode {
+    const found = this.revive(st, parent, name);
     if (found !== undefined) {
       close(fd);
       return found;
@@ -211,7 +226,7 @@ export class InodeStore {
       close(fd);
       throw error;
     }
-    return this.#install(fd, st);
+    return this.#install(fd, st, parent, name);
   }
 
   /**
@@ -219,7 +234,7 @@ export class InodeStore {
    * on the node that has it, or on a new node that takes over its retained
    * fd. Undefined when neither exists (the caller opens it and {@link adopt}s).
    */
-  revive(st: HostIdentity): Inode | undefined {
+  revive(st: HostIdentity, parent?: Inode, name?: Uint8Array): Inode | undefined {
     const dev = st.dev;
     const ino = st.ino;
     const existing = this.#byKey.get(dev)?.get(ino);
@@ -237,12 +252,17 @@ export class InodeStore {
     // Its budget slot goes over to the node.
     this.#unretain(retained);
     this.reused = true;
-    return this.#install(retained.fd, st);
+    return this.#install(retained.fd, st, parent, name);
   }
 
-  #install(fd: number, st: HostIdentity): Inode {
+  /** A new node on `fd`; `parent` and `name` (copied) say where it was found, when known. */
+  #install(fd: number, st: HostIdentity, parent?: Inode, name?: Uint8Array): Inode {
     const inode = new Inode(BigInt(this.#next++), fd, st);
     inode.lookups = 1;
+    if (parent !== undefined && name !== undefined) {
+      inode.parent = parent.num;
+      inode.name = name.slice();
+    }
     this.#byId.set(inode.num, inode);
     this.#keyed(st.dev).set(st.ino, inode);
     return inode;
@@ -285,6 +305,7 @@ export class InodeStore {
     }
     this.#byId.clear();
     this.#byKey.clear();
+    this.#unlinkedNames.clear();
     while (this.#dropOldest());
     if (this.#sweep !== null) clearTimeout(this.#sweep);
     this.#sweep = null;
@@ -316,7 +337,12 @@ export class InodeStore {
   #retain(inode: Inode): void {
     if (inode.closed) return;
     const { dev, ino } = inode;
-    if (inode.unlinked || this.retention.max <= 0 || this.#byKey.get(dev)?.has(ino) === true || this.#retainedByKey.get(dev)?.has(ino) === true) {
+    if (
+      this.retention.max <= 0 ||
+      this.#byKey.get(dev)?.has(ino) === true ||
+      this.#retainedByKey.get(dev)?.has(ino) === true ||
+      (this.#unlinkedNames.size > 0 && inode.name !== null && this.#unlinkedNames.delete(nameKey(inode.parent, inode.name)))
+    ) {
       this.#close(inode);
       return;
     }

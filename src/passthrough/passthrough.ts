@@ -402,12 +402,12 @@ export class PassthroughFs extends FileSystemBase {
   #lookupIn(dir: Inode, name: Uint8Array, op: string, fresh = false): EntryOut {
     if (!fresh && this.#reuse >= REUSE_PROBE) {
       const st = this.#host.at(dir.fd, cstring(name, op), STATX_BASIC_STATS | STATX_MNT_ID);
-      const inode = this.#inodes.revive(st);
+      const inode = this.#inodes.revive(st, dir, name);
       this.#countReuse(inode !== undefined);
       if (inode !== undefined) return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
     }
     const fd = this.#openAt(dir, name, O_PATH);
-    const entry = this.#adopt(dir, fd, op);
+    const entry = this.#adopt(dir, fd, op, name);
     if (!fresh) this.#countReuse(this.#inodes.reused);
     return entry;
   }
@@ -418,7 +418,7 @@ export class PassthroughFs extends FileSystemBase {
   }
 
   /** Counts a lookup of the O_PATH `fd` (which this call takes over) found below `dir`. */
-  #adopt(dir: Inode, fd: number, op: string): EntryOut {
+  #adopt(dir: Inode, fd: number, op: string, name?: Uint8Array): EntryOut {
     let st: HostStat;
     try {
       st = this.#host.of(fd, STATX_BASIC_STATS | STATX_MNT_ID);
@@ -426,7 +426,7 @@ export class PassthroughFs extends FileSystemBase {
       libc.close(fd);
       throw error;
     }
-    const inode = this.#inodes.adopt(fd, st, op);
+    const inode = this.#inodes.adopt(fd, st, op, dir, name);
     return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
   }
 
@@ -723,15 +723,9 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const dir = this.#inodes.get(parent, "unlink");
       checkEntryName(name, "unlink");
-      if (!this.#inodes.retaining) {
-        sys.unlinkat(dir.fd, name, 0);
-        return;
-      }
-      // Its last name gone, the inode's fd must close when the guest forgets it, not be retained.
-      const st = this.#host.at(dir.fd, cstring(name, "unlink"), STATX_BASIC_STATS);
-      const { dev, ino, nlink } = st;
       sys.unlinkat(dir.fd, name, 0);
-      if (nlink <= 1) this.#inodes.unlinked(dev, ino);
+      // Its node's fd must close when the guest forgets it, not be retained.
+      this.#inodes.unlinked(parent, name);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -849,7 +843,7 @@ export class PassthroughFs extends FileSystemBase {
         throw openError;
       }
     }
-    return this.#opened(dir, fd, io, "create");
+    return this.#opened(dir, fd, io, "create", name);
   }
 
   override tmpfile(ctx: Context, parent: bigint, flags: number, mode: number, umask: number): Answer<CreateOut> {
@@ -864,11 +858,11 @@ export class PassthroughFs extends FileSystemBase {
   }
 
   /** The entry and handle of a file just created and opened as `fd` (which this call takes over). */
-  #opened(dir: Inode, fd: number, io: number, op: string): CreateOut {
+  #opened(dir: Inode, fd: number, io: number, op: string, name?: Uint8Array): CreateOut {
     let entry: EntryOut;
     try {
       // The node's O_PATH fd comes from the open fd itself: no second resolution of the name.
-      entry = this.#adopt(dir, sys.reopen(fd, O_PATH), op);
+      entry = this.#adopt(dir, sys.reopen(fd, O_PATH), op, name);
     } catch (error) {
       libc.close(fd);
       throw error;

@@ -138,17 +138,23 @@ test("a forgotten node's fd is retained: a new lookup takes it over; the oldest 
     assert.deepEqual(pfs.stats(), { nodes: 3, handles: 0, fds: 3, retained: 0 });
     assert.equal(openFdCount(), base + 2);
 
-    // A file whose last name the guest unlinks is not retained: the host frees it once the guest forgets it.
+    // A node whose name the guest unlinks is not retained: the host frees the file once the guest forgets it.
+    // Another name of it going (a hard link) leaves it retained as usual.
     fs.writeFileSync(path.join(share, "gone"), "gone");
     fs.writeFileSync(path.join(share, "linked"), "linked");
     fs.linkSync(path.join(share, "linked"), path.join(share, "other-name"));
     const gone = await pfs.lookup(ctx(), ROOT, n("gone"));
     const linked = await pfs.lookup(ctx(), ROOT, n("linked"));
     await pfs.unlink(ctx(), ROOT, n("gone"));
-    await pfs.unlink(ctx(), ROOT, n("linked"));
+    await pfs.unlink(ctx(), ROOT, n("other-name"));
     pfs.forget(gone.nodeid, 1n);
     pfs.forget(linked.nodeid, 1n);
-    assert.equal(pfs.stats().retained, 1, "only the file that still has a name");
+    assert.equal(pfs.stats().retained, 1, "only the file that still has its name");
+    const made = await pfs.create(ctx(), ROOT, n("made"), OpenFlag.O_RDWR, 0o644, 0o022, 0);
+    await pfs.release(ctx(), made.entry.nodeid, releaseIn(made.open.fh));
+    await pfs.unlink(ctx(), ROOT, n("made"));
+    pfs.forget(made.entry.nodeid, 1n);
+    assert.equal(pfs.stats().retained, 1, "nor a file created, then unlinked");
     assert.equal(openFdCount(), base + 3);
 
     // DESTROY closes retained fds with the rest.
