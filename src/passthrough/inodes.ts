@@ -150,11 +150,6 @@ export class InodeStore {
     return this.#byId.size;
   }
 
-  /** Whether forgotten nodes' fds are retained at all. */
-  get retaining(): boolean {
-    return this.retention.max > 0;
-  }
-
   /**
    * `name` in the directory `parent` was unlinked through this file system:
    * the node first found under that name is not retained once the guest
@@ -164,7 +159,7 @@ export class InodeStore {
    * since, is retained as usual, for at most the retention time.
    */
   unlinked(parent: bigint, name: Uint8Array): void {
-    if (!this.retaining) return;
+    if (this.retention.max <= 0) return;
     const names = this.#unlinkedNames;
     names.add(nameKey(idKey(parent), name));
     // A bounded record: names whose nodes are never forgotten must not pile up.
@@ -366,16 +361,12 @@ export class InodeStore {
     }
   }
 
-  #drop(retained: Retained): void {
-    this.#unretain(retained);
-    close(retained.fd);
-    this.budget.release();
-  }
-
   /** Closes the oldest retained fd; false when there is none. */
   #dropOldest(): boolean {
     for (const retained of this.#retained) {
-      this.#drop(retained);
+      this.#unretain(retained);
+      close(retained.fd);
+      this.budget.release();
       return true;
     }
     return false;
