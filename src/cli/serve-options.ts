@@ -4,7 +4,7 @@
  * daemon's `--flag` forms and the C daemon's `-o source=…,cache=…,xattr` lists.
  */
 import { statSync } from "node:fs";
-import type { DeviceOptions } from "../host/device.js";
+import { DEFAULT_DEVICE_OPTIONS, type DeviceOptions } from "../host/device.js";
 import type { CacheMode } from "../passthrough/options.js";
 import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
 import { UsageError } from "./usage.js";
@@ -92,11 +92,11 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     xattr: hasFlag(parsed, "xattr"),
     readdirplus: !hasFlag(parsed, "no-readdirplus"),
     writeback: hasFlag(parsed, "writeback"),
-    posixLock: true,
-    flock: true,
+    posixLock: DEFAULT_DEVICE_OPTIONS.posixLock,
+    flock: DEFAULT_DEVICE_OPTIONS.flock,
     readonly: hasFlag(parsed, "readonly"),
     announceSubmounts: hasFlag(parsed, "announce-submounts"),
-    killprivV2: false,
+    killprivV2: DEFAULT_DEVICE_OPTIONS.killprivV2,
     sandbox: flagValue(parsed, "sandbox"),
     logLevel: flagValue(parsed, "log-level") ?? (hasFlag(parsed, "debug") ? "debug" : undefined),
     threadPoolSize: flagValue(parsed, "thread-pool-size"),
@@ -200,7 +200,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
   const options: ServeOptions = {
     listen,
     sharedDir: opts.source,
-    cache: parseChoice("cache", opts.cache ?? "auto", CACHE_MODES),
+    cache: parseChoice("cache", opts.cache ?? DEFAULT_DEVICE_OPTIONS.cache, CACHE_MODES),
     xattr: opts.xattr,
     readdirplus: opts.readdirplus,
     writeback: opts.writeback,

@@ -250,6 +250,20 @@ export interface DeviceOptions {
   fdBudget?: number;
 }
 
+/** `viofs serve`'s defaults as device options (no flags given): cache=auto, no xattrs, remote POSIX and flock locks. */
+export const DEFAULT_DEVICE_OPTIONS: Readonly<DeviceOptions> = {
+  cache: "auto",
+  xattr: false,
+  readdirplus: true,
+  writeback: false,
+  posixLock: true,
+  flock: true,
+  readonly: false,
+  announceSubmounts: false,
+  killprivV2: false,
+  threadPoolSize: 0,
+};
+
 export interface DeviceConnection {
   /** Resolves once the connection ended and its inodes, fds and mappings are released. */
   readonly closed: Promise<{ error: Error | null }>;

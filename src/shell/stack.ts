@@ -14,6 +14,7 @@ import { resolve } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import { UsageError } from "../cli/usage.js";
+import { DEFAULT_DEVICE_OPTIONS } from "../host/device.js";
 import { servePrivately } from "../host/private-serve.js";
 import { FuseWindowsService } from "../service/shares.js";
 import type { FuseWindowsOptions } from "../service/options.js";
@@ -92,22 +93,7 @@ async function serveHere(dir: string, options: StackOptions, drive: string, toke
   }
   if (!isDir) throw new UsageError(`shared directory '${dir}' is not a directory`);
   const xattr = probeUserXattrs(dir).ok;
-  const serving = servePrivately(
-    dir,
-    {
-      cache: "auto",
-      xattr,
-      readdirplus: true,
-      writeback: false,
-      posixLock: true,
-      flock: true,
-      readonly: false,
-      announceSubmounts: false,
-      killprivV2: false,
-      threadPoolSize: 0,
-    },
-    "viofs-shell-",
-  );
+  const serving = servePrivately(dir, { ...DEFAULT_DEVICE_OPTIONS, xattr }, "viofs-shell-");
   try {
     const mounting = mountVolume(serving.socketPath, serviceOptions(options.caseSensitive ?? false, dir, token), drive);
     const [, volume] = await Promise.all([serving.accepted, mounting]);

@@ -8,22 +8,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
-import type { DeviceOptions } from "../../src/host/device.js";
+import { DEFAULT_DEVICE_OPTIONS, type DeviceOptions } from "../../src/host/device.js";
 import { warmUp } from "../../src/cli/warmup.js";
 import { scratchDir } from "../scratch.js";
 
-const OPTIONS: DeviceOptions = {
-  cache: "auto",
-  xattr: true,
-  readdirplus: true,
-  writeback: false,
-  posixLock: true,
-  flock: true,
-  readonly: false,
-  announceSubmounts: false,
-  killprivV2: false,
-  threadPoolSize: 0,
-};
+const OPTIONS: DeviceOptions = { ...DEFAULT_DEVICE_OPTIONS, xattr: true };
 
 /** INIT, then 14 calls a round (13 without xattrs), and 7 more in every 16th round (from the first). */
 const requestsFor = (rounds: number, xattr = true): number => 1 + (xattr ? 14 : 13) * rounds + 7 * Math.ceil(rounds / 16);
