@@ -12,7 +12,8 @@
  * served (host/device.ts's serveConnection: vhost-user backend, guest memory
  * mapped from a memfd, kick and call eventfds, split virtqueues, FUSE server,
  * passthrough with the daemon's own options) to this process's own guest
- * driver (guest/driver.ts, buffers in pages as a Linux guest sends them), so
+ * driver (guest/driver.ts, chains laid out as a Linux guest's: the headers
+ * in descriptors of their own, the rest in pages), so
  * the same code is compiled against the same classes. The workload is what a
  * guest sends most: LOOKUP (miss and hit), CREATE, WRITE and READ (one page,
  * and 508 KiB written, 128 KiB read, through indirect tables), FLUSH, RELEASE
@@ -147,7 +148,7 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
     const { tag: _tag, ...rest } = options;
     serving = servePrivately(share, { ...rest, readonly: false }, "socket-", dir);
     [driver] = await Promise.all([
-      VirtioFsDriver.connect(serving.socketPath, { memorySize: 16 << 20, queueSize: 128, maxSegment: PAGE, poller }),
+      VirtioFsDriver.connect(serving.socketPath, { memorySize: 16 << 20, queueSize: 128, maxSegment: PAGE, splitHeaders: true, poller }),
       serving.accepted,
     ]);
     serving.removeSocket();

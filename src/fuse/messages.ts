@@ -117,16 +117,19 @@ export interface WireOptions {
   readonly setxattrExt: boolean;
 }
 
-/** Protocol 7.38 without SETXATTR_EXT. */
-export const DEFAULT_WIRE_OPTIONS: WireOptions = Object.freeze({
-  minor: FUSE_KERNEL_MINOR_VERSION,
-  setxattrExt: false,
-});
-
 /** Options for a session with the negotiated `minor` and INIT flags (`flags | flags2 << 32`). */
 export function wireOptions(minor: number, flags: bigint): WireOptions {
   return { minor, setxattrExt: (flags & InitFlag.SETXATTR_EXT) !== 0n };
 }
+
+/**
+ * Protocol 7.38 without SETXATTR_EXT. Made by {@link wireOptions}, not
+ * frozen: every options object then has one shape, and the codecs' optimised
+ * code, which reads them for every message, stays valid when a session moves
+ * from these defaults to its negotiated options (a second shape deoptimised
+ * the request path at a new session's first requests). `readonly` guards it.
+ */
+export const DEFAULT_WIRE_OPTIONS: WireOptions = wireOptions(FUSE_KERNEL_MINOR_VERSION, 0n);
 
 // ---------------------------------------------------------------------------
 // Requests

@@ -30,6 +30,7 @@
 import { ErrnoError, ProtocolError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import { log } from "../common/log.js";
+import { InHeader, OutHeader } from "../fuse/structs.js";
 import type { FdPoller } from "../sys/poller.js";
 import { GuestAllocator } from "../virtio/allocator.js";
 import { DriverQueue } from "../virtio/driver-queue.js";
@@ -54,6 +55,14 @@ export interface DriverOptions {
    * direction). 4096 makes each buffer a chain of pages, as a real guest sends.
    */
   readonly maxSegment?: number;
+  /**
+   * Put the request's `fuse_in_header` (40 bytes) and the reply's
+   * `fuse_out_header` (16 bytes) in descriptors of their own, before the
+   * rest of each part (default false). Linux's virtio-fs driver lays chains
+   * out so (header, then the arguments, then the data pages), and a device
+   * then reads and writes across buffer boundaries at every request.
+   */
+  readonly splitHeaders?: boolean;
   /** Negotiate VIRTIO_F_RING_INDIRECT_DESC when offered (default true). */
   readonly indirect?: boolean;
   /** Negotiate VIRTIO_F_RING_EVENT_IDX when offered (default true). */
@@ -85,6 +94,8 @@ const INDIRECT_AREA = 1 << 20;
 /** The device's cap on indirect table entries we assume (libvhost-user maps at most 1024 per element). */
 const MAX_INDIRECT = 1024;
 const PAGE = 4096;
+const IN_HEADER_SIZE = InHeader.SIZE;
+const OUT_HEADER_SIZE = OutHeader.SIZE;
 const EMPTY = new Uint8Array(0);
 
 const enum Memory {
@@ -201,6 +212,7 @@ export class VirtioFsDriver implements FuseTransport {
   private readonly ranges: GuestAllocator;
   private readonly rangeBase: number;
   private readonly maxSegment: number;
+  private readonly splitHeaders: boolean;
   /** The longest chain a request may have (the ring size without indirect tables). */
   private readonly maxChain: number;
   /** Indirect descriptors were negotiated. */
@@ -224,6 +236,7 @@ export class VirtioFsDriver implements FuseTransport {
   ) {
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.maxSegment = options.maxSegment ?? Infinity;
+    this.splitHeaders = options.splitHeaders ?? false;
     this.pollBudgetMs = (options.pollMicros ?? 0) / 1000;
     const heapStart = Math.ceil(Number(device.heap.guestAddr) / PAGE) * PAGE;
     const heapSize = Math.floor((Number(device.heap.guestAddr) + device.heap.size - heapStart) / PAGE) * PAGE;
@@ -416,7 +429,13 @@ export class VirtioFsDriver implements FuseTransport {
 
   /** Descriptors a request's chain takes without an indirect table. */
   private chainLength(p: { requestLength: number; capacity: number }): number {
-    return Math.ceil(p.requestLength / this.maxSegment) + Math.ceil(p.capacity / this.maxSegment);
+    return this.partLength(p.requestLength, IN_HEADER_SIZE) + this.partLength(p.capacity, OUT_HEADER_SIZE);
+  }
+
+  /** Descriptors one part of `len` bytes takes: its header (when split) and pieces of at most `maxSegment`. */
+  private partLength(len: number, header: number): number {
+    if (!this.splitHeaders || len <= header) return Math.ceil(len / this.maxSegment);
+    return 1 + Math.ceil((len - header) / this.maxSegment);
   }
 
   private pickRequestQueue(): Queue {
@@ -471,21 +490,28 @@ export class VirtioFsDriver implements FuseTransport {
     return true;
   }
 
-  /** Fills the scratch list with segments of at most `maxSegment` bytes covering `[gpa, gpa + len)`. */
+  /**
+   * Fills the scratch list with segments covering `[gpa, gpa + len)`: the
+   * part's header alone when {@link DriverOptions.splitHeaders}, then pieces
+   * of at most `maxSegment` bytes.
+   */
   private segments(gpa: number, len: number, pool: Seg[], readable: boolean): Seg[] {
     const list = readable ? this.readList : this.writeList;
     list.length = 0;
     const max = this.maxSegment;
+    const header = this.splitHeaders ? (readable ? IN_HEADER_SIZE : OUT_HEADER_SIZE) : 0;
     let i = 0;
-    for (let at = 0; at < len; at += max, i++) {
+    for (let at = 0; at < len; i++) {
       let seg = pool[i];
       if (seg === undefined) {
         seg = { gpa: 0, len: 0 };
         pool.push(seg);
       }
+      const piece = i === 0 && header > 0 ? Math.min(header, len) : Math.min(max, len - at);
       seg.gpa = gpa + at;
-      seg.len = Math.min(max, len - at);
+      seg.len = piece;
       list.push(seg);
+      at += piece;
     }
     return list;
   }
