@@ -25,7 +25,13 @@ import { settle } from "./helpers.js";
 
 const ROOT = FUSE_ROOT_ID;
 
-async function serve(t: TestContext, requestQueues: number, driverOptions: DriverOptions = {}, sessionOptions: SessionOptions = {}) {
+async function serve(
+  t: TestContext,
+  requestQueues: number,
+  driverOptions: DriverOptions = {},
+  sessionOptions: SessionOptions = {},
+  makeServer: (fs: ReturnType<typeof createPassthrough>) => FuseServer = (fs) => new FuseServer(fs, { posixLocks: true, flock: true }),
+) {
   const dir = scratchDir(t, "viofs-guest-inproc-");
   const share = join(dir, "share");
   mkdirSync(share);
@@ -34,7 +40,7 @@ async function serve(t: TestContext, requestQueues: number, driverOptions: Drive
   const accepted = listener.accept();
   const connecting = VirtioFsDriver.connect(socketPath, { ...driverOptions, requestQueues });
   const fs = createPassthrough({ root: share, cache: "auto", xattr: true, readonly: false, posixLocks: true, flock: true, announceSubmounts: false, writeback: false });
-  const server = new FuseServer(fs, { posixLocks: true, flock: true });
+  const server = makeServer(fs);
   const device = new VirtioFsDevice(server, { requestQueues, tag: "in-process" });
   const backend = new VhostUserBackend({ device, transport: await accepted, system: new HostSystem(), peer: "guest driver" });
   backend.start();
@@ -64,6 +70,39 @@ test("two request queues share the load; the tag comes from the config space", a
   for (const e of entries) s.forget(e.nodeid);
   await s.flushForgets();
   assert.equal(driver.queueStats()[0]!.completed, 1, "one BATCH_FORGET on hiprio");
+});
+
+/** Lengths of the buffers of each chain the device hands the server: [readable, writable]. */
+type ChainShape = [number[], number[]];
+
+/** A server that records the shape of every chain before serving it (the cursors' buffers are protected: read through a cast). */
+class ShapeRecorder extends FuseServer {
+  readonly shapes: ChainShape[] = [];
+  override handleChain(reader: Parameters<FuseServer["handleChain"]>[0], reply: Parameters<FuseServer["handleChain"]>[1]): void | Promise<void> {
+    const lengths = (cursor: unknown): number[] => (cursor as { buffers: readonly Uint8Array[] }).buffers.map((b) => b.byteLength);
+    this.shapes.push([lengths(reader), lengths((reply as unknown as { writer: unknown }).writer)]);
+    return super.handleChain(reader, reply);
+  }
+}
+
+test("splitHeaders: the device gets each FUSE header in a descriptor of its own, then the rest in pages", async (t) => {
+  let recorder: ShapeRecorder | undefined;
+  const { share, session: s } = await serve(t, 1, { maxSegment: 4096, splitHeaders: true }, {}, (fs) => (recorder = new ShapeRecorder(fs)));
+  writeFileSync(join(share, "f"), "x".repeat(10_000));
+  const before = recorder!.shapes.length;
+  const e = await s.lookup(ROOT, "f");
+  const fh = (await s.open(e.nodeid, OpenFlag.O_RDONLY)).fh;
+  assert.equal((await s.read(e.nodeid, fh, 0, 10_000)).length, 10_000);
+  const [lookup, open, read] = recorder!.shapes.slice(before);
+  // LOOKUP: in header, then the name with its NUL; out header, then room for the reply.
+  assert.deepEqual(lookup![0], [40, 2]);
+  assert.equal(lookup![1][0], 16);
+  assert.deepEqual(open![0], [40, 8]);
+  // READ of 10,000 bytes: the reply's data room in pages after its header.
+  assert.deepEqual(read![0], [40, 40]);
+  assert.equal(read![1][0], 16);
+  assert.ok(read![1].slice(1).every((n) => n <= 4096) && read![1].slice(1).reduce((a, b) => a + b, 0) >= 10_000, `reply buffers ${read![1]}`);
+  await s.release(e.nodeid, fh);
 });
 
 test("INTERRUPT reaches the server, which survives it; other requests go on while a lock is waited for", async (t) => {
