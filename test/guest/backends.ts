@@ -34,6 +34,13 @@ export interface Backend {
   fdCount(): number;
   /** Sends `signal` to the daemon and its children (SIGKILL by default; SIGSTOP/SIGCONT pause and resume it). */
   kill(signal?: NodeJS.Signals): void;
+  /**
+   * SIGSTOP to the daemon and its children, resolving once every thread of
+   * each is stopped. Stopping is asynchronous (each thread stops when the
+   * kernel next handles its signals), so a request sent right after
+   * `kill("SIGSTOP")` could still be served by a thread not yet stopped.
+   */
+  pause(): Promise<void>;
   /** Waits for the daemon to exit (SIGKILL after `graceMs`), then removes the directory. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -79,6 +86,33 @@ function children(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** `pid` and its descendants, parents first. */
+function tree(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
+  return pids;
+}
+
+/** Whether every thread of `pid` is stopped (state T or t), or the process is gone. */
+function allStopped(pid: number): boolean {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true;
+  }
+  return tasks.every((task) => {
+    try {
+      // The state follows the parenthesised command name, which may itself hold spaces or parentheses.
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, "utf8");
+      const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+      return state === "T" || state === "t";
+    } catch {
+      return true;
+    }
+  });
 }
 
 async function launch(name: string, argv: string[], dir: string, socketPath: string): Promise<Backend> {
@@ -128,14 +162,20 @@ async function launch(name: string, argv: string[], dir: string, socketPath: str
       return readdirSync(`/proc/${backend.servingPid()}/fd`).length;
     },
     kill(signal = "SIGKILL") {
-      const pids = [child.pid!];
-      for (let i = 0; i < pids.length; i++) pids.push(...children(pids[i]!));
-      for (const pid of pids.reverse()) {
+      for (const pid of tree(child.pid!).reverse()) {
         try {
           process.kill(pid, signal);
         } catch {
           // Already gone.
         }
+      }
+    },
+    async pause() {
+      backend.kill("SIGSTOP");
+      const deadline = Date.now() + 5000;
+      while (!tree(child.pid!).every(allStopped)) {
+        if (Date.now() > deadline) throw new Error(`${name}: not every thread stopped 5 s after SIGSTOP`);
+        await new Promise((r) => setTimeout(r, 5));
       }
     },
     async stop(graceMs = 5000) {

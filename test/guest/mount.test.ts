@@ -202,7 +202,7 @@ describe("viofs mount: lifecycle and bad input", () => {
       const mounted = await mountBackend(t, backend.socketPath);
       t.after(() => forceUnmount(mounted.mountpoint));
       // Freeze the backend, send a request it will never answer, then kill it.
-      backend.kill("SIGSTOP");
+      await backend.pause();
       const reader = spawn("cat", [join(mounted.mountpoint, "never-looked-up")], { stdio: ["ignore", "ignore", "pipe"] });
       let readerErr = "";
       reader.stderr.setEncoding("utf8").on("data", (s: string) => (readerErr += s));

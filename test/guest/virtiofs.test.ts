@@ -368,7 +368,7 @@ for (const factory of BACKENDS) {
       const fds = backend.fdCount();
 
       // A stopped daemon answers nothing until it is continued.
-      backend.kill("SIGSTOP");
+      await backend.pause();
       const started = Date.now();
       const timedOut = await rejectsErrno(s.getattr(file.nodeid, undefined, { timeoutMs: 200 }), "ETIMEDOUT", /ETIMEDOUT/);
       assert.ok(Date.now() - started >= 190 && Date.now() - started < 5000, `timed out after ${Date.now() - started} ms`);
@@ -407,7 +407,7 @@ for (const factory of BACKENDS) {
       writeFileSync(join(backend.dir, "file"), "x");
       const file = await s.lookup(ROOT, "file");
       const fh = (await s.open(file.nodeid, OpenFlag.O_RDWR)).fh;
-      backend.kill("SIGSTOP");
+      await backend.pause();
       const calls: (() => Promise<unknown>)[] = [
         () => s.getattr(ROOT),
         () => s.lookup(ROOT, "file"),
