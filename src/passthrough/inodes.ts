@@ -57,6 +57,13 @@ function nameKey(parent: number, name: Uint8Array): string {
   return `${parent}/${Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString("latin1")}`;
 }
 
+/** The inode-number map of device `dev` in a device → inode number → value table, made when missing. */
+function byDevice<V>(table: Map<number | bigint, Map<number | bigint, V>>, dev: number | bigint): Map<number | bigint, V> {
+  let inner = table.get(dev);
+  if (inner === undefined) table.set(dev, (inner = new Map()));
+  return inner;
+}
+
 /** A forgotten node's fd, kept for a new lookup of the same host inode. */
 interface Retained {
   readonly fd: number;
@@ -182,7 +189,7 @@ export class InodeStore {
     const root = new Inode(FUSE_ROOT_ID, fd, st);
     root.lookups = 1;
     this.#byId.set(root.num, root);
-    this.#keyed(root.dev).set(root.ino, root);
+    byDevice(this.#byKey, root.dev).set(root.ino, root);
     return root;
   }
 
@@ -198,11 +205,6 @@ export class InodeStore {
     return this.#byKey.get(dev)?.get(ino);
   }
 
-  #keyed(dev: number | bigint): Map<number | bigint, Inode> {
-    let inner = this.#byKey.get(dev);
-    if (inner === undefined) this.#byKey.set(dev, (inner = new Map()));
-    return inner;
-  }
 
   /**
    * Counts a lookup of the inode `fd` (an O_PATH fd the caller opened) refers
@@ -259,7 +261,7 @@ export class InodeStore {
       inode.name = name.slice();
     }
     this.#byId.set(inode.num, inode);
-    this.#keyed(st.dev).set(st.ino, inode);
+    byDevice(this.#byKey, st.dev).set(st.ino, inode);
     return inode;
   }
 
@@ -344,9 +346,7 @@ export class InodeStore {
     this.onClose(inode);
     const retained: Retained = { fd: inode.fd, dev, ino, since: Date.now() };
     inode.fd = -1;
-    let inner = this.#retainedByKey.get(dev);
-    if (inner === undefined) this.#retainedByKey.set(dev, (inner = new Map()));
-    inner.set(ino, retained);
+    byDevice(this.#retainedByKey, dev).set(ino, retained);
     this.#retained.add(retained);
     if (this.#retained.size > this.retention.max) this.#dropOldest();
     this.#sweep ??= this.#armSweep(this.retention.ms);
