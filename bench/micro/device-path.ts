@@ -67,7 +67,6 @@ class ConstFs extends FileSystemBase {
 // ─── The ring ──────────────────────────────────────────────────────────────
 
 const QUEUE_SIZE = 256;
-const SLOT = 8192;
 const REPLY_ROOM = 4096;
 const PAGE = 4096;
 /** A READ as a Linux guest's readahead sends it: 128 KiB into 32 pages after the out header. */
@@ -91,7 +90,8 @@ class Rig {
   ) {
     const layout = splitQueueLayout(QUEUE_SIZE, 0n, 4);
     this.slotBase = Math.ceil(Number(layout.end) / 4096) * 4096;
-    this.slotSize = reply.length === 1 ? SLOT : (1 + reply.length) * PAGE;
+    // The request's page, then a page for each reply buffer.
+    this.slotSize = (1 + reply.length) * PAGE;
     const size = this.slotBase + QUEUE_SIZE * this.slotSize;
     this.bytes = new Uint8Array(size);
     const memory = new GuestMemory([{ guestAddr: 0n, size: BigInt(size), userAddr: 0x7000_0000_0000n, bytes: this.bytes }]);
