@@ -33,19 +33,25 @@ export async function connect(
 }
 
 /**
- * Connects a driver, retrying while the daemon has bound its socket but is
- * not listening yet (ECONNREFUSED), for up to 5 s.
+ * Runs `connect`, again while it fails with ECONNREFUSED, for up to 5 s: a
+ * daemon's socket file appears at bind(), a moment before it listens.
+ * Every other failure, and the last refusal, is the caller's.
  */
-export async function connectDriver(socketPath: string, options?: DriverOptions): Promise<VirtioFsDriver> {
+export async function whileRefused<T>(connect: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + 5000;
   for (;;) {
     try {
-      return await VirtioFsDriver.connect(socketPath, options);
+      return await connect();
     } catch (error) {
       if (!(ErrnoError.is(error) && error.errno === Errno.ECONNREFUSED) || Date.now() > deadline) throw error;
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** Connects a driver, retrying while the daemon has bound its socket but is not listening yet. */
+export function connectDriver(socketPath: string, options?: DriverOptions): Promise<VirtioFsDriver> {
+  return whileRefused(() => VirtioFsDriver.connect(socketPath, options));
 }
 
 /** Polls `test` every 10 ms until it holds, or fails after `ms` with `what`. */

@@ -16,6 +16,7 @@ import { DriverQueue } from "../../src/virtio/driver-queue.js";
 import { hasFeature } from "../../src/virtio/ring.js";
 import { ProtocolFeature, hasBit } from "../../src/vhost-user/messages.js";
 import { connectFrontend } from "../../src/vhost-user/system.js";
+import { whileRefused } from "../guest/helpers.js";
 
 const VIRTIOFSD = "/usr/lib/qemu/virtiofsd";
 
@@ -27,7 +28,7 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
-/** Starts virtiofsd on a fresh socket and shared directory; resolves once the socket exists (else kills it and removes the directory). */
+/** Starts virtiofsd on a fresh socket and shared directory; resolves once the socket exists (else kills it and removes the directory). It may not listen yet: connect with {@link whileRefused}. */
 async function startVirtiofsd(): Promise<Daemon> {
   assert.ok(existsSync(VIRTIOFSD), `${VIRTIOFSD} is missing: run scripts/setup.sh (package qemu-system-common)`);
   const dir = mkdtempSync(join(tmpdir(), "viofs-virtiofsd-"));
@@ -57,7 +58,7 @@ async function stop(daemon: Daemon): Promise<void> {
 test("the handshake with QEMU's virtiofsd reaches enabled rings", async () => {
   const daemon = await startVirtiofsd();
   try {
-    const { frontend, device } = await connectFrontend(daemon.socket, { memory: [{ guestAddr: 0n, size: 4 << 20 }], queueSizes: [128, 128] });
+    const { frontend, device } = await whileRefused(() => connectFrontend(daemon.socket, { memory: [{ guestAddr: 0n, size: 4 << 20 }], queueSizes: [128, 128] }));
     assert.ok(hasFeature(device.features, "VERSION_1"));
     assert.ok(hasFeature(device.features, "RING_EVENT_IDX"));
     assert.ok(hasBit(device.protocolFeatures, ProtocolFeature.REPLY_ACK), "every step was acknowledged by virtiofsd");
@@ -76,7 +77,7 @@ test("the handshake with QEMU's virtiofsd reaches enabled rings", async () => {
 test("FUSE_INIT through a DriverQueue to virtiofsd, and its reply", async (t) => {
   const daemon = await startVirtiofsd();
   try {
-    const { frontend, device } = await connectFrontend(daemon.socket, { memory: [{ guestAddr: 0n, size: 4 << 20 }], queueSizes: [128, 128] });
+    const { frontend, device } = await whileRefused(() => connectFrontend(daemon.socket, { memory: [{ guestAddr: 0n, size: 4 << 20 }], queueSizes: [128, 128] }));
     t.after(() => frontend.close());
     const heap = new GuestAllocator(device.heap.guestAddr, device.heap.size);
     const ring = device.queues[1]!;
