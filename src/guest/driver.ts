@@ -60,7 +60,8 @@ export interface DriverOptions {
    * `fuse_out_header` (16 bytes) in descriptors of their own, before the
    * rest of each part (default false). Linux's virtio-fs driver lays chains
    * out so (header, then the arguments, then the data pages), and a device
-   * then reads and writes across buffer boundaries at every request.
+   * then reads and writes across buffer boundaries at every request. The
+   * hiprio queue's requests stay one buffer each, as Linux sends a FORGET.
    */
   readonly splitHeaders?: boolean;
   /** Negotiate VIRTIO_F_RING_INDIRECT_DESC when offered (default true). */
@@ -410,7 +411,7 @@ export class VirtioFsDriver implements FuseTransport {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: request of ${length} bytes with ${capacity} bytes of reply room`));
       return;
     }
-    const chain = this.chainLength({ requestLength: length, capacity });
+    const chain = this.chainLength({ requestLength: length, capacity }, this.splitHeaders && kind !== "hiprio");
     if (chain > this.maxChain) {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: a chain of ${chain} descriptors exceeds the ${this.maxChain} the device takes`));
       return;
@@ -427,14 +428,14 @@ export class VirtioFsDriver implements FuseTransport {
     }
   }
 
-  /** Descriptors a request's chain takes without an indirect table. */
-  private chainLength(p: { requestLength: number; capacity: number }): number {
-    return this.partLength(p.requestLength, IN_HEADER_SIZE) + this.partLength(p.capacity, OUT_HEADER_SIZE);
+  /** Descriptors a request's chain takes without an indirect table (`split`: headers in descriptors of their own). */
+  private chainLength(p: { requestLength: number; capacity: number }, split: boolean): number {
+    return this.partLength(p.requestLength, IN_HEADER_SIZE, split) + this.partLength(p.capacity, OUT_HEADER_SIZE, split);
   }
 
   /** Descriptors one part of `len` bytes takes: its header (when split) and pieces of at most `maxSegment`. */
-  private partLength(len: number, header: number): number {
-    if (!this.splitHeaders || len <= header) return Math.ceil(len / this.maxSegment);
+  private partLength(len: number, header: number, split: boolean): number {
+    if (!split || len <= header) return Math.ceil(len / this.maxSegment);
     return 1 + Math.ceil((len - header) / this.maxSegment);
   }
 
@@ -453,8 +454,10 @@ export class VirtioFsDriver implements FuseTransport {
 
   /** Allocates bounce memory, copies the request in and adds the chain; false when there is no room now. */
   private start(q: Queue, p: Pending): boolean {
+    // Linux puts each hiprio request (a FORGET) in one buffer, headers and all.
+    const split = this.splitHeaders && q !== this.hiprio;
     // No room in the ring: do not copy the request in only to take it out again.
-    if (q.ring.numFree === 0 || (!this.indirect && q.ring.numFree < this.chainLength(p))) return false;
+    if (q.ring.numFree === 0 || (!this.indirect && q.ring.numFree < this.chainLength(p, split))) return false;
     if (!this.allocate(p)) return false;
     const heap = this.heap;
     const chunks = p.chunks!;
@@ -465,8 +468,8 @@ export class VirtioFsDriver implements FuseTransport {
       at += chunk.length;
     }
     const gpa = this.heapBase + p.offset;
-    const readable = this.segments(gpa, p.requestLength, this.readSegs, true);
-    const writable = p.capacity > 0 ? this.segments(gpa + p.requestLength, p.capacity, this.writeSegs, false) : (this.writeList.length = 0, this.writeList);
+    const readable = this.segments(gpa, p.requestLength, this.readSegs, true, split);
+    const writable = p.capacity > 0 ? this.segments(gpa + p.requestLength, p.capacity, this.writeSegs, false, split) : (this.writeList.length = 0, this.writeList);
     let headIndex: number;
     try {
       headIndex = q.ring.add(readable, writable, p);
@@ -492,14 +495,14 @@ export class VirtioFsDriver implements FuseTransport {
 
   /**
    * Fills the scratch list with segments covering `[gpa, gpa + len)`: the
-   * part's header alone when {@link DriverOptions.splitHeaders}, then pieces
-   * of at most `maxSegment` bytes.
+   * part's header alone when `split`, then pieces of at most `maxSegment`
+   * bytes.
    */
-  private segments(gpa: number, len: number, pool: Seg[], readable: boolean): Seg[] {
+  private segments(gpa: number, len: number, pool: Seg[], readable: boolean, split: boolean): Seg[] {
     const list = readable ? this.readList : this.writeList;
     list.length = 0;
     const max = this.maxSegment;
-    const header = this.splitHeaders ? (readable ? IN_HEADER_SIZE : OUT_HEADER_SIZE) : 0;
+    const header = split ? (readable ? IN_HEADER_SIZE : OUT_HEADER_SIZE) : 0;
     let i = 0;
     for (let at = 0; at < len; i++) {
       let seg = pool[i];

@@ -14,7 +14,7 @@
  *   non-zero nodeid) hands the caller one reference to that node. The caller
  *   gives it back with {@link FuseSession.forget}; when a node's references
  *   are all given back, the session forgets its whole lookup count with the
- *   server (BATCH_FORGET, batched). The root (nodeid 1) is usable without a
+ *   server (BATCH_FORGET, batched; a batch of one as FORGET). The root (nodeid 1) is usable without a
  *   lookup; replies that name it are counted and forgotten like any other.
  * - Cancellation: when `signal` aborts or `timeoutMs` passes, the call
  *   rejects at once (EINTR or ETIMEDOUT) and, with `interrupts` on, the
@@ -141,7 +141,7 @@ export interface SessionOptions {
   readonly timeoutMs?: number;
   /** Timeout of INIT, ms (default 10000). */
   readonly initTimeoutMs?: number;
-  /** Forgets per BATCH_FORGET (default 256). */
+  /** Forgets per BATCH_FORGET (default 256; a batch of one goes as FORGET). */
   readonly forgetBatchSize?: number;
   /** How long a partial forget batch waits, ms (default 10). */
   readonly forgetDelayMs?: number;
@@ -394,7 +394,7 @@ export class FuseSession {
 
   /**
    * Gives back `count` references to `nodeid` (see the module contract).
-   * When the node has none left, its lookup count is queued for BATCH_FORGET.
+   * When the node has none left, its lookup count is queued for BATCH_FORGET (FORGET when alone).
    * Giving back more than is held is a RangeError.
    */
   forget(nodeid: bigint, count = 1): void {
@@ -982,13 +982,28 @@ export class FuseSession {
     this.transport.submit(encodeRequest(req, this.wire), 0, "hiprio").catch(() => undefined);
   }
 
+  /** A batch of one goes as FORGET, as Linux sends it (the kernel's /dev/fuse does the same). */
   private async sendForgets(forgets: ForgetOne[]): Promise<void> {
-    const req: RequestOf<typeof Opcode.BATCH_FORGET> = {
-      opcode: Opcode.BATCH_FORGET,
-      header: { unique: this.newUnique(), nodeid: 0n, uid: this.uid, gid: this.gid, pid: this.pid },
-      forgets,
-    };
-    await this.transport.submit(encodeRequest(req, this.wire), 0, "hiprio");
+    const one = forgets.length === 1 ? forgets[0]! : null;
+    const request =
+      one !== null
+        ? encodeRequest(
+            {
+              opcode: Opcode.FORGET,
+              header: { unique: this.newUnique(), nodeid: one.nodeid, uid: this.uid, gid: this.gid, pid: this.pid },
+              arg: { nlookup: one.nlookup },
+            } satisfies RequestOf<typeof Opcode.FORGET>,
+            this.wire,
+          )
+        : encodeRequest(
+            {
+              opcode: Opcode.BATCH_FORGET,
+              header: { unique: this.newUnique(), nodeid: 0n, uid: this.uid, gid: this.gid, pid: this.pid },
+              forgets,
+            } satisfies RequestOf<typeof Opcode.BATCH_FORGET>,
+            this.wire,
+          );
+    await this.transport.submit(request, 0, "hiprio");
   }
 }
 
