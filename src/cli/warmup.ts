@@ -18,7 +18,8 @@
  * guest sends most: LOOKUP (miss and hit), CREATE, WRITE and READ (one page,
  * and 508 KiB written, 128 KiB read, through indirect tables), FLUSH, RELEASE
  * (with a 64-bit lock owner as Linux sends), GETATTR, SETATTR,
- * OPEN, GETXATTR, UNLINK, BATCH_FORGET, and every 16th round MKDIR,
+ * OPEN, GETXATTR, UNLINK, FORGET (alone, in one buffer on the hiprio queue, as
+ * Linux sends it), and every 16th round MKDIR,
  * READDIRPLUS, RENAME, RMDIR and STATFS. Everything lives in a private
  * directory of the host's temporary directory, removed at the end; the
  * shared directory is never touched. It stops early on its time budget or

@@ -14,8 +14,9 @@
  *   non-zero nodeid) hands the caller one reference to that node. The caller
  *   gives it back with {@link FuseSession.forget}; when a node's references
  *   are all given back, the session forgets its whole lookup count with the
- *   server (BATCH_FORGET, batched; a batch of one as FORGET). The root (nodeid 1) is usable without a
- *   lookup; replies that name it are counted and forgotten like any other.
+ *   server (BATCH_FORGET, batched; a batch of one as FORGET). The root
+ *   (nodeid 1) is usable without a lookup; replies that name it are counted
+ *   and forgotten like any other.
  * - Cancellation: when `signal` aborts or `timeoutMs` passes, the call
  *   rejects at once (EINTR or ETIMEDOUT) and, with `interrupts` on, the
  *   session sends INTERRUPT for the request on the hiprio queue. The
