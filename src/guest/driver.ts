@@ -411,7 +411,7 @@ export class VirtioFsDriver implements FuseTransport {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: request of ${length} bytes with ${capacity} bytes of reply room`));
       return;
     }
-    const chain = this.chainLength({ requestLength: length, capacity }, this.splitHeaders && kind !== "hiprio");
+    const chain = this.chainLength({ requestLength: length, capacity }, this.splits(kind === "hiprio"));
     if (chain > this.maxChain) {
       reject(new ErrnoError(Errno.E2BIG, "virtio-fs submit", `${this.peer}: a chain of ${chain} descriptors exceeds the ${this.maxChain} the device takes`));
       return;
@@ -426,6 +426,15 @@ export class VirtioFsDriver implements FuseTransport {
       q.waited++;
       q.waiting.push(p);
     }
+  }
+
+  /**
+   * Whether a request's headers get descriptors of their own: with
+   * `splitHeaders`, on the request queues only; Linux puts each hiprio
+   * request (a FORGET) in one buffer, headers and all.
+   */
+  private splits(hiprio: boolean): boolean {
+    return this.splitHeaders && !hiprio;
   }
 
   /** Descriptors a request's chain takes without an indirect table (`split`: headers in descriptors of their own). */
@@ -454,8 +463,7 @@ export class VirtioFsDriver implements FuseTransport {
 
   /** Allocates bounce memory, copies the request in and adds the chain; false when there is no room now. */
   private start(q: Queue, p: Pending): boolean {
-    // Linux puts each hiprio request (a FORGET) in one buffer, headers and all.
-    const split = this.splitHeaders && q !== this.hiprio;
+    const split = this.splits(q === this.hiprio);
     // No room in the ring: do not copy the request in only to take it out again.
     if (q.ring.numFree === 0 || (!this.indirect && q.ring.numFree < this.chainLength(p, split))) return false;
     if (!this.allocate(p)) return false;

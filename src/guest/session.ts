@@ -988,22 +988,8 @@ export class FuseSession {
     const one = forgets.length === 1 ? forgets[0]! : null;
     const request =
       one !== null
-        ? encodeRequest(
-            {
-              opcode: Opcode.FORGET,
-              header: { unique: this.newUnique(), nodeid: one.nodeid, uid: this.uid, gid: this.gid, pid: this.pid },
-              arg: { nlookup: one.nlookup },
-            } satisfies RequestOf<typeof Opcode.FORGET>,
-            this.wire,
-          )
-        : encodeRequest(
-            {
-              opcode: Opcode.BATCH_FORGET,
-              header: { unique: this.newUnique(), nodeid: 0n, uid: this.uid, gid: this.gid, pid: this.pid },
-              forgets,
-            } satisfies RequestOf<typeof Opcode.BATCH_FORGET>,
-            this.wire,
-          );
+        ? encodeRequest(this.make(Opcode.FORGET, one.nodeid, { arg: { nlookup: one.nlookup } }, undefined), this.wire)
+        : encodeRequest(this.make(Opcode.BATCH_FORGET, 0n, { forgets }, undefined), this.wire);
     await this.transport.submit(request, 0, "hiprio");
   }
 }

@@ -205,7 +205,6 @@ export class InodeStore {
     return this.#byKey.get(dev)?.get(ino);
   }
 
-
   /**
    * Counts a lookup of the inode `fd` (an O_PATH fd the caller opened) refers
    * to: on the node that already has it, closing `fd`, or on a new node that
