@@ -103,6 +103,12 @@ test("splitHeaders: the device gets each FUSE header in a descriptor of its own,
   assert.equal(read![1][0], 16);
   assert.ok(read![1].slice(1).every((n) => n <= 4096) && read![1].slice(1).reduce((a, b) => a + b, 0) >= 10_000, `reply buffers ${read![1]}`);
   await s.release(e.nodeid, fh);
+  // A forget alone: FORGET on the hiprio queue in one buffer (header and argument), no reply room, as Linux sends it.
+  s.forget(e.nodeid);
+  await s.flushForgets();
+  // flushForgets resolves once the device returned the buffer, so the server has seen it.
+  assert.equal(recorder!.shapes.length, before + 5, "LOOKUP, OPEN, READ, RELEASE, FORGET");
+  assert.deepEqual(recorder!.shapes.at(-1), [[48], []]);
 });
 
 test("INTERRUPT reaches the server, which survives it; other requests go on while a lock is waited for", async (t) => {
