@@ -41,7 +41,7 @@ export interface ServeOptions extends Omit<DeviceOptions, "fdBudget"> {
  * About 21,700 requests (20,000 without --xattr), about 2 s here. With 600
  * rounds a Linux guest's first 2,000 creates still ran at 1,020–1,230 µs
  * each against 690–1,180 µs for its second 2,000 (3 boots); with 1,500 at
- * 700–930 µs (6 boots), where C virtiofsd's took 630 µs.
+ * 780–930 µs (2 boots), where C virtiofsd's took 630 µs.
  */
 export const DEFAULT_WARMUP_ROUNDS = 1500;
 
