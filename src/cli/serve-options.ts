@@ -45,6 +45,9 @@ export interface ServeOptions extends Omit<DeviceOptions, "fdBudget"> {
  */
 export const DEFAULT_WARMUP_ROUNDS = 1500;
 
+/** The warm-up stops after this long even if rounds remain. */
+export const DEFAULT_WARMUP_BUDGET_MS = 3000;
+
 export const serveFlags: Record<string, FlagSpec> = {
   "socket-path": { value: true, meta: "PATH", aliases: ["--socket"], help: "vhost-user socket to listen on (created 0600)" },
   fd: { value: true, meta: "N", help: "an already-listening socket fd (as libvirt passes it)" },
@@ -67,7 +70,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   syslog: { value: false, help: "log to syslog instead of stderr" },
   "print-capabilities": { value: false, help: "print the vhost-user capabilities as JSON and exit" },
   "fuse-mount": { value: true, meta: "DIR", help: "serve through /dev/fuse at DIR instead of vhost-user" },
-  warmup: { value: true, meta: "N", help: "rounds of request-path warm-up on a private temporary directory before the first connection (default 1500, at most 3 s; 0: none)" },
+  warmup: { value: true, meta: "N", help: `rounds of request-path warm-up on a private temporary directory before the first connection (default ${DEFAULT_WARMUP_ROUNDS}, at most ${DEFAULT_WARMUP_BUDGET_MS / 1000} s; 0: none)` },
   help: { value: false, aliases: ["-h"], help: "show this text" },
   // Accepted for compatibility with virtiofsd; viofs never daemonizes.
   foreground: { value: false, aliases: ["-f"], help: "accepted for compatibility (viofs stays in the foreground)" },

@@ -36,12 +36,12 @@ import { FuseSession } from "../guest/session.js";
 import type { DeviceOptions } from "../host/device.js";
 import { servePrivately, type PrivateServing } from "../host/private-serve.js";
 import { FdPoller } from "../sys/poller.js";
-import { DEFAULT_WARMUP_ROUNDS } from "./serve-options.js";
+import { DEFAULT_WARMUP_BUDGET_MS, DEFAULT_WARMUP_ROUNDS } from "./serve-options.js";
 
 export interface WarmupOptions {
   /** Rounds of the workload (15 requests each, 8 more every 16th); default {@link DEFAULT_WARMUP_ROUNDS}. */
   rounds?: number;
-  /** Stop after this long even if rounds remain; default 3,000 ms. */
+  /** Stop after this long even if rounds remain; default {@link DEFAULT_WARMUP_BUDGET_MS}. */
   budgetMs?: number;
   /** Stops at the next round. */
   signal?: AbortSignal;
@@ -134,7 +134,7 @@ async function round(s: FuseSession, n: number, small: Uint8Array, big: Uint8Arr
  */
 export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {}): Promise<WarmupReport> {
   const rounds = warmup.rounds ?? DEFAULT_WARMUP_ROUNDS;
-  const budgetMs = warmup.budgetMs ?? 3000;
+  const budgetMs = warmup.budgetMs ?? DEFAULT_WARMUP_BUDGET_MS;
   const started = performance.now();
   const dir = mkdtempSync(join(warmup.tmpRoot ?? tmpdir(), "viofs-warmup-"));
   let serving: PrivateServing | null = null;
