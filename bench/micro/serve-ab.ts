@@ -4,11 +4,12 @@
  * deciding whether a change to the host device's request path pays. Not a
  * test and not part of `npm run bench`:
  *
- *     npx tsx bench/micro/serve-ab.ts [--viofs=LABEL:PATH/src/cli/main.ts[:NODEFLAG,...]]... [--no-virtiofsd]
+ *     npx tsx bench/micro/serve-ab.ts [--viofs=LABEL:PATH/src/cli/main.ts[:NODEFLAG,...[:SERVEFLAG,...]]]... [--no-virtiofsd]
  *                                     [--rounds=N] [--ops=N] [--mib=N] [--only=WORD] [--node-flag=FLAG]...
  *
  * Each `--viofs` is a checkout's CLI entry point, run with tsx (so a base
- * worktree needs no build); the default is this checkout's. Every round runs
+ * worktree needs no build); the default is this checkout's. SERVEFLAGs
+ * are added to its `viofs serve` command line (`--poll-max=0`). Every round runs
  * every workload once per subject, the subjects' order alternating, so the
  * machine's load swings hit all of them alike. Printed per workload and
  * subject: ops/s (or MiB/s) best and median, daemon CPU µs per operation
@@ -30,7 +31,7 @@ const MiB = 1 << 20;
 const LOOKUP_FILES = 1000;
 
 interface Args {
-  viofs: { label: string; main: string; flags: string[] }[];
+  viofs: { label: string; main: string; flags: string[]; serveFlags: string[] }[];
   virtiofsd: boolean;
   rounds: number;
   ops: number;
@@ -45,8 +46,8 @@ function parseArgs(argv: string[]): Args {
   for (const arg of argv) {
     const [k, v = ""] = arg.split(/=(.*)/s) as [string, string?];
     if (k === "--viofs") {
-      const [label = "", main = "", flags = ""] = v.split(":");
-      a.viofs.push({ label, main: resolve(main), flags: flags ? flags.split(",") : [] });
+      const [label = "", main = "", flags = "", serveFlags = ""] = v.split(":");
+      a.viofs.push({ label, main: resolve(main), flags: flags ? flags.split(",") : [], serveFlags: serveFlags ? serveFlags.split(",") : [] });
     } else if (k === "--no-virtiofsd") a.virtiofsd = false;
     else if (k === "--rounds") a.rounds = Number(v);
     else if (k === "--ops") a.ops = Number(v);
@@ -55,7 +56,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--node-flag") a.nodeFlags.push(v);
     else throw new Error(`serve-ab: unknown argument ${arg}`);
   }
-  if (a.viofs.length === 0) a.viofs.push({ label: "viofs", main: resolve(here, "../../src/cli/main.ts"), flags: [] });
+  if (a.viofs.length === 0) a.viofs.push({ label: "viofs", main: resolve(here, "../../src/cli/main.ts"), flags: [], serveFlags: [] });
   return a;
 }
 
@@ -238,7 +239,7 @@ async function main(): Promise<void> {
       subjects.push(
         await Subject.start(
           v.label,
-          (share, socket) => [process.execPath, ...a.nodeFlags, ...v.flags, "--import", "tsx", runner, v.main, "serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none"],
+          (share, socket) => [process.execPath, ...a.nodeFlags, ...v.flags, "--import", "tsx", runner, v.main, "serve", `--socket-path=${socket}`, `--shared-dir=${share}`, "--cache=auto", "--xattr", "--sandbox=none", ...v.serveFlags],
           root,
         ),
       );

@@ -4,7 +4,7 @@
  * daemon's `--flag` forms and the C daemon's `-o source=…,cache=…,xattr` lists.
  */
 import { statSync } from "node:fs";
-import { DEFAULT_DEVICE_OPTIONS, type DeviceOptions } from "../host/device.js";
+import { DEFAULT_DEVICE_OPTIONS, DEFAULT_POLL_MAX_US, type DeviceOptions } from "../host/device.js";
 import type { CacheMode } from "../passthrough/options.js";
 import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
 import { UsageError } from "./usage.js";
@@ -60,6 +60,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   readonly: { value: false, help: "refuse every change with EROFS" },
   "announce-submounts": { value: false, help: "report submounts so the guest sees separate file systems" },
   "thread-pool-size": { value: true, meta: "N", help: "worker threads for blocking I/O (0: inline)" },
+  "poll-max": { value: true, meta: "USEC", help: `poll a request queue for up to USEC µs before sleeping until a kick (adaptive, as QEMU's poll-max-ns; default ${DEFAULT_POLL_MAX_US}; 0: never)` },
   sandbox: { value: true, meta: "MODE", help: "namespace (default), chroot or none" },
   tag: { value: true, meta: "TAG", help: "virtio-fs tag (1-36 bytes) offered through GET_CONFIG" },
   "socket-group": { value: true, meta: "GROUP", help: "group owning the socket (mode 0660)" },
@@ -218,6 +219,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     announceSubmounts: opts.announceSubmounts,
     killprivV2: opts.killprivV2,
     threadPoolSize: parseCount("thread-pool-size", opts.threadPoolSize ?? "0", 0, 1024),
+    pollMaxUs: parseCount("poll-max", flagValue(parsed, "poll-max") ?? String(DEFAULT_POLL_MAX_US), 0, 1_000_000),
     sandbox: parseChoice("sandbox", opts.sandbox ?? "namespace", SANDBOX_MODES),
     capabilities: parseModcaps(opts.modcaps),
     logLevel: parseChoice("log-level", opts.logLevel ?? "info", LOG_LEVELS),

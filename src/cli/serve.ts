@@ -275,6 +275,7 @@ function deviceOptions(options: ServeOptions, fdBudget: number): DeviceOptions {
     announceSubmounts: options.announceSubmounts,
     killprivV2: options.killprivV2,
     threadPoolSize: options.threadPoolSize,
+    pollMaxUs: options.pollMaxUs,
     fdBudget,
   };
   if (options.tag !== undefined) result.tag = options.tag;

@@ -43,6 +43,12 @@ export interface VirtioFsDeviceOptions {
   requestQueues?: number;
   /** Serve GET_CONFIG with this tag (offers the CONFIG protocol feature). */
   tag?: string;
+  /**
+   * The longest a drained request queue is polled before the device sleeps
+   * until a kick, in µs; 0 (the default): never polled. Only worth it when
+   * the driver runs on another thread than the device.
+   */
+  pollMaxUs?: number;
 }
 
 /**
@@ -56,6 +62,23 @@ export interface VirtioFsDeviceOptions {
  */
 const WATCH_MS = 50;
 
+/**
+ * Adaptive polling, as QEMU's event loop polls (its `poll-max-ns`): after a
+ * request queue runs dry the device watches the available index for a
+ * while before it asks for a kick and sleeps. A guest that sends its next
+ * request within that time costs neither a kick nor a wake-up of the
+ * daemon, on a paravirtualised host the larger part of a small request's
+ * cost. The window grows (from POLL_START_US, doubling) each time a wait
+ * outlasted it yet ended within the maximum, and halves (to 0 below
+ * POLL_START_US) each time a wait outlasted the maximum: a guest whose
+ * requests come far apart (large I/O, an idle one, a slow TCG guest) is
+ * soon not polled at all, and one pause of a busy guest does not end it.
+ */
+const POLL_START_US = 4;
+
+/** The default maximum, in µs: about a guest's turnaround between two small requests. */
+export const DEFAULT_POLL_MAX_US = 50;
+
 /** One running queue. */
 class RunningQueue {
   inFlight = 0;
@@ -64,6 +87,9 @@ class RunningQueue {
   watchedUsed = -1;
   recoveredAt = -1;
   watch: NodeJS.Timeout | null = null;
+  /** Current polling window in ms (adaptive, see POLL_START_US), and when the queue last went to sleep (-1: serving). */
+  pollMs = 0;
+  sleptAt = -1;
 
   constructor(
     readonly vring: Vring,
@@ -89,6 +115,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   readonly config?: Uint8Array;
 
   private readonly queues: (RunningQueue | null)[];
+  private readonly pollMaxMs: number;
 
   constructor(
     private readonly server: FuseServer,
@@ -98,6 +125,7 @@ export class VirtioFsDevice implements VhostUserDevice {
     this.numQueues = 1 + requestQueues;
     if (options.tag !== undefined) this.config = virtioFsConfig(options.tag, requestQueues);
     this.queues = Array.from({ length: this.numQueues }, () => null);
+    this.pollMaxMs = (options.pollMaxUs ?? 0) / 1000;
   }
 
   queueStarted(vring: Vring): void {
@@ -139,7 +167,28 @@ export class VirtioFsDevice implements VhostUserDevice {
 
   queueKicked(index: number): void {
     const running = this.queues[index];
-    if (running) this.drain(running);
+    if (!running) return;
+    if (running.sleptAt >= 0) this.adaptPoll(running, performance.now() - running.sleptAt);
+    this.drain(running);
+  }
+
+  /** Resizes a request queue's polling window after a sleep of `sleptMs` ended with a kick. */
+  private adaptPoll(running: RunningQueue, sleptMs: number): void {
+    running.sleptAt = -1;
+    if (running.vring.index === 0) return;
+    if (sleptMs > this.pollMaxMs) running.pollMs = running.pollMs >= (2 * POLL_START_US) / 1000 ? running.pollMs / 2 : 0;
+    else if (sleptMs > running.pollMs) running.pollMs = Math.min(this.pollMaxMs, running.pollMs > 0 ? running.pollMs * 2 : POLL_START_US / 1000);
+  }
+
+  /** Watches the available index for up to the queue's polling window, with kicks suppressed; true if a chain came. */
+  private poll(running: RunningQueue): boolean {
+    const { queue } = running;
+    queue.suppressKicks();
+    const until = performance.now() + running.pollMs;
+    do {
+      if (queue.hasAvailable()) return true;
+    } while (performance.now() < until);
+    return false;
   }
 
   queueStopped(index: number): number | Promise<number> {
@@ -176,7 +225,10 @@ export class VirtioFsDevice implements VhostUserDevice {
         continue;
       }
       if (chain === null) {
+        // Not while a request of this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it.
+        if (running.pollMs > 0 && running.inFlight === 0 && this.poll(running)) continue;
         if (queue.enableNotification()) continue;
+        running.sleptAt = performance.now();
         return;
       }
       queue.disableNotification();
@@ -244,6 +296,8 @@ export interface DeviceOptions {
   killprivV2: boolean;
   /** 0: READ and WRITE inline on the main thread (virtiofsd's default); more: on the libuv thread pool. */
   threadPoolSize: number;
+  /** The longest a drained request queue is polled before sleeping, in µs (adaptive; 0: off). */
+  pollMaxUs: number;
   /** virtio-fs tag served through GET_CONFIG; also enables the CONFIG protocol feature. */
   tag?: string;
   /** The most fds the guest may make the daemon hold; ENFILE past it. */
@@ -262,6 +316,7 @@ export const DEFAULT_DEVICE_OPTIONS: Readonly<DeviceOptions> = {
   announceSubmounts: false,
   killprivV2: false,
   threadPoolSize: 0,
+  pollMaxUs: DEFAULT_POLL_MAX_US,
 };
 
 export interface DeviceConnection {
@@ -314,7 +369,7 @@ export function createServer(root: string, options: DeviceOptions): FuseServer {
  */
 export function serveConnection(fd: number, root: string, options: DeviceOptions): DeviceConnection {
   const server = createServer(root, options);
-  const device = new VirtioFsDevice(server, options.tag !== undefined ? { tag: options.tag } : {});
+  const device = new VirtioFsDevice(server, { pollMaxUs: options.pollMaxUs, ...(options.tag !== undefined ? { tag: options.tag } : {}) });
   const backend = new VhostUserBackend({
     device,
     transport: new SocketTransport(fd),

@@ -155,6 +155,8 @@ export class DeviceQueue {
   private added = 0;
   private brokenBy: ProtocolError | null = null;
   private badChains = 0;
+  /** While true, pops leave `avail_event` behind so the driver does not kick (the device is polling). */
+  private polling = false;
 
   /**
    * Validates the configuration: size a power of two <= 32768; the table
@@ -263,7 +265,7 @@ export class DeviceQueue {
     }
     const head = this.avail16[2 + (this.nextAvail & this.mask)]!;
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx) Atomics.store(this.used16, this.availEventIndex, this.nextAvail);
+    if (this.eventIdx && !this.polling) Atomics.store(this.used16, this.availEventIndex, this.nextAvail);
     if (head >= this.size) {
       throw this.breakRing(
         new ProtocolError(ProtocolErrorCode.CHAIN, `available ring names head ${head}, outside the queue of ${this.size}`),
@@ -421,9 +423,26 @@ export class DeviceQueue {
    * caller must drain again instead of sleeping, or a kick could be lost.
    */
   enableNotification(): boolean {
+    this.polling = false;
     if (this.eventIdx) Atomics.store(this.used16, this.availEventIndex, this.nextAvail);
     else Atomics.store(this.used16, 0, 0);
     return this.hasAvailable();
+  }
+
+  /**
+   * Asks the driver not to kick at all while the device polls the available
+   * index: `avail_event` is set one behind the next index to consume, which
+   * the driver's index has already passed, and pops stop moving it. A kick
+   * the driver decided on before this store still arrives (harmless).
+   * `enableNotification()` ends it.
+   */
+  suppressKicks(): void {
+    if (this.eventIdx) {
+      this.polling = true;
+      Atomics.store(this.used16, this.availEventIndex, (this.nextAvail - 1) & 0xffff);
+    } else {
+      Atomics.store(this.used16, 0, VIRTQ_USED_F_NO_NOTIFY);
+    }
   }
 
   /** Whether the driver has made buffers available that were not popped yet. */

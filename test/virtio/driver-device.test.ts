@@ -509,3 +509,31 @@ test("property: arbitrary used-ring contents only ever give ProtocolErrors and k
     { numRuns: 500 },
   );
 });
+
+test("polling (suppressKicks): no kick while the device polls, across the wrap; enableNotification ends it", () => {
+  for (const eventIdx of [true, false]) {
+    const s = system<number>({ size: 16, eventIdx, startIdx: 0xfffe });
+    const seg = { gpa: DATA, len: 8 };
+    s.driver.add([seg], [], 0);
+    assert.equal(s.driver.kickNeeded(), true, "an idle device wants a kick");
+    assert.ok(serveOne(s.device));
+    s.device.suppressKicks();
+    // The device watches the available index: buffers it pops meanwhile must not ask for kicks.
+    for (let i = 1; i <= 5; i++) {
+      s.driver.add([seg], [], i);
+      assert.equal(s.driver.kickNeeded(), false, `eventIdx=${eventIdx} buffer ${i} while polling`);
+      assert.equal(s.device.hasAvailable(), true);
+      assert.ok(serveOne(s.device));
+      assert.equal(s.device.hasAvailable(), false);
+    }
+    // A buffer added after the last look but before the device re-arms is seen by enableNotification.
+    s.driver.add([seg], [], 6);
+    assert.equal(s.driver.kickNeeded(), false);
+    assert.equal(s.device.enableNotification(), true, `eventIdx=${eventIdx}: drain again`);
+    assert.ok(serveOne(s.device));
+    assert.equal(s.device.enableNotification(), false);
+    s.driver.add([seg], [], 7);
+    assert.equal(s.driver.kickNeeded(), true, `eventIdx=${eventIdx}: kicks again once the device sleeps`);
+    assert.equal(s.driver.takeUsed().length, 7);
+  }
+});
