@@ -160,6 +160,8 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
     const share = join(dir, "share");
     mkdirSync(share, { mode: 0o700 });
     const { tag: _tag, ...rest } = options;
+    const small = new Uint8Array(PAGE).fill(0x5a);
+    const big = new Uint8Array(BIG_WRITE).fill(0xa5);
     for (const [k, count] of plan.entries()) {
       if (k > 0 && (warmup.signal?.aborted || performance.now() - started >= budgetMs)) break;
       let serving: PrivateServing | null = null;
@@ -174,8 +176,6 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
         serving.removeSocket();
         session = await FuseSession.init(driver, { uid: 0, gid: 0, pid: 1, forgetDelayMs: 0 });
         requests += 1;
-        const small = new Uint8Array(PAGE).fill(0x5a);
-        const big = new Uint8Array(BIG_WRITE).fill(0xa5);
         const end = done + count;
         while (done < end && !warmup.signal?.aborted && performance.now() - started < budgetMs) {
           requests += await round(session, done, small, big, options.xattr);
