@@ -8,6 +8,27 @@ export type Level = keyof typeof LOG_LEVEL_ORDER;
 
 type Sink = (level: Exclude<Level, "off">, line: string) => void;
 
+/**
+ * LOG_LEVEL_ORDER[level] without a keyed load: `enabled` is inlined into
+ * every request's path with a different level at each call site, and one
+ * keyed load site seeing five names goes megamorphic (a generic property
+ * lookup on each call).
+ */
+function rank(level: Exclude<Level, "off">): number {
+  switch (level) {
+    case "error":
+      return LOG_LEVEL_ORDER.error;
+    case "warn":
+      return LOG_LEVEL_ORDER.warn;
+    case "info":
+      return LOG_LEVEL_ORDER.info;
+    case "debug":
+      return LOG_LEVEL_ORDER.debug;
+    case "trace":
+      return LOG_LEVEL_ORDER.trace;
+  }
+}
+
 const stderrSink: Sink = (level, line) => {
   process.stderr.write(`${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${line}\n`);
 };
@@ -35,7 +56,7 @@ export class Logger {
   }
 
   enabled(level: Exclude<Level, "off">): boolean {
-    return LOG_LEVEL_ORDER[level] <= this.threshold;
+    return rank(level) <= this.threshold;
   }
 
   error(message: string): void {
@@ -55,7 +76,7 @@ export class Logger {
   }
 
   private emit(level: Exclude<Level, "off">, message: string): void {
-    if (LOG_LEVEL_ORDER[level] > this.threshold) return;
+    if (rank(level) > this.threshold) return;
     this.sink(level, `${this.prefix}: ${message.replace(/\n/g, " ")}`);
   }
 }
