@@ -49,6 +49,10 @@ export interface VirtioFsDeviceOptions {
    * the driver runs on another thread than the device.
    */
   pollMaxUs?: number;
+  /** Interrupt coalescing within a drain (see NOTIFY_BATCH): at most this many completions (1: none) ... */
+  notifyBatch?: number;
+  /** ... or this much serving time, µs, before the driver is told. */
+  notifyDelayUs?: number;
 }
 
 /**
@@ -81,14 +85,18 @@ export const DEFAULT_POLL_MAX_US = 50;
 
 /**
  * Interrupt coalescing: while a drain serves chains back to back, the
- * driver is interrupted once per this many completions (and when the drain
- * ends), not after the first of each batch it consumed. A driver that keeps
- * many requests in flight then takes its replies in groups, as from a NIC
- * with interrupt moderation: fewer wake-ups on both sides (each a system
- * call here and a context switch there). A lone request still completes
- * with its interrupt at once: the drain ends after it.
+ * driver is interrupted once per NOTIFY_BATCH completions or once the
+ * completions not yet told took NOTIFY_DELAY_US of serving between them
+ * (and when the drain ends), not after the first of each batch it consumed.
+ * A driver that keeps many small requests in flight then takes its replies
+ * in groups, as from a NIC with interrupt moderation: fewer wake-ups on both
+ * sides (each a system call here and a context switch there). A large
+ * request (a 1 MiB READ) is told at once, so a driver waiting for its
+ * buffer is not held up by the next ones; a lone request is too: the drain
+ * ends after it.
  */
 const NOTIFY_BATCH = 8;
+const NOTIFY_DELAY_US = 30;
 
 /** One running queue. */
 class RunningQueue {
@@ -103,8 +111,9 @@ class RunningQueue {
   sleptAt = -1;
   /** True while drain() serves chains; completions then wait (up to NOTIFY_BATCH) for its end to interrupt the driver. */
   draining = false;
-  /** Completions pushed since the last notify() (while draining). */
+  /** Completions pushed since the last notify() (while draining), and the time they took to serve, ms. */
   unsignalled = 0;
+  unsignalledMs = 0;
 
   constructor(
     readonly vring: Vring,
@@ -120,6 +129,7 @@ class RunningQueue {
    */
   notify(): void {
     this.unsignalled = 0;
+    this.unsignalledMs = 0;
     if (this.queue.needsNotify()) this.vring.notify();
   }
 }
@@ -132,6 +142,8 @@ export class VirtioFsDevice implements VhostUserDevice {
 
   private readonly queues: (RunningQueue | null)[];
   private readonly pollMaxMs: number;
+  private readonly notifyBatch: number;
+  private readonly notifyDelayMs: number;
 
   constructor(
     private readonly server: FuseServer,
@@ -142,6 +154,8 @@ export class VirtioFsDevice implements VhostUserDevice {
     if (options.tag !== undefined) this.config = virtioFsConfig(options.tag, requestQueues);
     this.queues = Array.from({ length: this.numQueues }, () => null);
     this.pollMaxMs = (options.pollMaxUs ?? 0) / 1000;
+    this.notifyBatch = options.notifyBatch ?? NOTIFY_BATCH;
+    this.notifyDelayMs = (options.notifyDelayUs ?? NOTIFY_DELAY_US) / 1000;
   }
 
   queueStarted(vring: Vring): void {
@@ -267,6 +281,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   private serve(running: RunningQueue, chain: DescriptorChain): void {
     const writer = chain.writer();
     running.inFlight++;
+    const start = performance.now();
     let done: void | Promise<void> = undefined;
     try {
       done = this.server.handleChain(chain.reader(), new ChainReply(writer));
@@ -275,7 +290,7 @@ export class VirtioFsDevice implements VhostUserDevice {
       this.reportRingError(running, error);
     }
     if (done === undefined) {
-      this.complete(running, chain.head, writer);
+      this.complete(running, chain.head, writer, performance.now() - start);
       return;
     }
     done.then(
@@ -287,14 +302,21 @@ export class VirtioFsDevice implements VhostUserDevice {
     );
   }
 
-  /** Returns a served chain to the driver with what was written into it. */
-  private complete(running: RunningQueue, head: number, writer: Writer): void {
+  /**
+   * Returns a served chain to the driver with what was written into it;
+   * `tookMs` is how long a chain served within the drain took (see
+   * NOTIFY_BATCH).
+   */
+  private complete(running: RunningQueue, head: number, writer: Writer, tookMs = 0): void {
     running.queue.push(head, writer.bytesWritten);
     running.inFlight--;
     if (running.stopping) {
       if (running.inFlight === 0) running.stopping();
       // Still notify: the driver may be waiting for these completions.
-    } else if (running.draining && ++running.unsignalled < NOTIFY_BATCH) return;
+    } else if (running.draining) {
+      running.unsignalledMs += tookMs;
+      if (++running.unsignalled < this.notifyBatch && running.unsignalledMs < this.notifyDelayMs) return;
+    }
     running.notify();
   }
 
