@@ -10,6 +10,8 @@
  * {@link HostStat.of} (every use here is synchronous).
  */
 import type { Attr } from "../fuse/structs.js";
+// One BigInt a field (Buffer's readBigUInt64LE builds each from its halves, four BigInts a call).
+import { loadU64 } from "../fuse/wire.js";
 import { AT_EMPTY_PATH, AT_NO_AUTOMOUNT, AT_SYMLINK_NOFOLLOW } from "../sys/constants.js";
 import * as libc from "../sys/libc.js";
 import type { CStr } from "../sys/libc.js";
@@ -118,12 +120,12 @@ export class HostStat implements HostIdentity {
   attr(flags = 0): Attr {
     const b = this.b;
     return {
-      ino: b.readBigUInt64LE(At.INO),
-      size: b.readBigUInt64LE(At.SIZE),
-      blocks: b.readBigUInt64LE(At.BLOCKS),
-      atime: b.readBigUInt64LE(At.ATIME),
-      mtime: b.readBigUInt64LE(At.MTIME),
-      ctime: b.readBigUInt64LE(At.CTIME),
+      ino: loadU64(b, At.INO),
+      size: loadU64(b, At.SIZE),
+      blocks: loadU64(b, At.BLOCKS),
+      atime: loadU64(b, At.ATIME),
+      mtime: loadU64(b, At.MTIME),
+      ctime: loadU64(b, At.CTIME),
       atimensec: b.readUInt32LE(At.ATIME + 8),
       mtimensec: b.readUInt32LE(At.MTIME + 8),
       ctimensec: b.readUInt32LE(At.CTIME + 8),

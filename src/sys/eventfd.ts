@@ -10,6 +10,8 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLIN } from "./constants.js";
 import { sharedPoller, type FdPoller } from "./poller.js";
 
 const counter = Buffer.alloc(8);
+/** The 8 bytes of the count 1, what a signal adds. */
+const ONE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /**
  * A new eventfd with counter `initval`. `flags` are EFD_* and default to
@@ -26,8 +28,13 @@ export function eventfd(initval = 0, flags: number = EFD_CLOEXEC | EFD_NONBLOCK)
  * block the event loop there; use non-blocking eventfds).
  */
 export function eventfdWrite(fd: number, value: bigint | number = 1n): void {
-  counter.writeBigUInt64LE(BigInt(value));
-  const written = libc.write(fd, counter, 8);
+  let bytes = ONE;
+  // A signal (the common case) writes a constant: converting 1n to bytes allocates.
+  if (value !== 1n && value !== 1) {
+    counter.writeBigUInt64LE(BigInt(value));
+    bytes = counter;
+  }
+  const written = libc.write(fd, bytes, 8);
   if (written < 0) libc.fail("write", "eventfd");
   if (written !== 8) throw new ErrnoError(Errno.EIO, "write", "eventfd");
 }
