@@ -143,14 +143,6 @@ async function round(s: FuseSession, n: number, small: Uint8Array, big: Uint8Arr
 const PRELUDE_ROUNDS = 100;
 
 /**
- * The polling window's cap in the warm-up. Its driver runs on the daemon's
- * own thread, so it can submit nothing while the device polls: a full window
- * is time lost (50 µs a drain took a fifth of the warm-up's 2.6 s). Polling
- * stays on, at its starting window, so the code is compiled all the same.
- */
-const WARMUP_POLL_MAX_US = 4;
-
-/**
  * Runs the warm-up with the daemon's device options (as writable, without a
  * tag) and removes everything it made, whatever happens.
  */
@@ -176,7 +168,7 @@ export async function warmUp(options: DeviceOptions, warmup: WarmupOptions = {})
       let driver: VirtioFsDriver | null = null;
       let session: FuseSession | null = null;
       try {
-        serving = servePrivately(share, { ...rest, readonly: false, pollMaxUs: Math.min(rest.pollMaxUs, WARMUP_POLL_MAX_US) }, `socket-${k}-`, dir);
+        serving = servePrivately(share, { ...rest, readonly: false }, `socket-${k}-`, dir);
         [driver] = await Promise.all([
           VirtioFsDriver.connect(serving.socketPath, { memorySize: 16 << 20, queueSize: 128, maxSegment: PAGE, splitHeaders: true, poller }),
           serving.accepted,
