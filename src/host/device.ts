@@ -117,6 +117,8 @@ class RunningQueue {
   /** Completions pushed since the last notify() (while draining), and the time they took to serve, ms. */
   unsignalled = 0;
   unsignalledMs = 0;
+  /** While draining: when the chain being served began (the drain's start, a poll's success or the last completion), ms. */
+  servedSince = 0;
 
   constructor(
     readonly vring: Vring,
@@ -247,6 +249,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   /** Takes every available chain, then re-enables notifications and looks once more (event-idx race). */
   private drain(running: RunningQueue): void {
     running.draining = true;
+    running.servedSince = performance.now();
     try {
       this.drainQueue(running);
     } finally {
@@ -272,7 +275,10 @@ export class VirtioFsDevice implements VhostUserDevice {
       if (chain === null) {
         // Not while a request of this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it.
         if (running.unsignalled > 0) running.notify();
-        if (running.pollMs > 0 && running.inFlight === 0 && this.poll(running)) continue;
+        if (running.pollMs > 0 && running.inFlight === 0 && this.poll(running)) {
+          running.servedSince = performance.now();
+          continue;
+        }
         if (queue.enableNotification()) continue;
         running.sleptAt = performance.now();
         return;
@@ -286,7 +292,6 @@ export class VirtioFsDevice implements VhostUserDevice {
   private serve(running: RunningQueue, chain: DescriptorChain): void {
     const writer = chain.writer();
     running.inFlight++;
-    const start = performance.now();
     let done: void | Promise<void> = undefined;
     try {
       done = this.server.handleChain(chain.reader(), new ChainReply(writer));
@@ -295,7 +300,7 @@ export class VirtioFsDevice implements VhostUserDevice {
       this.reportRingError(running, error);
     }
     if (done === undefined) {
-      this.complete(running, chain.head, writer, performance.now() - start);
+      this.complete(running, chain.head, writer);
       return;
     }
     done.then(
@@ -308,18 +313,21 @@ export class VirtioFsDevice implements VhostUserDevice {
   }
 
   /**
-   * Returns a served chain to the driver with what was written into it;
-   * `tookMs` is how long a chain served within the drain took (see
-   * NOTIFY_BATCH).
+   * Returns a served chain to the driver with what was written into it.
+   * Within a drain the time since the previous completion counts as this
+   * chain's serving (see NOTIFY_BATCH): one clock reading a chain, each
+   * performance.now() allocating.
    */
-  private complete(running: RunningQueue, head: number, writer: Writer, tookMs = 0): void {
+  private complete(running: RunningQueue, head: number, writer: Writer): void {
     running.queue.push(head, writer.bytesWritten);
     running.inFlight--;
     if (running.stopping) {
       if (running.inFlight === 0) running.stopping();
       // Still notify: the driver may be waiting for these completions.
     } else if (running.draining) {
-      running.unsignalledMs += tookMs;
+      const now = performance.now();
+      running.unsignalledMs += now - running.servedSince;
+      running.servedSince = now;
       if (++running.unsignalled < this.notifyBatch && running.unsignalledMs < this.notifyDelayMs) return;
     }
     running.notify();
