@@ -445,6 +445,12 @@ export class DeviceQueue {
     }
   }
 
+  /** How many chains the driver has made available that were not popped yet (0 once the ring is broken). */
+  waiting(): number {
+    if (this.brokenBy !== null) return 0;
+    return (Atomics.load(this.avail16, 1) - this.nextAvail) & 0xffff;
+  }
+
   /** Whether the driver has made buffers available that were not popped yet. */
   hasAvailable(): boolean {
     if (this.brokenBy !== null) return false;

@@ -155,3 +155,23 @@ test("interrupt coalescing: requests that take longer than the delay are each to
   assert.equal(r.driver.takeUsed().length, 4);
   assert.equal(r.notified(), 4);
 });
+
+test("interrupt coalescing: while 4 chains or more wait, slow completions are held up to the hold time; then told one by one", async (t) => {
+  // 8 chains of 1 ms each, a delay of 0.5 ms: the first four complete with 7, 6, 5 and 4 chains waiting (held),
+  // the fifth with 3 (told, with the four before it), the last three one by one.
+  const held = await rig(false, { notifyDelayUs: 500, notifyHoldUs: 1e6 });
+  t.after(held.stop);
+  held.fs.busyMs = 1;
+  for (let u = 2n; u < 10n; u++) held.submit(u);
+  held.device.queueKicked(1);
+  assert.equal(held.driver.takeUsed().length, 8);
+  assert.equal(held.notified(), 4);
+  // The default hold (200 µs) is shorter than one chain: nothing is held.
+  const told = await rig(false, { notifyDelayUs: 500 });
+  t.after(told.stop);
+  told.fs.busyMs = 1;
+  for (let u = 2n; u < 10n; u++) told.submit(u);
+  told.device.queueKicked(1);
+  assert.equal(told.driver.takeUsed().length, 8);
+  assert.equal(told.notified(), 8);
+});
