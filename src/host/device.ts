@@ -59,6 +59,8 @@ export interface VirtioFsDeviceOptions {
    */
   notifyBacklog?: number;
   notifyHoldUs?: number;
+  /** How long a drain serves before it lets the event loop run, ms (see DRAIN_SLICE_MS). */
+  drainSliceMs?: number;
 }
 
 /**
@@ -121,6 +123,19 @@ const NOTIFY_DELAY_US = 30;
 const NOTIFY_BACKLOG = 4;
 const NOTIFY_HOLD_US = 200;
 
+/**
+ * A drain serves chains for at most DRAIN_SLICE_MS before it lets the event
+ * loop run (the vhost-user socket, signals, timers) and goes on from a
+ * setImmediate: a driver that keeps a request queue full (sequential I/O at a
+ * high queue depth) never lets it run dry, and nothing else would be served
+ * meanwhile. The hiprio queue is looked at before every chain of a request
+ * queue, so that its FORGETs and INTERRUPTs do not wait for a long drain to
+ * end: a FORGET held back keeps a deleted file's data allocated (measured: a
+ * 1 GiB file rewritten at QD16 then took its pages from memory the host had
+ * not backed yet, at a tenth of the usual speed).
+ */
+const DRAIN_SLICE_MS = 4;
+
 /** One running queue. */
 class RunningQueue {
   inFlight = 0;
@@ -171,6 +186,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   private readonly notifyDelayMs: number;
   private readonly notifyBacklog: number;
   private readonly notifyHoldMs: number;
+  private readonly drainSliceMs: number;
 
   constructor(
     private readonly server: FuseServer,
@@ -185,6 +201,7 @@ export class VirtioFsDevice implements VhostUserDevice {
     this.notifyDelayMs = (options.notifyDelayUs ?? NOTIFY_DELAY_US) / 1000;
     this.notifyBacklog = options.notifyBacklog ?? NOTIFY_BACKLOG;
     this.notifyHoldMs = (options.notifyHoldUs ?? NOTIFY_HOLD_US) / 1000;
+    this.drainSliceMs = options.drainSliceMs ?? DRAIN_SLICE_MS;
   }
 
   queueStarted(vring: Vring): void {
@@ -270,29 +287,41 @@ export class VirtioFsDevice implements VhostUserDevice {
     await this.server.reset();
   }
 
-  /** Takes every available chain, then re-enables notifications and looks once more (event-idx race). */
+  /**
+   * Takes every available chain, then re-enables notifications and looks once
+   * more (event-idx race); after DRAIN_SLICE_MS of serving, goes on from the
+   * event loop's next turn instead.
+   */
   private drain(running: RunningQueue): void {
+    if (running.draining) return;
     running.draining = true;
-    running.servedSince = performance.now();
+    const start = performance.now();
+    running.servedSince = start;
+    let more = false;
     try {
-      this.drainQueue(running);
+      more = this.drainQueue(running, start);
     } finally {
       running.draining = false;
       if (running.unsignalled > 0) running.notify();
     }
+    // Kicks stay off meanwhile: the driver's next chains wait for this.
+    if (more) setImmediate(() => this.drain(running));
   }
 
-  private drainQueue(running: RunningQueue): void {
+  /** Serves chains until the queue is empty (false) or the slice that began at `start` is over (true). */
+  private drainQueue(running: RunningQueue, start: number): boolean {
     const { queue } = running;
     for (;;) {
-      if (running.stopping || this.queues[running.vring.index] !== running) return;
+      if (running.stopping || this.queues[running.vring.index] !== running) return false;
+      const hiprio = this.queues[0];
+      if (hiprio !== null && hiprio !== running && !hiprio.draining && hiprio.queue.hasAvailable()) this.drain(hiprio);
       let chain: DescriptorChain | null;
       try {
         chain = queue.pop();
       } catch (error) {
         // A bad chain was already returned with length 0; a broken ring stops here.
         this.reportRingError(running, error);
-        if (queue.broken) return;
+        if (queue.broken) return false;
         running.notify();
         continue;
       }
@@ -305,10 +334,12 @@ export class VirtioFsDevice implements VhostUserDevice {
         }
         if (queue.enableNotification()) continue;
         running.sleptAt = performance.now();
-        return;
+        return false;
       }
       queue.disableNotification();
       this.serve(running, chain);
+      // The time of the last completion: no clock reading of its own.
+      if (running.servedSince - start >= this.drainSliceMs) return true;
     }
   }
 

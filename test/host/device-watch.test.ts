@@ -23,8 +23,18 @@ const attr = { ino: 1n, size: 0n, blocks: 0n, atime: 0n, mtime: 0n, ctime: 0n, a
 class ConstFs extends FileSystemBase {
   /** How long each GETATTR keeps the device busy, ms. */
   busyMs = 0;
+  /** GETATTR and FORGET calls, in order. */
+  readonly calls: string[] = [];
+  /** Called at each GETATTR with how many came before it. */
+  onGetattr: (before: number) => void = () => undefined;
+
+  override forget(nodeid: bigint, _nlookup: bigint): void {
+    this.calls.push(`forget ${nodeid}`);
+  }
 
   override getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): AttrOut {
+    this.onGetattr(this.calls.filter((c) => c === "getattr").length);
+    this.calls.push("getattr");
     const until = performance.now() + this.busyMs;
     while (performance.now() < until);
     return { attrValid: 1n, attrValidNsec: 0, attr };
@@ -41,13 +51,25 @@ const CHAINS = SIZE / 2;
 async function rig(
   eventIdx = true,
   options: VirtioFsDeviceOptions = {},
-): Promise<{ fs: ConstFs; driver: DriverQueue<number>; device: VirtioFsDevice; notified: () => number; setUsedEvent: (v: number) => void; submit: (unique: bigint) => boolean; stop: () => void }> {
+): Promise<{
+  fs: ConstFs;
+  driver: DriverQueue<number>;
+  device: VirtioFsDevice;
+  notified: () => number;
+  setUsedEvent: (v: number) => void;
+  submit: (unique: bigint) => boolean;
+  forgetOnHiprio: (nodeid: bigint) => void;
+  stop: () => void;
+}> {
   const fs = new ConstFs();
   const server = new FuseServer(fs);
   await server.handle(encodeRequestBytes({ opcode: Opcode.INIT, header: header(1n), arg: { major: 7, minor: 38, maxReadahead: 0, flags: 0, flags2: 0 } }), drop);
   const layout = splitQueueLayout(SIZE, 0n);
   const base = Math.ceil(Number(layout.end) / 4096) * 4096;
-  const bytes = new Uint8Array(base + CHAINS * 8192);
+  // The hiprio queue (index 0) after the request queue's buffers, one page for its FORGETs after its rings.
+  const hiLayout = splitQueueLayout(SIZE, BigInt(base + CHAINS * 8192));
+  const hiBuffers = Math.ceil(Number(hiLayout.end) / 4096) * 4096;
+  const bytes = new Uint8Array(hiBuffers + 4096);
   const memory = new GuestMemory([{ guestAddr: 0n, size: BigInt(bytes.byteLength), userAddr: 0x7000_0000_0000n, bytes }]);
   const driver = new DriverQueue<number>({ memory, size: SIZE, ...layout, eventIdx });
   const device = new VirtioFsDevice(server, options);
@@ -65,6 +87,16 @@ async function rig(
     signalError: () => assert.fail("ring error"),
   };
   device.queueStarted(vring);
+  const hiDriver = new DriverQueue<number>({ memory, size: SIZE, ...hiLayout, eventIdx });
+  device.queueStarted({
+    ...vring,
+    index: 0,
+    descAddr: hiLayout.descAddr,
+    availAddr: hiLayout.availAddr,
+    usedAddr: hiLayout.usedAddr,
+    notify: () => undefined,
+  });
+  let hiSlot = 0;
   const usedEvent = new DataView(bytes.buffer, Number(layout.availAddr) + usedEventOffset(SIZE), 2);
   let slot = 0;
   return {
@@ -80,7 +112,16 @@ async function rig(
       driver.add([{ gpa: at, len: req.byteLength }], [{ gpa: at + 4096, len: 4096 }], Number(unique));
       return driver.kickNeeded();
     },
-    stop: () => void device.queueStopped(1),
+    forgetOnHiprio: (nodeid) => {
+      const at = hiBuffers + (hiSlot++ % 64) * 64;
+      const req = encodeRequestBytes({ opcode: Opcode.FORGET, header: { ...header(0n), nodeid }, arg: { nlookup: 1n } });
+      bytes.set(req, at);
+      hiDriver.add([{ gpa: at, len: req.byteLength }], [], 0);
+    },
+    stop: () => {
+      void device.queueStopped(1);
+      void device.queueStopped(0);
+    },
   };
 }
 
@@ -147,7 +188,8 @@ test("interrupt coalescing: small requests served back to back interrupt the dri
 });
 
 test("interrupt coalescing: requests that take longer than the delay are each told at once", async (t) => {
-  const r = await rig(false, { notifyDelayUs: 500 });
+  // A long drain slice: these chains are all served before the kick returns.
+  const r = await rig(false, { notifyDelayUs: 500, drainSliceMs: 1e9 });
   t.after(r.stop);
   r.fs.busyMs = 1;
   for (let u = 2n; u < 6n; u++) r.submit(u);
@@ -159,7 +201,7 @@ test("interrupt coalescing: requests that take longer than the delay are each to
 test("interrupt coalescing: while 4 chains or more wait, slow completions are held up to the hold time; then told one by one", async (t) => {
   // 8 chains of 1 ms each, a delay of 0.5 ms: the first four complete with 7, 6, 5 and 4 chains waiting (held),
   // the fifth with 3 (told, with the four before it), the last three one by one.
-  const held = await rig(false, { notifyDelayUs: 500, notifyHoldUs: 1e6 });
+  const held = await rig(false, { notifyDelayUs: 500, notifyHoldUs: 1e6, drainSliceMs: 1e9 });
   t.after(held.stop);
   held.fs.busyMs = 1;
   for (let u = 2n; u < 10n; u++) held.submit(u);
@@ -167,11 +209,40 @@ test("interrupt coalescing: while 4 chains or more wait, slow completions are he
   assert.equal(held.driver.takeUsed().length, 8);
   assert.equal(held.notified(), 4);
   // The default hold (200 µs) is shorter than one chain: nothing is held.
-  const told = await rig(false, { notifyDelayUs: 500 });
+  const told = await rig(false, { notifyDelayUs: 500, drainSliceMs: 1e9 });
   t.after(told.stop);
   told.fs.busyMs = 1;
   for (let u = 2n; u < 10n; u++) told.submit(u);
   told.device.queueKicked(1);
   assert.equal(told.driver.takeUsed().length, 8);
   assert.equal(told.notified(), 8);
+});
+
+test("a drain that outlasts its slice lets the event loop run, then goes on without a kick", async (t) => {
+  const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 2 });
+  t.after(r.stop);
+  r.fs.busyMs = 1;
+  for (let u = 2n; u < 10n; u++) r.submit(u);
+  r.device.queueKicked(1);
+  let served = r.driver.takeUsed().length;
+  assert.ok(served >= 2 && served < 8, `${served} chains served before the kick returned`);
+  for (let turn = 0; turn < 20 && served < 8; turn++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    served += r.driver.takeUsed().length;
+  }
+  assert.equal(served, 8, "the rest served on the next turns");
+});
+
+test("the hiprio queue is served between the chains of a long drain: a FORGET does not wait for its end", async (t) => {
+  const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 1e9 });
+  t.after(r.stop);
+  r.fs.busyMs = 1;
+  for (let u = 2n; u < 10n; u++) r.submit(u);
+  // The driver sends a FORGET while the third GETATTR is served, and does not kick: the drain of queue 1 finds it.
+  r.fs.onGetattr = (before) => {
+    if (before === 2) r.forgetOnHiprio(77n);
+  };
+  r.device.queueKicked(1);
+  assert.equal(r.driver.takeUsed().length, 8);
+  assert.deepEqual(r.fs.calls.slice(0, 5), ["getattr", "getattr", "getattr", "forget 77", "getattr"]);
 });
