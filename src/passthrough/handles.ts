@@ -12,7 +12,7 @@
 import { errno } from "../common/errors.js";
 import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
-import { idKey, type Inode, type InodeStore } from "./inodes.js";
+import { closeNodeFd, idKey, type Inode, type InodeStore } from "./inodes.js";
 
 /** A READDIR position kept between requests on one directory handle. */
 export interface DirCursor {
@@ -148,11 +148,12 @@ export class HandleTable {
 
   #close(handle: Handle): void {
     if (handle.fd < 0) return;
-    close(handle.fd);
+    // The last fd of a file deleted while open may be this one.
+    closeNodeFd(handle.fd, handle.node);
     handle.fd = -1;
     this.budget.release();
     if (handle.positionedFd >= 0) {
-      close(handle.positionedFd);
+      closeNodeFd(handle.positionedFd, handle.node);
       handle.positionedFd = -1;
       this.budget.release();
     }

@@ -60,6 +60,8 @@ export interface HostIdentity {
   readonly devMinor: number;
   /** The mount id (0 when statx did not report it); a number, exact below 2^53. */
   readonly mntId: number;
+  /** The size in bytes (a number: exact below 2^53). */
+  readonly size: number;
 }
 
 /** The last statx result of one caller; see the module comment. */
@@ -108,6 +110,9 @@ export class HostStat implements HostIdentity {
   }
   get ino(): number | bigint {
     return u64Key(this.b, At.INO);
+  }
+  get size(): number {
+    return this.b.readUInt32LE(At.SIZE + 4) * TWO_32 + this.b.readUInt32LE(At.SIZE);
   }
   get mntId(): number {
     return this.b.readUInt32LE(At.MNT_ID + 4) * TWO_32 + this.b.readUInt32LE(At.MNT_ID);

@@ -520,6 +520,7 @@ export class PassthroughFs extends FileSystemBase {
   #stat(inode: Inode): HostStat {
     const st = this.#host.of(inode.fd, STATX_BASIC_STATS);
     inode.mode = st.mode;
+    inode.size = st.size;
     return st;
   }
 
@@ -908,6 +909,9 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const handle = this.#handles.get(arg.fh, nodeid, "write");
       const buffers = clip(source, arg.size);
+      // What the file may hold now, for how its last fd is closed (an estimate: a failed write counts too).
+      const end = Number(arg.offset) + arg.size;
+      if (end > handle.node.size) handle.node.size = end;
       const flagged = (arg.writeFlags & WriteFlag.KILL_SUIDGID) !== 0;
       // A page-cache write is the client's writeback, not the caller's write: the client
       // cleared the bits when the caller wrote into its cache, so only the flag counts.

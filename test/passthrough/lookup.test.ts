@@ -9,7 +9,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { OpenFlag } from "../../src/fuse/abi.js";
 import { S_IFLNK, S_IFMT } from "../../src/sys/constants.js";
-import { ctx, n, openFdCount, openFs, readIn, rejectsErrno, releaseIn, ROOT, setattrIn } from "./helpers.js";
+import { BACKGROUND_CLOSE_BYTES } from "../../src/passthrough/inodes.js";
+import { ctx, n, openFdCount, openFs, readIn, rejectsErrno, releaseIn, ROOT, setattrIn, writeIn } from "./helpers.js";
 
 test("lookup counts: the same inode keeps its nodeid, FORGET to zero ends the node (its fd retained), the root stays", async () => {
   const { fs: pfs, share, cleanup } = await openFs("counts");
@@ -178,6 +179,46 @@ test("retention off: FORGET to zero closes the node's fd at once", async () => {
     pfs.forget(e.nodeid, 1n);
     assert.equal(openFdCount(), base);
     assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 0 });
+  } finally {
+    await cleanup();
+  }
+});
+
+test("the last fd of a large deleted file closes on the thread pool; a small one's at once", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("bgclose");
+  try {
+    const deletedFds = (): number =>
+      fs.readdirSync("/proc/self/fd").filter((fd) => {
+        try {
+          return fs.readlinkSync(`/proc/self/fd/${fd}`).endsWith("(deleted)");
+        } catch {
+          return false;
+        }
+      }).length;
+    fs.writeFileSync(path.join(share, "small"), "s");
+    fs.writeFileSync(path.join(share, "large"), Buffer.alloc(BACKGROUND_CLOSE_BYTES));
+    const small = await pfs.lookup(ctx(), ROOT, n("small"));
+    const large = await pfs.lookup(ctx(), ROOT, n("large"));
+    await pfs.unlink(ctx(), ROOT, n("small"));
+    await pfs.unlink(ctx(), ROOT, n("large"));
+    assert.equal(deletedFds(), 2);
+    pfs.forget(small.nodeid, 1n);
+    assert.equal(deletedFds(), 1, "the small file's fd closed before FORGET returned");
+    pfs.forget(large.nodeid, 1n);
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 0 }, "neither is retained");
+    for (let i = 0; i < 100 && deletedFds() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(deletedFds(), 0, "the large file's fd closed by a pool thread");
+
+    // A file grown through a handle counts too: written to 4 MiB, deleted while open, released.
+    const c = await pfs.create(ctx(), ROOT, n("grown"), OpenFlag.O_RDWR | OpenFlag.O_CREAT | OpenFlag.O_EXCL, 0o100644, 0, 0);
+    const data = Buffer.alloc(BACKGROUND_CLOSE_BYTES);
+    assert.equal(await pfs.write(ctx(), c.entry.nodeid, writeIn(c.open.fh, 0n, data.byteLength), [data]), data.byteLength);
+    await pfs.unlink(ctx(), ROOT, n("grown"));
+    pfs.forget(c.entry.nodeid, 1n);
+    assert.equal(deletedFds(), 2, "the open handle (and the node it holds) keep the file");
+    await pfs.release(ctx(), c.entry.nodeid, releaseIn(c.open.fh));
+    for (let i = 0; i < 100 && deletedFds() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.equal(deletedFds(), 0);
   } finally {
     await cleanup();
   }
