@@ -314,7 +314,8 @@ export class VirtioFsDevice implements VhostUserDevice {
     for (;;) {
       if (running.stopping || this.queues[running.vring.index] !== running) return false;
       const hiprio = this.queues[0];
-      if (hiprio !== null && hiprio !== running && !hiprio.draining && hiprio.queue.hasAvailable()) this.drain(hiprio);
+      // drain() itself refuses a queue already draining.
+      if (hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable()) this.drain(hiprio);
       let chain: DescriptorChain | null;
       try {
         chain = queue.pop();

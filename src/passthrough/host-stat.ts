@@ -43,6 +43,11 @@ const At = {
   MNT_ID: 144,
 } as const;
 
+/** A u64 of `b` at `at` as a number (exact below 2^53, rounded above). */
+function u64Number(b: Buffer, at: number): number {
+  return b.readUInt32LE(at + 4) * TWO_32 + b.readUInt32LE(at);
+}
+
 /** A u64 of `b` at `at`: a number when below 2^53, else a bigint (so equal values always have one form). */
 function u64Key(b: Buffer, at: number): number | bigint {
   const hi = b.readUInt32LE(at + 4);
@@ -112,10 +117,10 @@ export class HostStat implements HostIdentity {
     return u64Key(this.b, At.INO);
   }
   get size(): number {
-    return this.b.readUInt32LE(At.SIZE + 4) * TWO_32 + this.b.readUInt32LE(At.SIZE);
+    return u64Number(this.b, At.SIZE);
   }
   get mntId(): number {
-    return this.b.readUInt32LE(At.MNT_ID + 4) * TWO_32 + this.b.readUInt32LE(At.MNT_ID);
+    return u64Number(this.b, At.MNT_ID);
   }
 
   /**

@@ -453,8 +453,7 @@ export class DeviceQueue {
 
   /** Whether the driver has made buffers available that were not popped yet. */
   hasAvailable(): boolean {
-    if (this.brokenBy !== null) return false;
-    return Atomics.load(this.avail16, 1) !== this.nextAvail;
+    return this.waiting() !== 0;
   }
 }
 
