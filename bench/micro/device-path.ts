@@ -131,6 +131,12 @@ class Rig {
     this.device.queueKicked(1);
   }
 
+  /** The u64 at `offset` of slot `slot`'s first reply buffer. */
+  replyU64(slot: number, offset: number): bigint {
+    const at = this.slotBase + slot * this.slotSize + PAGE + offset;
+    return new DataView(this.bytes.buffer, this.bytes.byteOffset).getBigUint64(at, true);
+  }
+
   /** Resolves at the next notification. */
   notified(): Promise<void> {
     return new Promise((resolve) => (this.waiter = resolve));
@@ -164,6 +170,58 @@ function deviceCase(name: string, server: FuseServer, request: Uint8Array, qd: n
   };
 }
 
+/**
+ * The driver bench's LOOKUP+GETATTR at QD16 in one process: 16 LOOKUPs of
+ * names cycling through `files`, then a GETATTR of each node looked up, and
+ * a BATCH_FORGET of every 256 references given back, as FuseSession batches
+ * them. One operation is a LOOKUP plus a GETATTR (and 1/256 of a forget).
+ */
+function lookupGetattrCase(server: FuseServer, dir: bigint, files: number): Case {
+  const rig = new Rig(server, true);
+  const qd = 16;
+  const lookups = Array.from({ length: files }, (_, i) =>
+    encodeRequestBytes({ opcode: Opcode.LOOKUP, header: header(dir), name: Buffer.from(benchName(i)) }),
+  );
+  let next = 0;
+  let forgets: bigint[] = [];
+  /** Submits `requests` in slots 0.., kicks, waits for all; the u64 after each reply's header. */
+  const round = async (requests: Uint8Array[]): Promise<bigint[]> => {
+    let kick = false;
+    requests.forEach((r, slot) => (kick = rig.submit(r, slot) || kick));
+    const out: bigint[] = [];
+    let done = 0;
+    while (done < requests.length) {
+      const woken = rig.notified();
+      if (kick) rig.kick();
+      kick = false;
+      for (const used of rig.driver.takeUsed()) {
+        out[used.token] = rig.replyU64(used.token, 16);
+        done++;
+      }
+      if (done < requests.length) await woken;
+    }
+    return out;
+  };
+  return {
+    name: `device passthrough LOOKUP+GETATTR+FORGET QD${qd}`,
+    async run(n) {
+      for (let done = 0; done < n; done += qd) {
+        const nodes = await round(Array.from({ length: qd }, () => lookups[next++ % files]!));
+        await round(nodes.map((nodeid) => encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(nodeid), arg: { getattrFlags: 0, fh: 0n } })));
+        forgets.push(...nodes);
+        if (forgets.length >= 256) {
+          const batch = encodeRequestBytes({ opcode: Opcode.BATCH_FORGET, header: header(0n), forgets: forgets.map((nodeid) => ({ nodeid, nlookup: 1n })) });
+          forgets = [];
+          // No reply: the chain comes back empty.
+          await round([batch]);
+        }
+      }
+    },
+  };
+}
+
+const benchName = (i: number): string => `l${String(i).padStart(5, "0")}`;
+
 function chainCase(name: string, server: FuseServer, request: Uint8Array): Case {
   const readable = [new Uint8Array(request)];
   const writable = [new Uint8Array(REPLY_ROOM)];
@@ -182,6 +240,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "viofs-device-path-"));
   mkdirSync(join(dir, "share"));
   writeFileSync(join(dir, "share", "file-0042.txt"), "x");
+  mkdirSync(join(dir, "share", "lookup"));
+  for (let i = 0; i < 1000; i++) writeFileSync(join(dir, "share", "lookup", benchName(i)), "x");
   writeFileSync(join(dir, "share", "data.bin"), Buffer.alloc(READ_PAGES * PAGE, 0x5a));
   const pfs = new PassthroughFs(
     { root: join(dir, "share"), cache: "auto", xattr: true, readonly: false, posixLocks: true, flock: true, announceSubmounts: false, writeback: false },
@@ -198,6 +258,7 @@ async function main(): Promise<void> {
     header: header(data.nodeid),
     arg: { fh: opened.fh, offset: 0n, size: READ_PAGES * PAGE, readFlags: 0, lockOwner: 0n, flags: 0 },
   });
+  const lookupDir = await pfs.lookup({ unique: 4n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("lookup"));
   const readReply = [16, ...Array.from({ length: READ_PAGES }, () => PAGE)];
   // LOOKUPs add a reference each (as the guest's would, until FORGET): harmless here.
   const list: Case[] = [
@@ -211,6 +272,7 @@ async function main(): Promise<void> {
     deviceCase("passthrough GETATTR", real, realGetattr, 1),
     deviceCase("passthrough GETATTR", real, realGetattr, 16),
     deviceCase("passthrough LOOKUP", real, lookupReq, 16),
+    lookupGetattrCase(real, lookupDir.nodeid, 1000),
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 1, readReply),
     // 34 descriptors a chain, no indirect tables here: 7 fit the 256-entry ring.
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 4, readReply),

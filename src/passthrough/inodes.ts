@@ -4,23 +4,28 @@
  * index into anything else) and by its identity on the host (device and inode
  * number), so two names of one file share one node.
  *
- * Lifetime: a node lives while the guest holds lookups on it (FORGET to zero
- * removes it from the table, and the guest can no longer name it) and while
- * open handles use it. When both are gone its fd is retained for a while
- * (see {@link Retention}) and then closed. The root (nodeid 1) lives until
+ * Lifetime: a node is named while the guest holds lookups on it (FORGET to
+ * zero unnames it: the guest can no longer name it) and lives on while open
+ * handles use it. When both are gone its fd is retained for a while (see
+ * {@link Retention}) and then closed. The root (nodeid 1) lives until
  * {@link InodeStore.clear}.
  *
  * Retention: a guest forgets what it evicts from its caches (a Linux guest
  * under memory pressure, after `drop_caches`, or a client that forgets every
  * node at once) and often looks the same files up again soon after. A
- * forgotten node's O_PATH fd therefore stays open, keyed by its host identity,
- * for up to {@link Retention.ms} and at most {@link Retention.max} of them
- * (the oldest closed first, and at once when the fd budget runs short); a
- * later lookup that finds that identity takes the fd over as a new node
- * instead of opening the name again. Holding the fd also holds the host inode,
- * so its number cannot be reused meanwhile: the identity stays exact. Locks
- * are dropped when the node is forgotten, as before; a retained fd is only a
- * path handle.
+ * forgotten node therefore stays in the table, unnamed, with its O_PATH fd
+ * open, for up to {@link Retention.ms} and at most {@link Retention.max} of
+ * them (the oldest closed first, and at once when the fd budget runs short);
+ * a later lookup that finds that identity names the same node again, under
+ * the same nodeid, instead of opening the name again. Holding the fd also
+ * holds the host inode, so its number cannot be reused meanwhile: the
+ * identity stays exact, and one nodeid always means one host inode. Locks
+ * are dropped when the node is forgotten, as before; a retained node is only
+ * a path handle.
+ *
+ * A forget and a new lookup of the same file (a guest's cache churning)
+ * change no table: both maps hold a node from its first lookup until its fd
+ * closes, and the retained nodes form a list through the nodes themselves.
  */
 import { errno } from "../common/errors.js";
 import { FUSE_ROOT_ID } from "../fuse/abi.js";
@@ -83,18 +88,7 @@ export function closeNodeFd(fd: number, node: { readonly type: number; readonly 
   else close(fd);
 }
 
-/** A forgotten node's fd, kept for a new lookup of the same host inode. */
-interface Retained {
-  readonly fd: number;
-  readonly dev: number | bigint;
-  readonly ino: number | bigint;
-  readonly type: number;
-  readonly size: number;
-  /** When it was retained (Date.now()). */
-  readonly since: number;
-}
-
-/** One inode the guest can name. */
+/** One host inode the guest has looked up: named, held by handles, or retained. */
 export class Inode {
   /** Lookups the guest holds (LOOKUP and friends add, FORGET subtracts); one per reply, so a number. */
   lookups = 0;
@@ -115,6 +109,10 @@ export class Inode {
   name: Uint8Array | null = null;
   /** Per-node state the lock manager keeps (see locks.ts). */
   locks: unknown;
+  /** While retained: when (Date.now()), and the neighbours in the store's list, oldest first. */
+  retainedAt = 0;
+  olderRetained: Inode | null = null;
+  newerRetained: Inode | null = null;
 
   /** The nodeid as a number (the table's key). */
   readonly num: number;
@@ -155,20 +153,23 @@ export class Inode {
 /**
  * Nodes by nodeid and by host identity. Both keys are numbers where they
  * can be (nodeids are issued counting up; device and inode numbers below
- * 2^53), so a lookup hashes no string and no bigint.
+ * 2^53), so a lookup hashes no string and no bigint. A node is in both from
+ * its first lookup until its fd closes: named, held or retained.
  */
 export class InodeStore {
   readonly #byId = new Map<number, Inode>();
   /** device → inode number → node */
   readonly #byKey = new Map<number | bigint, Map<number | bigint, Inode>>();
-  /** Retained fds by device → inode number, and all of them oldest first. */
-  readonly #retainedByKey = new Map<number | bigint, Map<number | bigint, Retained>>();
-  readonly #retained = new Set<Retained>();
+  /** Retained nodes, oldest first: a list through the nodes (see {@link Inode.olderRetained}). */
+  #oldestRetained: Inode | null = null;
+  #newestRetained: Inode | null = null;
+  #retainedCount = 0;
+  #namedCount = 0;
   /** Names unlinked through this file system lately, as {@link nameKey}s (see {@link unlinked}). */
   readonly #unlinkedNames = new Set<string>();
   #sweep: NodeJS.Timeout | null = null;
   #next = Number(FUSE_ROOT_ID) + 1;
-  /** Whether the last {@link adopt} or {@link revive} found a node or a retained fd (no new inode was opened). */
+  /** Whether the last {@link adopt} or {@link revive} found a node (no new inode was opened). */
   reused = false;
 
   constructor(
@@ -182,7 +183,7 @@ export class InodeStore {
 
   /** Nodes the guest can name. */
   get size(): number {
-    return this.#byId.size;
+    return this.#namedCount;
   }
 
   /**
@@ -203,7 +204,7 @@ export class InodeStore {
 
   /** Forgotten nodes' fds still open (counted in the budget). */
   get retainedFds(): number {
-    return this.#retained.size;
+    return this.#retainedCount;
   }
 
   /** Installs the root node from its O_PATH fd (which then belongs to the table). */
@@ -216,21 +217,23 @@ export class InodeStore {
     }
     const root = new Inode(FUSE_ROOT_ID, fd, st);
     root.lookups = 1;
+    this.#namedCount++;
     this.#byId.set(root.num, root);
     byDevice(this.#byKey, root.dev).set(root.ino, root);
     return root;
   }
 
-  /** The node `id`, or EBADF for an id this table never issued or has forgotten. */
+  /** The node `id`, or EBADF for an id this table never issued or the guest has forgotten. */
   get(id: bigint, op: string): Inode {
     const inode = this.#byId.get(idKey(id));
-    if (inode === undefined) throw errno("EBADF", op);
+    if (inode === undefined || !inode.named) throw errno("EBADF", op);
     return inode;
   }
 
   /** The node of a host inode, if the guest can name it. */
   find(dev: number | bigint, ino: number | bigint): Inode | undefined {
-    return this.#byKey.get(dev)?.get(ino);
+    const inode = this.#byKey.get(dev)?.get(ino);
+    return inode?.named === true ? inode : undefined;
   }
 
   /**
@@ -250,59 +253,62 @@ export class InodeStore {
       close(fd);
       throw error;
     }
-    return this.#install(fd, st, parent, name);
+    const inode = new Inode(BigInt(this.#next++), fd, st);
+    this.#name(inode, parent, name);
+    this.#byId.set(inode.num, inode);
+    byDevice(this.#byKey, st.dev).set(st.ino, inode);
+    return inode;
   }
 
   /**
    * Counts a lookup of the host inode `st` describes when it needs no new fd:
-   * on the node that has it, or on a new node that takes over its retained
-   * fd. Undefined when neither exists (the caller opens it and {@link adopt}s).
+   * on the node that has it, named or not (a retained node is named again,
+   * under its nodeid). Undefined when there is none (the caller opens it and
+   * {@link adopt}s).
    */
   revive(st: HostIdentity, parent?: Inode, name?: Uint8Array): Inode | undefined {
-    const dev = st.dev;
-    const ino = st.ino;
-    const existing = this.#byKey.get(dev)?.get(ino);
-    if (existing !== undefined) {
-      existing.lookups++;
-      existing.mode = st.mode;
-      existing.size = st.size;
-      this.reused = true;
-      return existing;
-    }
-    const retained = this.#retainedByKey.get(dev)?.get(ino);
-    if (retained === undefined) {
+    const inode = this.#byKey.get(st.dev)?.get(st.ino);
+    if (inode === undefined) {
       this.reused = false;
       return undefined;
     }
-    // Its budget slot goes over to the node.
-    this.#unretain(retained);
     this.reused = true;
-    return this.#install(retained.fd, st, parent, name);
+    inode.mode = st.mode;
+    inode.size = st.size;
+    if (inode.named) {
+      inode.lookups++;
+      return inode;
+    }
+    // Held by handles or retained; a retained node's budget slot stays its own.
+    if (inode.retainedAt !== 0) this.#unretain(inode);
+    this.#name(inode, parent, name);
+    return inode;
   }
 
-  /** A new node on `fd`; `parent` and `name` (copied) say where it was found, when known. */
-  #install(fd: number, st: HostIdentity, parent?: Inode, name?: Uint8Array): Inode {
-    const inode = new Inode(BigInt(this.#next++), fd, st);
+  /** Names `inode` (one lookup); `parent` and `name` (copied) say where it was found, when known. */
+  #name(inode: Inode, parent?: Inode, name?: Uint8Array): void {
     inode.lookups = 1;
-    if (parent !== undefined && name !== undefined) {
-      inode.parent = parent.num;
-      inode.name = name.slice();
-    }
-    this.#byId.set(inode.num, inode);
-    byDevice(this.#byKey, st.dev).set(st.ino, inode);
-    return inode;
+    inode.named = true;
+    this.#namedCount++;
+    if (parent === undefined || name === undefined) return;
+    const kept = inode.name;
+    if (inode.parent === parent.num && kept !== null && sameBytes(kept, name)) return;
+    inode.parent = parent.num;
+    // A copy: `name` is a view into the request's memory.
+    inode.name = new Uint8Array(name);
   }
 
   /** Drops `count` lookups of `id` (saturating); at zero the guest can no longer name it. Unknown ids and the root are ignored. */
   forget(id: bigint, count: bigint): void {
     if (id === FUSE_ROOT_ID) return;
     const inode = this.#byId.get(idKey(id));
-    if (inode === undefined) return;
+    if (inode === undefined || !inode.named) return;
     // Number(count) of a huge count is a huge number: still saturating.
     const n = Number(count);
     inode.lookups = n >= inode.lookups ? 0 : inode.lookups - n;
     if (inode.lookups > 0) return;
-    this.#unname(inode);
+    inode.named = false;
+    this.#namedCount--;
     if (inode.holds === 0) this.#retain(inode);
   }
 
@@ -311,18 +317,18 @@ export class InodeStore {
     inode.holds++;
   }
 
-  /** Ends a {@link hold}; closes the fd of a node the guest has forgotten once nothing holds it. */
+  /** Ends a {@link hold}; retains the node the guest has forgotten once nothing holds it. */
   release(inode: Inode): void {
     if (inode.holds > 0) inode.holds--;
     if (inode.holds === 0 && !inode.named) this.#retain(inode);
   }
 
-  /** Every node, for inspection. */
-  values(): IterableIterator<Inode> {
-    return this.#byId.values();
+  /** Every node the guest can name, for inspection. */
+  *values(): IterableIterator<Inode> {
+    for (const inode of this.#byId.values()) if (inode.named) yield inode;
   }
 
-  /** Closes every node's fd and every retained fd, and empties the table. */
+  /** Closes every node's fd, retained ones included, and empties the table. */
   clear(): void {
     for (const inode of this.#byId.values()) {
       inode.named = false;
@@ -330,15 +336,23 @@ export class InodeStore {
     }
     this.#byId.clear();
     this.#byKey.clear();
+    this.#oldestRetained = this.#newestRetained = null;
+    this.#retainedCount = 0;
+    this.#namedCount = 0;
     this.#unlinkedNames.clear();
-    while (this.#dropOldest());
     if (this.#sweep !== null) clearTimeout(this.#sweep);
     this.#sweep = null;
   }
 
-  #unname(inode: Inode): void {
-    inode.named = false;
-    this.#byId.delete(inode.num);
+  /** Closes `inode`'s fd (once) and takes it out of the table. */
+  #close(inode: Inode): void {
+    if (inode.closed) return;
+    if (inode.retainedAt !== 0) this.#unretain(inode);
+    else this.onClose(inode);
+    closeNodeFd(inode.fd, inode);
+    inode.fd = -1;
+    this.budget.release();
+    if (this.#byId.get(inode.num) === inode) this.#byId.delete(inode.num);
     const inner = this.#byKey.get(inode.dev);
     if (inner !== undefined && inner.get(inode.ino) === inode) {
       inner.delete(inode.ino);
@@ -346,75 +360,72 @@ export class InodeStore {
     }
   }
 
-  #close(inode: Inode): void {
-    if (inode.closed) return;
-    this.onClose(inode);
-    closeNodeFd(inode.fd, inode);
-    inode.fd = -1;
-    this.budget.release();
-  }
-
   /**
-   * The end of a node nothing uses any more: its fd is retained (the node
-   * object is done with) or, when retention is off or the identity is named
-   * again or retained already, closed.
+   * The end of a node nothing uses any more: its fd is retained or, when
+   * retention is off or the name it was found under was unlinked, closed.
    */
   #retain(inode: Inode): void {
-    if (inode.closed) return;
-    const { dev, ino } = inode;
+    if (inode.closed || inode.retainedAt !== 0) return;
     if (
       this.retention.max <= 0 ||
-      this.#byKey.get(dev)?.has(ino) === true ||
-      this.#retainedByKey.get(dev)?.has(ino) === true ||
       (this.#unlinkedNames.size > 0 && inode.name !== null && this.#unlinkedNames.delete(nameKey(inode.parent, inode.name)))
     ) {
       this.#close(inode);
       return;
     }
     this.onClose(inode);
-    const retained: Retained = { fd: inode.fd, dev, ino, type: inode.type, size: inode.size, since: Date.now() };
-    inode.fd = -1;
-    byDevice(this.#retainedByKey, dev).set(ino, retained);
-    this.#retained.add(retained);
-    if (this.#retained.size > this.retention.max) this.#dropOldest();
+    inode.retainedAt = Date.now();
+    const newest = this.#newestRetained;
+    inode.olderRetained = newest;
+    if (newest !== null) newest.newerRetained = inode;
+    else this.#oldestRetained = inode;
+    this.#newestRetained = inode;
+    if (++this.#retainedCount > this.retention.max) this.#dropOldest();
     this.#sweep ??= this.#armSweep(this.retention.ms);
   }
 
-  #unretain(retained: Retained): void {
-    this.#retained.delete(retained);
-    const inner = this.#retainedByKey.get(retained.dev);
-    if (inner !== undefined && inner.get(retained.ino) === retained) {
-      inner.delete(retained.ino);
-      if (inner.size === 0) this.#retainedByKey.delete(retained.dev);
-    }
+  /** Takes `inode` off the retained list (its fd stays open). */
+  #unretain(inode: Inode): void {
+    const { olderRetained: older, newerRetained: newer } = inode;
+    if (older !== null) older.newerRetained = newer;
+    else this.#oldestRetained = newer;
+    if (newer !== null) newer.olderRetained = older;
+    else this.#newestRetained = older;
+    inode.olderRetained = inode.newerRetained = null;
+    inode.retainedAt = 0;
+    this.#retainedCount--;
   }
 
-  /** Closes the oldest retained fd; false when there is none. */
+  /** Closes the oldest retained node; false when there is none. */
   #dropOldest(): boolean {
-    for (const retained of this.#retained) {
-      this.#unretain(retained);
-      closeNodeFd(retained.fd, retained);
-      this.budget.release();
-      return true;
-    }
-    return false;
+    const oldest = this.#oldestRetained;
+    if (oldest === null) return false;
+    this.#close(oldest);
+    return true;
   }
 
-  /** Closes the retained fds older than the retention time, then looks again when the next one is due. */
+  /** Closes the retained nodes older than the retention time, then looks again when the next one is due. */
   #armSweep(delay: number): NodeJS.Timeout {
     const timer = setTimeout(() => {
       this.#sweep = null;
       const cutoff = Date.now() - this.retention.ms;
-      for (const retained of this.#retained) {
-        if (retained.since > cutoff) {
-          this.#sweep = this.#armSweep(retained.since - cutoff);
+      for (let oldest = this.#oldestRetained; oldest !== null; oldest = this.#oldestRetained) {
+        if (oldest.retainedAt > cutoff) {
+          this.#sweep = this.#armSweep(oldest.retainedAt - cutoff);
           return;
         }
-        this.#dropOldest();
+        this.#close(oldest);
       }
     }, delay);
     // Retained fds are a cache: they never keep the process alive.
     timer.unref();
     return timer;
   }
+}
+
+/** Whether `a` and `b` hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -37,9 +37,10 @@ test("lookup counts: the same inode keeps its nodeid, FORGET to zero ends the no
     assert.equal(openFdCount(), before + 1);
     await rejectsErrno(pfs.getattr(ctx(), a1.nodeid, undefined), "EBADF");
 
-    // A new lookup makes a new node (nodeids are never reused), on the retained fd.
+    // A new lookup names the retained node again, under its nodeid: one nodeid is always one host inode.
     const again = await pfs.lookup(ctx(), ROOT, n("a"));
-    assert.notEqual(again.nodeid, a1.nodeid);
+    assert.equal(again.nodeid, a1.nodeid);
+    assert.equal((await pfs.getattr(ctx(), again.nodeid, undefined)).attr.nlink, 2);
     assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 0 });
     assert.equal(openFdCount(), before + 1);
 
@@ -96,10 +97,12 @@ for (const statxFirst of [false, true]) {
       assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).nodeid, c.nodeid);
       assert.equal((await pfs.lookup(ctx(), ROOT, n("d"))).attr.nlink, 2);
 
-      // Forgotten, then looked up again: a new node, as before.
+      // Forgotten, then looked up again: the same node, named again.
       pfs.forget(c.nodeid, 3n);
+      await rejectsErrno(pfs.getattr(ctx(), c.nodeid, undefined), "EBADF");
       const fresh = await pfs.lookup(ctx(), ROOT, n("c"));
-      assert.notEqual(fresh.nodeid, c.nodeid);
+      assert.equal(fresh.nodeid, c.nodeid);
+      assert.equal(fresh.attr.ino, BigInt(fs.lstatSync(path.join(share, "c")).ino));
       assert.deepEqual(pfs.stats().nodes, statxFirst ? 6 : 5, "root, the first a, its replacement, the link, c anew (and known)");
     } finally {
       await cleanup();
@@ -107,7 +110,28 @@ for (const statxFirst of [false, true]) {
   });
 }
 
-test("a forgotten node's fd is retained: a new lookup takes it over; the oldest past the most kept, the expired, the unlinked and DESTROY close them", async () => {
+test("a retained node found again keeps its nodeid; one whose fd was closed comes back as a new node under a new nodeid", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("renamed", { retention: { max: 1, ms: 60_000 } });
+  try {
+    for (const name of ["x", "y"]) fs.writeFileSync(path.join(share, name), name);
+    const x = await pfs.lookup(ctx(), ROOT, n("x"));
+    const y = await pfs.lookup(ctx(), ROOT, n("y"));
+    pfs.forget(x.nodeid, 1n);
+    pfs.forget(y.nodeid, 1n);
+    assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 1 }, "x's fd closed, y's retained");
+    const y2 = await pfs.lookup(ctx(), ROOT, n("y"));
+    const x2 = await pfs.lookup(ctx(), ROOT, n("x"));
+    assert.equal(y2.nodeid, y.nodeid);
+    assert.notEqual(x2.nodeid, x.nodeid);
+    assert.notEqual(x2.nodeid, y.nodeid);
+    assert.equal((await pfs.getattr(ctx(), x2.nodeid, undefined)).attr.ino, BigInt(fs.lstatSync(path.join(share, "x")).ino));
+    assert.deepEqual(pfs.stats(), { nodes: 3, handles: 0, fds: 3, retained: 0 });
+  } finally {
+    await cleanup();
+  }
+});
+
+test("a forgotten node's fd is retained: a new lookup names it again; the oldest past the most kept, the expired, the unlinked and DESTROY close them", async () => {
   const { fs: pfs, share, cleanup } = await openFs("retain", { retention: { max: 2, ms: 150 } });
   try {
     for (const name of ["f1", "f2", "f3", "g"]) fs.writeFileSync(path.join(share, name), name);
@@ -119,9 +143,10 @@ test("a forgotten node's fd is retained: a new lookup takes it over; the oldest 
     assert.deepEqual(pfs.stats(), { nodes: 1, handles: 0, fds: 1, retained: 2 }, "two kept, the oldest (f1) closed");
     assert.equal(openFdCount(), base + 2);
 
-    // f3 again: a new node on its retained fd, no new fd.
+    // f3 again: the same node on its retained fd, no new fd. f1's nodeid is gone with its fd.
     const f3 = await pfs.lookup(ctx(), ROOT, n("f3"));
-    assert.notEqual(f3.nodeid, ids.get("f3"));
+    assert.equal(f3.nodeid, ids.get("f3"));
+    await rejectsErrno(pfs.getattr(ctx(), ids.get("f1")!, undefined), "EBADF");
     assert.equal(f3.attr.ino, BigInt(fs.statSync(path.join(share, "f3")).ino));
     assert.deepEqual(pfs.stats(), { nodes: 2, handles: 0, fds: 2, retained: 1 });
     assert.equal(openFdCount(), base + 2);
