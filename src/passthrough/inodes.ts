@@ -120,9 +120,8 @@ export class Inode {
   size: number;
   /** Whether the guest can still name this node. */
   named = true;
-  /** The directory (nodeid as a number) and the name the node was first found under, when known: see {@link InodeStore.unlinked}. */
-  parent = 0;
-  name: Uint8Array | null = null;
+  /** The directory and the name the node was last named under, as their {@link nameKey} (-1: not known): see {@link InodeStore.unlinked}. */
+  foundAs = -1;
   /** Per-node state the lock manager keeps (see locks.ts). */
   locks: unknown;
   /** While retained: when (Date.now()), and the neighbours in the store's list, oldest first. */
@@ -301,17 +300,13 @@ export class InodeStore {
     return inode;
   }
 
-  /** Names `inode` (one lookup); `parent` and `name` (copied) say where it was found, when known. */
+  /** Names `inode` (one lookup); `parent` and `name` say where it was found, when known. */
   #name(inode: Inode, parent?: Inode, name?: Uint8Array): void {
     inode.lookups = 1;
     inode.named = true;
     this.#namedCount++;
-    if (parent === undefined || name === undefined) return;
-    const kept = inode.name;
-    if (inode.parent === parent.num && kept !== null && sameBytes(kept, name)) return;
-    inode.parent = parent.num;
-    // A copy: `name` is a view into the request's memory.
-    inode.name = new Uint8Array(name);
+    // A hash, not a copy of the name: the node keeps no bytes of the request.
+    if (parent !== undefined && name !== undefined) inode.foundAs = nameKey(parent.num, name);
   }
 
   /** Drops `count` lookups of `id` (saturating); at zero the guest can no longer name it. Unknown ids and the root are ignored. */
@@ -384,7 +379,7 @@ export class InodeStore {
     if (inode.closed || inode.retainedAt !== 0) return;
     if (
       this.retention.max <= 0 ||
-      (this.#unlinkedNames.size > 0 && inode.name !== null && this.#unlinkedNames.delete(nameKey(inode.parent, inode.name)))
+      (this.#unlinkedNames.size > 0 && inode.foundAs >= 0 && this.#unlinkedNames.delete(inode.foundAs))
     ) {
       this.#close(inode);
       return;
@@ -437,11 +432,4 @@ export class InodeStore {
     timer.unref();
     return timer;
   }
-}
-
-/** Whether `a` and `b` hold the same bytes. */
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
