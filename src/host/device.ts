@@ -128,13 +128,22 @@ const NOTIFY_HOLD_US = 200;
  * loop run (the vhost-user socket, signals, timers) and goes on from a
  * setImmediate: a driver that keeps a request queue full (sequential I/O at a
  * high queue depth) never lets it run dry, and nothing else would be served
- * meanwhile. The hiprio queue is looked at before every chain of a request
- * queue, so that its FORGETs and INTERRUPTs do not wait for a long drain to
- * end: a FORGET held back keeps a deleted file's data allocated (measured: a
- * 1 GiB file rewritten at QD16 then took its pages from memory the host had
- * not backed yet, at a tenth of the usual speed).
+ * meanwhile.
+ *
+ * The hiprio queue (FORGETs, INTERRUPTs: nothing waits for their replies) is
+ * served when a request queue runs dry, and during a long drain at least
+ * every HIPRIO_EVERY_MS: a FORGET held back for a whole drain kept a deleted
+ * file's data allocated (measured: a 1 GiB file rewritten at QD16 then took
+ * its pages from memory the host had not backed yet, at a tenth of the usual
+ * speed). A hiprio kick that finds a request queue with chains waiting serves
+ * those first: a Linux guest sends each FORGET on its own after dropping its
+ * caches, and a request behind a run of them waited for all of them (in a
+ * VM, a LOOKUP's kick-to-interrupt time averaged 84 µs when FORGETs came
+ * first, against 33 µs), while the daemon is idle anyway once it has replied
+ * and the guest works on the reply.
  */
 const DRAIN_SLICE_MS = 4;
+const HIPRIO_EVERY_MS = 1;
 
 /** One running queue. */
 class RunningQueue {
@@ -245,7 +254,15 @@ export class VirtioFsDevice implements VhostUserDevice {
     const running = this.queues[index];
     if (!running) return;
     if (running.sleptAt >= 0) this.adaptPoll(running, performance.now() - running.sleptAt);
+    // Requests waiting go before FORGETs (see HIPRIO_EVERY_MS); their drain serves the hiprio queue when it runs dry.
+    if (index === 0) for (let q = 1; q < this.queues.length; q++) this.drainWaiting(q);
     this.drain(running);
+  }
+
+  /** Drains request queue `q` if chains wait there. */
+  private drainWaiting(q: number): void {
+    const queue = this.queues[q];
+    if (queue && queue.queue.hasAvailable()) this.drain(queue);
   }
 
   /** Resizes a request queue's polling window after a sleep of `sleptMs` ended with a kick. */
@@ -311,11 +328,15 @@ export class VirtioFsDevice implements VhostUserDevice {
   /** Serves chains until the queue is empty (false) or the slice that began at `start` is over (true). */
   private drainQueue(running: RunningQueue, start: number): boolean {
     const { queue } = running;
+    let hiprioDue = start + HIPRIO_EVERY_MS;
     for (;;) {
       if (running.stopping || this.queues[running.vring.index] !== running) return false;
       const hiprio = this.queues[0];
       // drain() itself refuses a queue already draining.
-      if (hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable()) this.drain(hiprio);
+      if (hiprio !== null && hiprio !== running && running.servedSince >= hiprioDue && hiprio.queue.hasAvailable()) {
+        this.drain(hiprio);
+        hiprioDue = running.servedSince + HIPRIO_EVERY_MS;
+      }
       let chain: DescriptorChain | null;
       try {
         chain = queue.pop();
@@ -329,6 +350,8 @@ export class VirtioFsDevice implements VhostUserDevice {
       if (chain === null) {
         // Not while a request of this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it.
         if (running.unsignalled > 0) running.notify();
+        // Run dry, replies told: the FORGETs that waited behind it.
+        if (hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable()) this.drain(hiprio);
         if (running.pollMs > 0 && running.inFlight === 0 && this.poll(running)) {
           running.servedSince = performance.now();
           continue;

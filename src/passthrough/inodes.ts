@@ -203,7 +203,7 @@ export class InodeStore {
 
   /**
    * `name` in the directory `parent` was unlinked through this file system:
-   * the node first found under that name is not retained once the guest
+   * the node last named under that name is not retained once the guest
    * forgets it, so the host frees the file when the guest lets go of it, as
    * without retention. The name is all that is known here (an identity would
    * cost a statx per UNLINK); a node found under another name, or renamed

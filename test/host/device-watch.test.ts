@@ -228,6 +228,23 @@ test("a drain that outlasts its slice lets the event loop run, then goes on with
   assert.equal(served, 8, "the rest served on the next turns");
 });
 
+test("requests waiting go before FORGETs: a hiprio kick serves the request queue first, then the FORGETs when it runs dry", async (t) => {
+  const r = await rig(false, { pollMaxUs: 0 });
+  t.after(r.stop);
+  r.forgetOnHiprio(77n);
+  r.forgetOnHiprio(78n);
+  r.submit(2n);
+  r.submit(3n);
+  r.device.queueKicked(0);
+  assert.deepEqual(r.fs.calls, ["getattr", "getattr", "forget 77", "forget 78"]);
+  assert.equal(r.driver.takeUsed().length, 2);
+  // A request queue kicked with FORGETs waiting serves its chains, then the FORGETs.
+  r.forgetOnHiprio(79n);
+  r.submit(4n);
+  r.device.queueKicked(1);
+  assert.deepEqual(r.fs.calls.slice(4), ["getattr", "forget 79"]);
+});
+
 test("the hiprio queue is served between the chains of a long drain: a FORGET does not wait for its end", async (t) => {
   const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 1e9 });
   t.after(r.stop);
