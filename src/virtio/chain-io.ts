@@ -67,9 +67,11 @@ abstract class ChainCursor {
         if (toChain) for (let j = 0; j < k; j++) buf[off + j] = mem[pos + j]!;
         else for (let j = 0; j < k; j++) mem[pos + j] = buf[off + j]!;
       } else if (toChain) {
-        buf.set(mem.subarray(pos, pos + k), off);
+        // A whole source (a reply's one chunk) needs no view of it.
+        buf.set(k === mem.byteLength ? mem : mem.subarray(pos, pos + k), off);
       } else {
-        mem.set(buf.subarray(off, off + k), pos);
+        // Nor a whole buffer of the chain (a header in a descriptor of its own, as Linux sends it).
+        mem.set(k === buf.byteLength ? buf : buf.subarray(off, off + k), pos);
       }
       this.offset += k;
       pos += k;
