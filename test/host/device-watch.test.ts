@@ -245,6 +245,21 @@ test("requests waiting go before FORGETs: a hiprio kick serves the request queue
   assert.deepEqual(r.fs.calls.slice(4), ["getattr", "forget 79"]);
 });
 
+test("FORGETs behind a full request queue are not starved: its drain goes back to them every millisecond", async (t) => {
+  const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 1e9, pollMaxUs: 0 });
+  t.after(r.stop);
+  r.fs.busyMs = 1;
+  for (let u = 2n; u < 10n; u++) r.submit(u);
+  r.forgetOnHiprio(77n);
+  r.forgetOnHiprio(78n);
+  r.device.queueKicked(0);
+  assert.deepEqual(r.fs.calls.slice(0, 5), ["getattr", "forget 77", "getattr", "forget 78", "getattr"]);
+  // The request queue's rest, from the hiprio drain or the next turns.
+  for (let i = 0; i < 20 && r.fs.calls.length < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(r.fs.calls.filter((c) => c === "getattr").length, 8);
+  assert.equal(r.driver.takeUsed().length, 8);
+});
+
 test("the hiprio queue is served between the chains of a long drain: a FORGET does not wait for its end", async (t) => {
   const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 1e9 });
   t.after(r.stop);
