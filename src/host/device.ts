@@ -136,11 +136,11 @@ const NOTIFY_HOLD_US = 200;
  * file's data allocated (measured: a 1 GiB file rewritten at QD16 then took
  * its pages from memory the host had not backed yet, at a tenth of the usual
  * speed). The hiprio queue's own drain serves a request queue with chains
- * waiting before each of its chains: a Linux guest sends each FORGET on its own after dropping its
- * caches, and a request behind a run of them waited for all of them (in a
- * VM, a LOOKUP's kick-to-interrupt time averaged 84 µs when FORGETs came
- * first, against 33 µs), while the daemon is idle anyway once it has replied
- * and the guest works on the reply.
+ * waiting before each of its chains: a Linux guest sends each FORGET on its
+ * own after dropping its caches, and a request behind a run of them waited
+ * for all of them (in a VM, a LOOKUP's kick-to-interrupt time averaged 84 µs
+ * when FORGETs came first, against 33 µs), while the daemon is idle anyway
+ * once it has replied and the guest works on the reply.
  */
 const DRAIN_SLICE_MS = 4;
 const HIPRIO_EVERY_MS = 1;
@@ -254,7 +254,6 @@ export class VirtioFsDevice implements VhostUserDevice {
     const running = this.queues[index];
     if (!running) return;
     if (running.sleptAt >= 0) this.adaptPoll(running, performance.now() - running.sleptAt);
-    // Requests waiting go before FORGETs (see HIPRIO_EVERY_MS): the hiprio queue's drain serves them first.
     this.drain(running);
   }
 
@@ -355,7 +354,9 @@ export class VirtioFsDevice implements VhostUserDevice {
         if (running.unsignalled > 0) running.notify();
         // Run dry, replies told: the FORGETs that waited behind it.
         if (hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable()) this.drain(hiprio);
-        if (running.pollMs > 0 && running.inFlight === 0 && this.poll(running)) {
+        // No polling while FORGETs wait (this drain runs inside the hiprio queue's).
+        const forgetsWait = hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable();
+        if (running.pollMs > 0 && running.inFlight === 0 && !forgetsWait && this.poll(running)) {
           running.servedSince = performance.now();
           continue;
         }

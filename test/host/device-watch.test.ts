@@ -168,8 +168,9 @@ test("a driver that keeps up gets no extra interrupt", async (t) => {
 
 test("interrupt coalescing: small requests served back to back interrupt the driver every 8 completions and at the end", async (t) => {
   // Without EVENT_IDX the driver asks for an interrupt after every used element; the device moderates them.
-  // A serving-time bound far away: only the count decides here (a cold process serves its first requests slowly).
-  const r = await rig(false, { notifyDelayUs: 1e9 });
+  // Serving-time bounds far away (the delay and the drain's slice): only the count decides here (a cold or
+  // loaded process serves its first requests slowly).
+  const r = await rig(false, { notifyDelayUs: 1e9, drainSliceMs: 1e9 });
   t.after(r.stop);
   for (let u = 2n; u < 2n + BigInt(CHAINS); u++) r.submit(u);
   r.device.queueKicked(1);
