@@ -357,6 +357,8 @@ export class PassthroughFs extends FileSystemBase {
     this.#inodes.clear();
     this.#writeback = false;
     this.#submounts = false;
+    // Large files' last fds close on the thread pool (inodes.ts closeNodeFd): the session ends when they are closed.
+    await sys.backgroundClosesDone();
   }
 
   #openRoot(): void {

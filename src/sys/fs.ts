@@ -99,7 +99,27 @@ function timespecAt(buffer: Buffer, at: number): Timespec {
  * synchronous close in CPU, so only for fds whose close may be slow.
  */
 export function closeInBackground(fd: number): void {
-  closeOnPool(fd, () => undefined);
+  backgroundCloses++;
+  closeOnPool(fd, () => {
+    if (--backgroundCloses > 0) return;
+    const waiting = closesDone;
+    closesDone = [];
+    for (const resolve of waiting) resolve();
+  });
+}
+
+/** {@link closeInBackground} calls whose fd is not closed yet, and who waits for them all. */
+let backgroundCloses = 0;
+let closesDone: (() => void)[] = [];
+
+/**
+ * Resolves once no {@link closeInBackground} call is pending any more (those
+ * made meanwhile included): for an end of session that must leave no fd
+ * open behind it.
+ */
+export function backgroundClosesDone(): Promise<void> {
+  if (backgroundCloses === 0) return Promise.resolve();
+  return new Promise((resolve) => closesDone.push(resolve));
 }
 
 /** openat(2). `flags` are O_*; O_CLOEXEC is always added. Returns the fd. */

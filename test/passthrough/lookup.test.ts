@@ -249,6 +249,20 @@ test("the last fd of a large deleted file closes on the thread pool; a small one
   }
 });
 
+test("DESTROY resolves once the large files' fds, closed on the thread pool, are closed", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("destroy-large");
+  try {
+    const base = openFdCount();
+    for (const name of ["l1", "l2", "l3"]) fs.writeFileSync(path.join(share, name), Buffer.alloc(BACKGROUND_CLOSE_BYTES));
+    for (const name of ["l1", "l2", "l3"]) pfs.forget((await pfs.lookup(ctx(), ROOT, n(name))).nodeid, 1n);
+    assert.equal(pfs.stats().retained, 3);
+    await pfs.destroy();
+    assert.equal(openFdCount(), base - 1, "every fd closed, the root's too");
+  } finally {
+    await cleanup();
+  }
+});
+
 test("an open handle keeps a forgotten node's fd until it is released", async () => {
   const { fs: pfs, share, cleanup } = await openFs("hold");
   try {
