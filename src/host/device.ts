@@ -332,11 +332,13 @@ export class VirtioFsDevice implements VhostUserDevice {
       const hiprio = this.queues[0];
       // The hiprio queue's own drain lets requests that came meanwhile go first (see HIPRIO_EVERY_MS).
       if (running === hiprio) for (let q = 1; q < this.queues.length; q++) this.drainWaiting(q);
+      // A request queue's FORGETs: the hiprio queue, unless this is it.
+      const forgets = hiprio !== running ? hiprio : null;
       // drain() itself refuses a queue already draining.
-      if (hiprio !== null && hiprio !== running && running.servedSince >= hiprioDue && hiprio.queue.hasAvailable()) {
+      if (forgets !== null && running.servedSince >= hiprioDue && forgets.queue.hasAvailable()) {
         // Inside the hiprio queue's drain (which let this queue go first): back to it, the rest from the next turn.
-        if (hiprio.draining) return true;
-        this.drain(hiprio);
+        if (forgets.draining) return true;
+        this.drain(forgets);
         hiprioDue = running.servedSince + HIPRIO_EVERY_MS;
       }
       let chain: DescriptorChain | null;
@@ -353,9 +355,9 @@ export class VirtioFsDevice implements VhostUserDevice {
         // Not while a request of this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it.
         if (running.unsignalled > 0) running.notify();
         // Run dry, replies told: the FORGETs that waited behind it.
-        if (hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable()) this.drain(hiprio);
-        // No polling while FORGETs wait (this drain runs inside the hiprio queue's).
-        const forgetsWait = hiprio !== null && hiprio !== running && hiprio.queue.hasAvailable();
+        if (forgets !== null && forgets.queue.hasAvailable()) this.drain(forgets);
+        // No polling while FORGETs still wait (this drain runs inside the hiprio queue's).
+        const forgetsWait = forgets !== null && forgets.queue.hasAvailable();
         if (running.pollMs > 0 && running.inFlight === 0 && !forgetsWait && this.poll(running)) {
           running.servedSince = performance.now();
           continue;

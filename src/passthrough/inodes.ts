@@ -363,12 +363,10 @@ export class InodeStore {
     closeNodeFd(inode.fd, inode);
     inode.fd = -1;
     this.budget.release();
-    if (this.#byId.get(inode.num) === inode) this.#byId.delete(inode.num);
+    // A node is in both tables from its first lookup to here, and alone under its identity.
+    this.#byId.delete(inode.num);
     const inner = this.#byKey.get(inode.dev);
-    if (inner !== undefined && inner.get(inode.ino) === inode) {
-      inner.delete(inode.ino);
-      if (inner.size === 0) this.#byKey.delete(inode.dev);
-    }
+    if (inner !== undefined && inner.delete(inode.ino) && inner.size === 0) this.#byKey.delete(inode.dev);
   }
 
   /**

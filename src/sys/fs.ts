@@ -90,6 +90,10 @@ function timespecAt(buffer: Buffer, at: number): Timespec {
 
 // ---- opening ----
 
+/** {@link closeInBackground} calls whose fd is not closed yet, and who waits for them all. */
+let backgroundCloses = 0;
+let closesDone: (() => void)[] = [];
+
 /**
  * Closes `fd` on libuv's thread pool, for a last close that may take long:
  * the last fd of a deleted file frees its data then (about 60 ms a GiB on
@@ -107,10 +111,6 @@ export function closeInBackground(fd: number): void {
     for (const resolve of waiting) resolve();
   });
 }
-
-/** {@link closeInBackground} calls whose fd is not closed yet, and who waits for them all. */
-let backgroundCloses = 0;
-let closesDone: (() => void)[] = [];
 
 /**
  * Resolves once no {@link closeInBackground} call is pending any more (those
