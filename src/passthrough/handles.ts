@@ -12,7 +12,8 @@
 import { errno } from "../common/errors.js";
 import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
-import { closeNodeFd, idKey, type Inode, type InodeStore } from "./inodes.js";
+import { IdTable } from "./id-table.js";
+import { ID_REUSE_AFTER, closeNodeFd, idKey, type Inode, type InodeStore } from "./inodes.js";
 
 /** A READDIR position kept between requests on one directory handle. */
 export interface DirCursor {
@@ -68,9 +69,8 @@ export class Handle {
 }
 
 export class HandleTable {
-  /** Keyed by the fh as a number: no bigint hashing per request. */
-  readonly #byId = new Map<number, Handle>();
-  #next = 1;
+  /** Under the fh as a number: an index, no hashing per request. */
+  readonly #byId = new IdTable<Handle>({ first: 1, reuseAfter: ID_REUSE_AFTER });
 
   constructor(
     private readonly budget: FdBudget,
@@ -93,9 +93,7 @@ export class HandleTable {
       close(fd);
       throw error;
     }
-    const num = this.#next++;
-    const handle = new Handle(BigInt(num), node, fd, flags, isDir);
-    this.#byId.set(num, handle);
+    const handle = this.#byId.add((num) => new Handle(BigInt(num), node, fd, flags, isDir));
     this.inodes.hold(node);
     return handle;
   }

@@ -34,6 +34,14 @@ import { closeInBackground } from "../sys/fs.js";
 import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
 import type { HostIdentity } from "./host-stat.js";
+import { IdTable } from "./id-table.js";
+
+/**
+ * Freed nodeids and fhs are issued again once more than this many wait (see
+ * {@link IdTable}): a nodeid the guest forgot is not reused before a
+ * thousand others were.
+ */
+export const ID_REUSE_AFTER = 1024;
 
 /**
  * The number key of an id this layer issues (a nodeid, an fh), or -1 for one
@@ -55,8 +63,42 @@ export interface Retention {
 /** The default: enough for a directory tree a guest re-reads after dropping its caches, for a few seconds. */
 export const DEFAULT_RETENTION: Retention = { max: 4096, ms: 5000 };
 
-/** How many unlinked names {@link InodeStore.unlinked} remembers. */
-const UNLINKED_NAMES_MAX = 1024;
+/** How many unlinked names {@link InodeStore.unlinked} remembers at most (a power of two). */
+const UNLINKED_NAMES_SLOTS = 1024;
+
+/**
+ * A bounded record of 32-bit keys ({@link nameKey}s), one slot per key's low
+ * bits: a key replaces the one in its slot. Filling and emptying it
+ * allocates nothing (a Set that churns reallocates its table, in the old
+ * generation once the Set is old). Forgetting a key early, or matching
+ * another key that hashed alike, only changes a cache decision.
+ */
+class RecentKeys {
+  /** A key + 1 per slot (0: empty; key 0xffffffff shares a value with key 0xfffffffe). */
+  readonly #slots = new Uint32Array(UNLINKED_NAMES_SLOTS);
+  #count = 0;
+
+  add(key: number): void {
+    const slot = key & (UNLINKED_NAMES_SLOTS - 1);
+    if (this.#slots[slot] === 0) this.#count++;
+    this.#slots[slot] = Math.min(key + 1, 0xffffffff);
+  }
+
+  /** Whether `key` is recorded; removes it. */
+  take(key: number): boolean {
+    if (this.#count === 0) return false;
+    const slot = key & (UNLINKED_NAMES_SLOTS - 1);
+    if (this.#slots[slot] !== Math.min(key + 1, 0xffffffff)) return false;
+    this.#slots[slot] = 0;
+    this.#count--;
+    return true;
+  }
+
+  clear(): void {
+    this.#slots.fill(0);
+    this.#count = 0;
+  }
+}
 
 /**
  * A directory's nodeid number and an entry name as one Set key: a 32-bit
@@ -141,14 +183,19 @@ export class Inode {
   /** The mount id (0 when statx did not report it). */
   readonly mntId: number;
 
+  /** The nodeid. */
+  readonly id: bigint;
+
   constructor(
-    /** The nodeid. */
-    readonly id: bigint,
+    num: number,
+    /** How many nodes had this nodeid before (FUSE's generation: a nodeid is reused, see {@link IdTable}). */
+    readonly generation: number,
     /** The O_PATH fd; -1 once closed. */
     public fd: number,
     st: HostIdentity,
   ) {
-    this.num = Number(id);
+    this.num = num;
+    this.id = BigInt(num);
     const mode = st.mode;
     this.mode = mode;
     this.size = st.size;
@@ -172,7 +219,7 @@ export class Inode {
  * its first lookup until its fd closes: named, held or retained.
  */
 export class InodeStore {
-  readonly #byId = new Map<number, Inode>();
+  readonly #byId = new IdTable<Inode>({ first: Number(FUSE_ROOT_ID) + 1, reuseAfter: ID_REUSE_AFTER });
   /** device → inode number → node */
   readonly #byKey = new Map<number | bigint, Map<number | bigint, Inode>>();
   /** Retained nodes, oldest first: a list through the nodes (see {@link Inode.olderRetained}). */
@@ -181,9 +228,8 @@ export class InodeStore {
   #retainedCount = 0;
   #namedCount = 0;
   /** Names unlinked through this file system lately, as {@link nameKey}s (see {@link unlinked}). */
-  readonly #unlinkedNames = new Set<number>();
+  readonly #unlinkedNames = new RecentKeys();
   #sweep: NodeJS.Timeout | null = null;
-  #next = Number(FUSE_ROOT_ID) + 1;
   /** Whether the last {@link adopt} or {@link revive} found a node (no new inode was opened). */
   reused = false;
 
@@ -211,10 +257,8 @@ export class InodeStore {
    */
   unlinked(parent: bigint, name: Uint8Array): void {
     if (this.retention.max <= 0) return;
-    const names = this.#unlinkedNames;
-    names.add(nameKey(idKey(parent), name));
     // A bounded record: names whose nodes are never forgotten must not pile up.
-    if (names.size > UNLINKED_NAMES_MAX) for (const oldest of names) return void names.delete(oldest);
+    this.#unlinkedNames.add(nameKey(idKey(parent), name));
   }
 
   /** Forgotten nodes' fds still open (counted in the budget). */
@@ -230,10 +274,10 @@ export class InodeStore {
       close(fd);
       throw error;
     }
-    const root = new Inode(FUSE_ROOT_ID, fd, st);
+    const root = new Inode(Number(FUSE_ROOT_ID), 0, fd, st);
     root.lookups = 1;
     this.#namedCount++;
-    this.#byId.set(root.num, root);
+    this.#byId.setFixed(root.num, root);
     byDevice(this.#byKey, root.dev).set(root.ino, root);
     return root;
   }
@@ -268,9 +312,8 @@ export class InodeStore {
       close(fd);
       throw error;
     }
-    const inode = new Inode(BigInt(this.#next++), fd, st);
+    const inode = this.#byId.add((num, generation) => new Inode(num, generation, fd, st));
     this.#name(inode, parent, name);
-    this.#byId.set(inode.num, inode);
     byDevice(this.#byKey, st.dev).set(st.ino, inode);
     return inode;
   }
@@ -377,7 +420,7 @@ export class InodeStore {
     if (inode.closed || inode.retainedAt !== 0) return;
     if (
       this.retention.max <= 0 ||
-      (this.#unlinkedNames.size > 0 && inode.foundAs >= 0 && this.#unlinkedNames.delete(inode.foundAs))
+      (inode.foundAs >= 0 && this.#unlinkedNames.take(inode.foundAs))
     ) {
       this.#close(inode);
       return;

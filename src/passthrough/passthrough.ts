@@ -509,7 +509,8 @@ export class PassthroughFs extends FileSystemBase {
     const timeout = this.#policy.timeout;
     return {
       nodeid: inode.id,
-      generation: 0n,
+      // Nodeids are reused (see IdTable): the pair is what stays unique, for NFS export of the guest's mount.
+      generation: inode.generation === 0 ? 0n : BigInt(inode.generation),
       entryValid: timeout,
       attrValid: timeout,
       entryValidNsec: 0,
