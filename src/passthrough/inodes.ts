@@ -1,8 +1,10 @@
 /**
  * The inode table: each inode the guest knows is an O_PATH|O_NOFOLLOW fd,
- * found by its nodeid (an opaque key this table issues, never an fd or an
- * index into anything else) and by its identity on the host (device and inode
- * number), so two names of one file share one node.
+ * found by its nodeid (a key this table issues: an index into its own id
+ * table, never an fd or anything the host numbers) and by its identity on
+ * the host (device and inode number), so two names of one file share one
+ * node. A nodeid the guest has forgotten may be issued again later, with the
+ * next FUSE generation (see {@link IdTable}).
  *
  * Lifetime: a node is named while the guest holds lookups on it (FORGET to
  * zero unnames it: the guest can no longer name it) and lives on while open
@@ -24,7 +26,7 @@
  * a path handle.
  *
  * A forget and a new lookup of the same file (a guest's cache churning)
- * change no table: both maps hold a node from its first lookup until its fd
+ * change no table: both tables hold a node from its first lookup until its fd
  * closes, and the retained nodes form a list through the nodes themselves.
  */
 import { errno } from "../common/errors.js";
@@ -35,6 +37,7 @@ import { close } from "../sys/libc.js";
 import type { FdBudget } from "./fd-budget.js";
 import type { HostIdentity } from "./host-stat.js";
 import { IdTable } from "./id-table.js";
+import { IdentityIndex } from "./identity-index.js";
 
 /**
  * Freed nodeids and fhs are issued again once more than this many wait (see
@@ -101,7 +104,7 @@ class RecentKeys {
 }
 
 /**
- * A directory's nodeid number and an entry name as one Set key: a 32-bit
+ * A directory's nodeid number and an entry name as one key: a 32-bit
  * FNV-1a hash of both (a string key cost two allocations per UNLINK and per
  * FORGET of an unlinked node). Two names that collide only change a cache
  * decision, never an answer: a node found under the other name is closed
@@ -119,13 +122,6 @@ function nameKey(parent: number, name: Uint8Array): number {
 function fnv(h: number, word: number): number {
   for (let shift = 0; shift < 32; shift += 8) h = Math.imul(h ^ ((word >>> shift) & 0xff), 0x01000193);
   return h;
-}
-
-/** The inode-number map of device `dev` in a device → inode number → value table, made when missing. */
-function byDevice<V>(table: Map<number | bigint, Map<number | bigint, V>>, dev: number | bigint): Map<number | bigint, V> {
-  let inner = table.get(dev);
-  if (inner === undefined) table.set(dev, (inner = new Map()));
-  return inner;
 }
 
 /**
@@ -213,15 +209,16 @@ export class Inode {
 }
 
 /**
- * Nodes by nodeid and by host identity. Both keys are numbers where they
- * can be (nodeids are issued counting up; device and inode numbers below
- * 2^53), so a lookup hashes no string and no bigint. A node is in both from
- * its first lookup until its fd closes: named, held or retained.
+ * Nodes by nodeid and by host identity: the nodeid is an index into an
+ * {@link IdTable}, the identity a key of an {@link IdentityIndex} (numbers
+ * below 2^53), so a lookup hashes no string and no bigint, and nodes coming
+ * and going allocate nothing in either. A node is in both from its first
+ * lookup until its fd closes: named, held or retained.
  */
 export class InodeStore {
   readonly #byId = new IdTable<Inode>({ first: Number(FUSE_ROOT_ID) + 1, reuseAfter: ID_REUSE_AFTER });
-  /** device → inode number → node */
-  readonly #byKey = new Map<number | bigint, Map<number | bigint, Inode>>();
+  /** (device, inode number) → node */
+  readonly #byKey = new IdentityIndex<Inode>();
   /** Retained nodes, oldest first: a list through the nodes (see {@link Inode.olderRetained}). */
   #oldestRetained: Inode | null = null;
   #newestRetained: Inode | null = null;
@@ -278,7 +275,7 @@ export class InodeStore {
     root.lookups = 1;
     this.#namedCount++;
     this.#byId.setFixed(root.num, root);
-    byDevice(this.#byKey, root.dev).set(root.ino, root);
+    this.#byKey.set(root.dev, root.ino, root);
     return root;
   }
 
@@ -291,7 +288,7 @@ export class InodeStore {
 
   /** The node of a host inode, if the guest can name it. */
   find(dev: number | bigint, ino: number | bigint): Inode | undefined {
-    const inode = this.#byKey.get(dev)?.get(ino);
+    const inode = this.#byKey.get(dev, ino);
     return inode?.named === true ? inode : undefined;
   }
 
@@ -314,7 +311,7 @@ export class InodeStore {
     }
     const inode = this.#byId.add((num, generation) => new Inode(num, generation, fd, st));
     this.#name(inode, parent, name);
-    byDevice(this.#byKey, st.dev).set(st.ino, inode);
+    this.#byKey.set(st.dev, st.ino, inode);
     return inode;
   }
 
@@ -325,7 +322,7 @@ export class InodeStore {
    * {@link adopt}s).
    */
   revive(st: HostIdentity, parent?: Inode, name?: Uint8Array): Inode | undefined {
-    const inode = this.#byKey.get(st.dev)?.get(st.ino);
+    const inode = this.#byKey.get(st.dev, st.ino);
     if (inode === undefined) {
       this.reused = false;
       return undefined;
@@ -408,8 +405,7 @@ export class InodeStore {
     this.budget.release();
     // A node is in both tables from its first lookup to here, and alone under its identity.
     this.#byId.delete(inode.num);
-    const inner = this.#byKey.get(inode.dev);
-    if (inner !== undefined && inner.delete(inode.ino) && inner.size === 0) this.#byKey.delete(inode.dev);
+    this.#byKey.delete(inode.dev, inode.ino);
   }
 
   /**
