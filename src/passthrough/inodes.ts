@@ -48,7 +48,7 @@ export const ID_REUSE_AFTER = 1024;
 
 /**
  * The number key of an id this layer issues (a nodeid, an fh), or -1 for one
- * above 2^53 (never issued: the tables count up from 1 in numbers). Number()
+ * above 2^53 (never issued: the id tables issue array indices). Number()
  * rounds such an id to 2^53 or more, never below, and a number comparison is
  * cheaper than a bigint one.
  */
