@@ -17,13 +17,17 @@ const MIN_CAPACITY = 64;
 const bigKey = (dev: number | bigint, ino: number | bigint): string => `${dev}:${ino}`;
 
 export class IdentityIndex<V> {
-  #devs = new Float64Array(MIN_CAPACITY);
-  #inos = new Float64Array(MIN_CAPACITY);
+  #devs!: Float64Array;
+  #inos!: Float64Array;
   /** undefined: a free slot. */
-  #values: (V | undefined)[] = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
-  #mask = MIN_CAPACITY - 1;
+  #values!: (V | undefined)[];
+  #mask = 0;
   #count = 0;
   readonly #big = new Map<string, V>();
+
+  constructor() {
+    this.#allocate(MIN_CAPACITY);
+  }
 
   get size(): number {
     return this.#count + this.#big.size;
@@ -48,11 +52,7 @@ export class IdentityIndex<V> {
     }
     // At most half full: probes stay short.
     if (2 * (this.#count + 1) > this.#values.length) this.#grow();
-    let slot = this.#home(dev, ino);
-    while (this.#values[slot] !== undefined) slot = (slot + 1) & this.#mask;
-    this.#devs[slot] = dev;
-    this.#inos[slot] = ino;
-    this.#values[slot] = value;
+    this.#place(dev, ino, value);
     this.#count++;
   }
 
@@ -87,10 +87,7 @@ export class IdentityIndex<V> {
   }
 
   clear(): void {
-    this.#devs = new Float64Array(MIN_CAPACITY);
-    this.#inos = new Float64Array(MIN_CAPACITY);
-    this.#values = new Array<V | undefined>(MIN_CAPACITY).fill(undefined);
-    this.#mask = MIN_CAPACITY - 1;
+    this.#allocate(MIN_CAPACITY);
     this.#count = 0;
     this.#big.clear();
   }
@@ -112,23 +109,31 @@ export class IdentityIndex<V> {
     return h & this.#mask;
   }
 
-  #grow(): void {
-    const devs = this.#devs;
-    const inos = this.#inos;
-    const values = this.#values;
-    const capacity = values.length * 2;
+  /** Empty arrays of `capacity` slots (a power of two). */
+  #allocate(capacity: number): void {
     this.#devs = new Float64Array(capacity);
     this.#inos = new Float64Array(capacity);
     this.#values = new Array<V | undefined>(capacity).fill(undefined);
     this.#mask = capacity - 1;
+  }
+
+  /** Stores an identity known to be absent in the first free slot from its home. */
+  #place(dev: number, ino: number, value: V): void {
+    let slot = this.#home(dev, ino);
+    while (this.#values[slot] !== undefined) slot = (slot + 1) & this.#mask;
+    this.#devs[slot] = dev;
+    this.#inos[slot] = ino;
+    this.#values[slot] = value;
+  }
+
+  #grow(): void {
+    const devs = this.#devs;
+    const inos = this.#inos;
+    const values = this.#values;
+    this.#allocate(values.length * 2);
     for (let i = 0; i < values.length; i++) {
       const value = values[i];
-      if (value === undefined) continue;
-      let slot = this.#home(devs[i]!, inos[i]!);
-      while (this.#values[slot] !== undefined) slot = (slot + 1) & this.#mask;
-      this.#devs[slot] = devs[i]!;
-      this.#inos[slot] = inos[i]!;
-      this.#values[slot] = value;
+      if (value !== undefined) this.#place(devs[i]!, inos[i]!, value);
     }
   }
 }
