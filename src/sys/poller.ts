@@ -323,13 +323,15 @@ export class LoopReader {
   }
 
   /**
-   * Starts reading. `onRead(bytes)` runs on the main thread after each read
-   * with the bytes read (at most 64; an eventfd's read returns its counter
-   * and resets it); `onEnd(error)` once if the fd reports end of file or
+   * Starts reading. `onRead(length, buffer)` runs on the main thread after
+   * each read: the read's bytes are `buffer[0, length)` (at most 64; an
+   * eventfd's read returns its counter and resets it), valid until the call
+   * returns; the buffer is the reader's own, so a wake-up allocates nothing.
+   * `onEnd(error)` runs once if the fd reports end of file or
    * fails (the reader is then closed). Throws ENOTSUP when not
    * {@link supported}, and the errno of fcntl or of libuv's open.
    */
-  constructor(fd: number, onRead: (bytes: Uint8Array) => void, onEnd: (error: Error | null) => void = () => undefined) {
+  constructor(fd: number, onRead: (length: number, buffer: Uint8Array) => void, onEnd: (error: Error | null) => void = () => undefined) {
     const binding = pipes();
     if (binding === null) throw new ErrnoError(Errno.ENOTSUP, "LoopReader");
     const dup = libc.check(libc.fcntlInt(fd, F_DUPFD_CLOEXEC, 0), "fcntl(F_DUPFD_CLOEXEC)");
@@ -354,7 +356,7 @@ export class LoopReader {
       onread: {
         buffer,
         callback: (n: number): boolean => {
-          if (!this.#closed && n > 0) onRead(buffer.subarray(0, n));
+          if (!this.#closed && n > 0) onRead(n, buffer);
           return true;
         },
       },

@@ -42,8 +42,14 @@ const MAP_ALIGN = 2n << 20n;
 
 /** {@link FrontendSystem} over the real kernel. */
 export class HostSystem implements FrontendSystem {
-  /** Listeners per watched eventfd: one reader or poller registration serves them all. */
-  private readonly watched = new Map<number, Set<() => void>>();
+  /**
+   * Listeners per watched eventfd: one reader or poller registration serves
+   * them all. Each list is replaced, never changed, when a listener comes or
+   * goes: a signal runs the list it finds without copying it (one signal per
+   * kick of a ring), and a listener added or removed meanwhile does not
+   * change the round under way.
+   */
+  private readonly watched = new Map<number, { listeners: readonly (() => void)[] }>();
   /** How to stop watching each fd of {@link watched}. */
   private readonly unwatchers = new Map<number, () => void>();
 
@@ -87,21 +93,25 @@ export class HostSystem implements FrontendSystem {
    * through the poller.
    */
   watchEventFd(fd: number, onEvent: () => void): () => void {
-    let listeners = this.watched.get(fd);
-    if (!listeners) {
-      const set = new Set<() => void>();
-      listeners = set;
+    let entry = this.watched.get(fd);
+    if (!entry) {
+      const watch = { listeners: [] as readonly (() => void)[] };
+      entry = watch;
       const fire = (): void => {
-        for (const listener of [...set]) listener();
+        const listeners = watch.listeners;
+        for (let i = 0; i < listeners.length; i++) listeners[i]!();
       };
-      this.watched.set(fd, set);
+      this.watched.set(fd, watch);
       this.unwatchers.set(fd, this.watchOnLoop(fd, fire) ?? this.watchOnPoller(fd, fire));
     }
+    // A closure of its own: the same function watched twice is two listeners, each removed once.
     const mine = (): void => onEvent();
-    listeners.add(mine);
+    entry.listeners = [...entry.listeners, mine];
     return () => {
-      const set = this.watched.get(fd);
-      if (!set?.delete(mine) || set.size > 0) return;
+      const watch = this.watched.get(fd);
+      if (watch === undefined || !watch.listeners.includes(mine)) return;
+      watch.listeners = watch.listeners.filter((l) => l !== mine);
+      if (watch.listeners.length > 0) return;
       this.watched.delete(fd);
       const stop = this.unwatchers.get(fd);
       this.unwatchers.delete(fd);

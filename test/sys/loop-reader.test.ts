@@ -24,9 +24,9 @@ test("each eventfd write wakes the reader with the counter, which the read reset
   const fd = eventfd();
   const seen: bigint[] = [];
   let wake: () => void = () => {};
-  const reader = new LoopReader(fd, (bytes) => {
-    assert.equal(bytes.byteLength, 8);
-    seen.push(Buffer.from(bytes).readBigUInt64LE(0));
+  const reader = new LoopReader(fd, (length, buffer) => {
+    assert.equal(length, 8);
+    seen.push(Buffer.from(buffer.buffer, buffer.byteOffset, length).readBigUInt64LE(0));
     wake();
   });
   try {
@@ -47,7 +47,7 @@ test("each eventfd write wakes the reader with the counter, which the read reset
 test("writes between two wake-ups add up in one read", async () => {
   const fd = eventfd();
   const seen: bigint[] = [];
-  const reader = new LoopReader(fd, (bytes) => seen.push(Buffer.from(bytes).readBigUInt64LE(0)));
+  const reader = new LoopReader(fd, (length, buffer) => seen.push(Buffer.from(buffer.buffer, buffer.byteOffset, length).readBigUInt64LE(0)));
   try {
     // Synchronous writes: the loop cannot run in between.
     eventfdWrite(fd, 1n);
@@ -88,7 +88,7 @@ test("a pipe or socket end is read too; end of file ends the reader once", async
   const done = new Promise<void>((resolve) => {
     const reader = new LoopReader(
       ours,
-      (bytes) => chunks.push(Buffer.from(bytes).toString()),
+      (length, buffer) => chunks.push(Buffer.from(buffer.buffer, buffer.byteOffset, length).toString()),
       (error) => {
         assert.equal(ended, undefined);
         ended = error;
