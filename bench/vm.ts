@@ -16,6 +16,10 @@
  * Times are taken inside the guest ($EPOCHREALTIME, microseconds; the helper
  * uses CLOCK_MONOTONIC). Each workload runs `reps` times in the one boot and
  * the median counts. The bar: viofs ≥ 0.9× virtiofsd on every figure.
+ *
+ * Where perf can trace system calls, each boot also reports the daemon's
+ * kick-to-call time (service-time.ts): how long it takes to serve a request
+ * once woken, the daemon's own share of the guest's round trips.
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
@@ -30,13 +34,17 @@ import {
   formatValue,
   median,
   scratchDir,
+  sleepMs,
   startBackend,
+  type BackendHandle,
   type BackendName,
   type BenchContext,
   type BenchGroup,
   type GroupResult,
   type RatioRow,
+  workerPid,
 } from "./lib.js";
+import { ServiceTrace, perfAvailable, type ServiceTimes } from "./service-time.js";
 
 const GOAL = 0.9;
 /** How long the guest may take to unmount and power off after its script. */
@@ -220,9 +228,20 @@ interface BootOutcome {
   samples: GuestSample[];
   info: Record<string, string>;
   guest: GuestRun;
+  /** The daemon's kick-to-call time over the whole guest run (service-time.ts), when traced. */
+  service: ServiceTimes | null;
 }
 
-async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, helper: string | null): Promise<BootOutcome> {
+/** What viofs serve logs once its warm-up is over and it waits for QEMU. */
+const READY_LINE = "waiting for a vhost-user connection";
+
+/** Waits (up to 30 s) for a viofs serve's warm-up to end, so that the trace sees only the guest's requests. */
+async function warmedUp(handle: BackendHandle): Promise<void> {
+  const deadline = performance.now() + 30_000;
+  while (!handle.log().includes(READY_LINE) && performance.now() < deadline) await sleepMs(20);
+}
+
+async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, helper: string | null, trace: boolean): Promise<BootOutcome> {
   const dir = scratchDir(ctx.tmpRoot, `vm-${backend}`);
   try {
     const share = join(dir.path, "share");
@@ -236,6 +255,12 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
     const commandLine = commandLineOf(handle).map((a) => a.replaceAll(dir.path, "$DIR"));
     const died = new AbortController();
     void handle.exited.then((x) => died.abort(new Error(`${backend} exited (${x.signal ?? `status ${x.code}`}) while the guest ran`)));
+    let tracer: ServiceTrace | null = null;
+    if (trace) {
+      if (backend !== "virtiofsd") await warmedUp(handle);
+      tracer = new ServiceTrace(workerPid(handle.pid), join(dir.path, "service.perf"));
+      await tracer.started();
+    }
     let guest: GuestRun;
     try {
       guest = await runGuest({
@@ -250,14 +275,16 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
       });
     } catch (e) {
+      await tracer?.stop();
       await handle.stop(0);
       const tail = handle.log().split("\n").slice(-20).join("\n");
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- ${backend} output (tail):\n${tail}`, { cause: e });
     }
+    const service = (await tracer?.stop()) ?? null;
     await handle.stop();
     if (guest.exitCode !== 0) throw new Error(`bench/vm: the guest script exited ${guest.exitCode} against ${backend}:\n${guest.output}`);
     const { samples, info } = parseGuestOutput(guest.output);
-    return { backend, commandLine, samples, info, guest };
+    return { backend, commandLine, samples, info, guest, service };
   } finally {
     dir.cleanup();
   }
@@ -275,6 +302,9 @@ export const vmGroup: BenchGroup = {
     const built = buildHelper();
     const helper = built.path;
     if (built.path === null) notes.push(`vm: no static helper (gcc failed: ${built.why}); metadata figures come from shell loops only`);
+    const trace = perfAvailable();
+    if (!trace) notes.push("vm: perf cannot trace system calls here; no kick-to-call times");
+    const service = new Map<BackendName, number[]>();
 
     const boots: Array<Record<string, unknown>> = [];
     for (let round = 0; round < ctx.rounds; round++) {
@@ -282,11 +312,12 @@ export const vmGroup: BenchGroup = {
       for (const backend of order) {
         const which = ctx.rounds > 1 ? ` (round ${round + 1} of ${ctx.rounds})` : "";
         ctx.progress(`vm: booting the guest against ${backend}${which}, ${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload…`);
-        const out = await bootOnce(ctx, backend, s, helper);
+        const out = await bootOnce(ctx, backend, s, helper, trace);
+        if (out.service !== null) service.set(backend, [...(service.get(backend) ?? []), out.service.p50Us]);
         if (out.guest.shutdownHung) {
           notes.push(`vm: against ${backend}${which}, the guest did not unmount and power off within ${SHUTDOWN_GRACE_MS / 1000} s after the workload; QEMU was killed, the figures kept`);
         }
-        boots.push({ backend, round: round + 1, ...out.guest.timings, info: out.info, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) });
+        boots.push({ backend, round: round + 1, ...out.guest.timings, info: out.info, kickToCall: out.service, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) });
         // This boot's figures, per workload, in the order of `w`.
         const figures = new Map<string, { unit: string; values: number[] }>();
         const add = (name: string, unit: string, value: number): void => {
@@ -318,9 +349,16 @@ export const vmGroup: BenchGroup = {
           if (f) ctx.progress(`vm: ${backend}: ${name}: ${formatValue(median(f.values))} ${f.unit}`);
         }
         ctx.progress(`vm: ${backend}: boot ${(out.guest.timings.bootMs / 1000).toFixed(1)} s, script ${(out.guest.timings.scriptMs / 1000).toFixed(1)} s`);
+        if (out.service !== null) {
+          ctx.progress(`vm: ${backend}: kick to call ${out.service.p50Us.toFixed(0)} µs median, ${out.service.p90Us.toFixed(0)} µs at p90 (${out.service.samples} requests)`);
+        }
       }
     }
 
+    // Lower is better here, unlike every figure above: a note, not a ratio row.
+    for (const [backend, medians] of service) {
+      notes.push(`vm: ${backend}'s kick-to-call time (each boot's median over the whole guest run, service-time.ts): ${medians.map((m) => `${m.toFixed(0)} µs`).join(", ")}`);
+    }
     const ratios: RatioRow[] = [];
     for (const [key, name] of Object.entries(w)) {
       const unit = key === "write" || key === "read" ? "MiB/s" : "ops/s";
