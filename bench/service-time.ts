@@ -34,10 +34,17 @@ export class ServiceTrace {
   readonly #perf: ChildProcess;
   readonly #file: string;
   readonly #started: Promise<void>;
+  /** Settles when perf has exited (or could not start), whenever that is. */
+  readonly #exited: Promise<void>;
 
   constructor(pid: number, file: string) {
     this.#file = file;
     this.#perf = spawn("perf", ["record", "-q", "-e", EVENTS.join(","), "-p", String(pid), "-o", file], { stdio: "ignore" });
+    this.#exited = new Promise((resolve) => {
+      this.#perf.once("exit", () => resolve());
+      // A perf that cannot start leaves no trace: stop() then finds nothing usable.
+      this.#perf.once("error", () => resolve());
+    });
     // perf attaches within a few ms; what the daemon does before that is not counted.
     this.#started = new Promise((resolve) => setTimeout(resolve, 300));
   }
@@ -49,9 +56,8 @@ export class ServiceTrace {
 
   /** Stops tracing; the figure, or null when perf recorded nothing usable. */
   async stop(): Promise<ServiceTimes | null> {
-    const exited = new Promise<void>((resolve) => this.#perf.once("exit", () => resolve()));
-    if (this.#perf.exitCode === null) this.#perf.kill("SIGINT");
-    await exited;
+    if (this.#perf.exitCode === null && this.#perf.signalCode === null) this.#perf.kill("SIGINT");
+    await this.#exited;
     try {
       const r = spawnSync("perf", ["script", "-i", this.#file, "-F", "tid,time,event,trace"], { encoding: "utf8", maxBuffer: 1 << 30 });
       if (r.error || r.status !== 0) return null;
