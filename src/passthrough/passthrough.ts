@@ -376,16 +376,13 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- names ----
 
+  /** Fails synchronously (a missing name is a common answer; see the FileSystem contract). */
   override lookup(_ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut> {
-    try {
-      const dir = this.#inodes.get(parent, "lookup");
-      checkLookupName(name, "lookup");
-      if (isDot(name)) return this.#entryOf(dir, dir);
-      if (isDotDot(name)) return this.#lookupParent(dir);
-      return this.#lookupIn(dir, name, "lookup");
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const dir = this.#inodes.get(parent, "lookup");
+    checkLookupName(name, "lookup");
+    if (isDot(name)) return this.#entryOf(dir, dir);
+    if (isDotDot(name)) return this.#lookupParent(dir);
+    return this.#lookupIn(dir, name, "lookup");
   }
 
   override forget(nodeid: bigint, nlookup: bigint): void {
@@ -1106,14 +1103,11 @@ export class PassthroughFs extends FileSystemBase {
     }
   }
 
+  /** Fails synchronously (an attribute not set is a common answer; see the FileSystem contract). */
   override getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array> {
-    try {
-      const target = this.#xattrTarget(nodeid, name, "getxattr");
-      const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
-      return Buffer.from(xattrScratch.subarray(0, n));
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const target = this.#xattrTarget(nodeid, name, "getxattr");
+    const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
+    return Buffer.from(xattrScratch.subarray(0, n));
   }
 
   override listxattr(_ctx: Context, nodeid: bigint): Answer<Uint8Array> {

@@ -6,6 +6,12 @@
  * Contract, for every method:
  * - Failure is an `ErrnoError` (src/common/errors.ts); its errno goes to the
  *   client as `-errno`. Any other thrown value is a bug and is answered EIO.
+ *   A method may throw it at once or return a promise that rejects with it;
+ *   the server answers both alike. A synchronous failure is the cheaper one
+ *   (no promise, no microtask turn, none of node's bookkeeping of a promise
+ *   rejected before it has a handler), which counts where failing is the
+ *   common answer: a LOOKUP of a name that is not there, a GETXATTR of an
+ *   attribute that is not set.
  * - Node IDs and file handles come from an untrusted client (a guest). An
  *   implementation must look them up in tables it owns and answer EBADF /
  *   ENOENT / EINVAL for ones it never issued or has forgotten, and must check

@@ -937,10 +937,11 @@ function xattrReply(size: number, value: Uint8Array): { size: number } | Uint8Ar
   return value;
 }
 
-on(Opcode.GETXATTR, async (s, req, ctx, reply) => {
+on(Opcode.GETXATTR, (s, req, ctx, reply) => {
   checkXattrName(req.name);
-  const value = await s.fs.getxattr(ctx, req.header.nodeid, req.name);
-  return ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value));
+  return andThen(s.fs.getxattr(ctx, req.header.nodeid, req.name), (value) =>
+    ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value)),
+  );
 });
 
 on(Opcode.LISTXATTR, async (s, req, ctx, reply) => {

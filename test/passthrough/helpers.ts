@@ -97,8 +97,8 @@ export async function rejectsErrno(answer: unknown, name: ErrnoName, message?: s
 }
 
 /** Asserts that `fn` throws (synchronously) ErrnoError `name`. */
-export function throwsErrno(fn: () => unknown, name: ErrnoName): void {
-  assert.throws(fn, (error: unknown) => ErrnoError.is(error) && error.errno === Errno[name]);
+export function throwsErrno(fn: () => unknown, name: ErrnoName, message?: string): void {
+  assert.throws(fn, (error: unknown) => ErrnoError.is(error) && error.errno === Errno[name], message);
 }
 
 /** The number of fds this process has open. */

@@ -43,12 +43,14 @@ import {
 } from "../../src/fuse/structs.js";
 import {
   FileSystemBase,
+  type Answer,
   type Context,
   type DirSink,
   type ReadTarget,
   type WriteSource,
 } from "../../src/server/filesystem.js";
 import { FuseServer } from "../../src/server/server.js";
+import { MessageReply } from "../../src/server/reply.js";
 import { ALL_OPCODES, B, call, errnoOf, exchange, hdr, initReq, sampleRequest, send } from "./client.js";
 import { MemFs } from "./memfs.js";
 
@@ -448,6 +450,38 @@ test("a file system's bug is EIO (logged); its errno outside 1..511 is EIO", asy
   }
   assert.ok(lines.some((l) => l.includes("STATFS") && l.includes("TypeError: oops")), lines.join("\n"));
   assert.ok(!lines.some((l) => l.includes("ACCESS")), "an errno answer is not a bug");
+});
+
+test("a file system's synchronous failure is answered before the call returns, with its errno, as a rejection is later", async () => {
+  class Throwing extends FileSystemBase {
+    override lookup(): Answer<EntryOut> {
+      throw errno("ENOENT", "lookup");
+    }
+    override getxattr(): Answer<Uint8Array> {
+      throw errno("ENODATA", "getxattr");
+    }
+    override getattr(): Answer<AttrOut> {
+      return Promise.reject(errno("ESTALE", "getattr"));
+    }
+  }
+  const server = await ready(new Throwing());
+  const answered = (req: Request): { errors: number[]; done: void | Promise<void> } => {
+    const errors: number[] = [];
+    const done = server.serveNow(encodeRequestBytes(req, server.wireOptions), new MessageReply((m) => void errors.push(-Buffer.from(m).readInt32LE(4))));
+    return { errors, done };
+  };
+  for (const [req, e] of [
+    [{ opcode: Opcode.LOOKUP, header: hdr(), name: B("missing") }, Errno.ENOENT],
+    [{ opcode: Opcode.GETXATTR, header: hdr(), arg: { size: 64 }, name: B("user.none") }, Errno.ENODATA],
+  ] as [Request, number][]) {
+    const { errors, done } = answered(req);
+    assert.equal(done, undefined, `opcode ${req.opcode}: served before serveNow returned`);
+    assert.deepEqual(errors, [e]);
+  }
+  const { errors, done } = answered(sampleRequest(Opcode.GETATTR));
+  assert.ok(done instanceof Promise, "a rejection is answered later");
+  await done;
+  assert.deepEqual(errors, [Errno.ESTALE]);
 });
 
 test("GETXATTR/LISTXATTR size rules: 0 asks for the length, too small is ERANGE", async () => {
