@@ -6,7 +6,7 @@
  * few hundred changes, and a long-lived Map's new table goes straight to the
  * old generation (measured: about 57 bytes of old space per add and delete
  * pair in a Map of 1,000 entries; a CREATE, RELEASE, UNLINK and FORGET made
- * 460 bytes of old space through such Maps). An array slot costs nothing to
+ * 410 bytes of old space through such Maps). An array slot costs nothing to
  * fill or empty.
  *
  * Freed ids wait in a queue and are issued again, oldest first, only once

@@ -77,21 +77,26 @@ const UNLINKED_NAMES_SLOTS = 1024;
  * another key that hashed alike, only changes a cache decision.
  */
 class RecentKeys {
-  /** A key + 1 per slot (0: empty; key 0xffffffff shares a value with key 0xfffffffe). */
+  /** Per slot, the value #stored gives for its key (0: empty). */
   readonly #slots = new Uint32Array(UNLINKED_NAMES_SLOTS);
   #count = 0;
+
+  /** What a slot holds for `key`: key + 1, never 0 (key 0xffffffff shares a value with key 0xfffffffe). */
+  static #stored(key: number): number {
+    return Math.min(key + 1, 0xffffffff);
+  }
 
   add(key: number): void {
     const slot = key & (UNLINKED_NAMES_SLOTS - 1);
     if (this.#slots[slot] === 0) this.#count++;
-    this.#slots[slot] = Math.min(key + 1, 0xffffffff);
+    this.#slots[slot] = RecentKeys.#stored(key);
   }
 
   /** Whether `key` is recorded; removes it. */
   take(key: number): boolean {
     if (this.#count === 0) return false;
     const slot = key & (UNLINKED_NAMES_SLOTS - 1);
-    if (this.#slots[slot] !== Math.min(key + 1, 0xffffffff)) return false;
+    if (this.#slots[slot] !== RecentKeys.#stored(key)) return false;
     this.#slots[slot] = 0;
     this.#count--;
     return true;
