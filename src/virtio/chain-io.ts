@@ -16,23 +16,43 @@
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 
-/** Copies of up to this many bytes go byte by byte (no view allocation). */
-const SMALL_COPY = 32;
+/**
+ * Copies of up to this many bytes go byte by byte: a copy through `set`
+ * needs a view of the chain's side, and making one costs more than this
+ * many single-byte moves (a request's 40-byte header and its arguments go
+ * byte by byte).
+ */
+const SMALL_COPY = 64;
 
 function checkCount(n: number, what: string): void {
   if (!Number.isSafeInteger(n) || n < 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: invalid byte count ${n}`);
 }
 
-function sumLengths(buffers: readonly Uint8Array[]): number {
+/**
+ * The buffers of a chain, or of one direction of it, without a view of each:
+ * buffer `i` is bytes `[spans[2i], spans[2i] + spans[2i+1])` of `segs[i]`
+ * (for a descriptor chain, the bytes of the memory region it lies in, so
+ * walking a chain makes no typed arrays; see DeviceQueue.pop).
+ */
+export interface Segments {
+  readonly segs: readonly Uint8Array[];
+  /** Start and length of each buffer in its segment, in pairs. */
+  readonly spans: readonly number[];
+}
+
+/** Segments of plain views: each view is a buffer of its own, from its first byte. */
+function segmentsOf(buffers: readonly Uint8Array[]): { segs: readonly Uint8Array[]; spans: number[]; total: number } {
+  const spans: number[] = [];
   let total = 0;
   for (const b of buffers) {
+    spans.push(0, b.byteLength);
     total += b.byteLength;
     if (total > Number.MAX_SAFE_INTEGER) throw new ProtocolError(ProtocolErrorCode.LENGTH, "buffer lengths overflow");
   }
-  return total;
+  return { segs: buffers, spans, total };
 }
 
-/** A position in a list of buffers with a byte budget. */
+/** A position in a list of buffers (from buffer `index` of the segments on) with a byte budget. */
 abstract class ChainCursor {
   protected index: number;
   protected offset: number;
@@ -40,7 +60,8 @@ abstract class ChainCursor {
   protected left: number;
 
   protected constructor(
-    protected readonly buffers: readonly Uint8Array[],
+    protected readonly segs: readonly Uint8Array[],
+    protected readonly spans: readonly number[],
     index: number,
     offset: number,
     left: number,
@@ -53,25 +74,26 @@ abstract class ChainCursor {
   /** Copies `n` bytes between the chain and `mem[pos..]`; `toChain` chooses the direction. Caller checked `n <= left`. */
   protected transfer(mem: Uint8Array, pos: number, n: number, toChain: boolean): void {
     this.left -= n;
+    const spans = this.spans;
     while (n > 0) {
-      const buf = this.buffers[this.index]!;
-      const avail = buf.byteLength - this.offset;
+      const i = this.index;
+      const avail = spans[2 * i + 1]! - this.offset;
       if (avail === 0) {
-        this.index++;
+        this.index = i + 1;
         this.offset = 0;
         continue;
       }
+      const seg = this.segs[i]!;
       const k = avail < n ? avail : n;
-      const off = this.offset;
+      const at = spans[2 * i]! + this.offset;
       if (k <= SMALL_COPY) {
-        if (toChain) for (let j = 0; j < k; j++) buf[off + j] = mem[pos + j]!;
-        else for (let j = 0; j < k; j++) mem[pos + j] = buf[off + j]!;
+        if (toChain) for (let j = 0; j < k; j++) seg[at + j] = mem[pos + j]!;
+        else for (let j = 0; j < k; j++) mem[pos + j] = seg[at + j]!;
       } else if (toChain) {
         // A whole source (a reply's one chunk) needs no view of it.
-        buf.set(k === mem.byteLength ? mem : mem.subarray(pos, pos + k), off);
+        seg.set(k === mem.byteLength ? mem : mem.subarray(pos, pos + k), at);
       } else {
-        // Nor a whole buffer of the chain (a header in a descriptor of its own, as Linux sends it).
-        mem.set(k === buf.byteLength ? buf : buf.subarray(off, off + k), pos);
+        mem.set(seg.subarray(at, at + k), pos);
       }
       this.offset += k;
       pos += k;
@@ -82,16 +104,20 @@ abstract class ChainCursor {
   /** Moves forward `n` bytes (caller checked `n <= left`), collecting live views if `out` is given. */
   protected step(n: number, out: Uint8Array[] | null): void {
     this.left -= n;
+    const spans = this.spans;
     while (n > 0) {
-      const buf = this.buffers[this.index]!;
-      const avail = buf.byteLength - this.offset;
+      const i = this.index;
+      const avail = spans[2 * i + 1]! - this.offset;
       if (avail === 0) {
-        this.index++;
+        this.index = i + 1;
         this.offset = 0;
         continue;
       }
       const k = avail < n ? avail : n;
-      if (out !== null) out.push(buf.subarray(this.offset, this.offset + k));
+      if (out !== null) {
+        const at = spans[2 * i]! + this.offset;
+        out.push(this.segs[i]!.subarray(at, at + k));
+      }
       this.offset += k;
       n -= k;
     }
@@ -100,18 +126,19 @@ abstract class ChainCursor {
   /** Live views of the next `n` bytes without moving (caller checked `n <= left`). */
   protected peek(n: number): Uint8Array[] {
     const out: Uint8Array[] = [];
+    const spans = this.spans;
     let index = this.index;
     let offset = this.offset;
     while (n > 0) {
-      const buf = this.buffers[index]!;
-      const avail = buf.byteLength - offset;
+      const avail = spans[2 * index + 1]! - offset;
       if (avail === 0) {
         index++;
         offset = 0;
         continue;
       }
       const k = avail < n ? avail : n;
-      out.push(buf.subarray(offset, offset + k));
+      const at = spans[2 * index]! + offset;
+      out.push(this.segs[index]!.subarray(at, at + k));
       offset += k;
       n -= k;
     }
@@ -123,9 +150,18 @@ abstract class ChainCursor {
 export class Reader extends ChainCursor {
   private consumed = 0;
 
-  /** `length` is the sum of the buffer lengths, if the caller already has it. */
-  constructor(buffers: readonly Uint8Array[], length: number = sumLengths(buffers)) {
-    super(buffers, 0, 0, length);
+  /** A Reader over `buffers`, in order. */
+  constructor(buffers: readonly Uint8Array[]);
+  /** A Reader over buffers `from` onwards of `segments`, `length` bytes of them. */
+  constructor(segments: Segments, from: number, length: number);
+  constructor(buffers: readonly Uint8Array[] | Segments, from = 0, length = 0) {
+    if (Array.isArray(buffers)) {
+      const own = segmentsOf(buffers as readonly Uint8Array[]);
+      super(own.segs, own.spans, 0, 0, own.total);
+    } else {
+      const { segs, spans } = buffers as Segments;
+      super(segs, spans, from, 0, length);
+    }
   }
 
   /** Bytes not read yet. */
@@ -196,17 +232,24 @@ export class Reader extends ChainCursor {
 export class Writer extends ChainCursor {
   private written = 0;
 
-  /** `length` is the sum of the buffer lengths, if the caller already has it. */
-  constructor(buffers: readonly Uint8Array[], length: number = sumLengths(buffers)) {
-    super(buffers, 0, 0, length);
+  /** A Writer over `buffers`, in order. */
+  constructor(buffers: readonly Uint8Array[]);
+  /** A Writer over buffers `from` onwards of `segments`, with `length` bytes of room there. */
+  constructor(segments: Segments, from: number, length: number);
+  constructor(buffers: readonly Uint8Array[] | Segments, from = 0, length = 0) {
+    if (Array.isArray(buffers)) {
+      const own = segmentsOf(buffers as readonly Uint8Array[]);
+      super(own.segs, own.spans, 0, 0, own.total);
+    } else {
+      const { segs, spans } = buffers as Segments;
+      super(segs, spans, from, 0, length);
+    }
   }
 
-  /** A Writer over a window of another one's buffers. */
-  private static window(buffers: readonly Uint8Array[], index: number, offset: number, length: number): Writer {
-    const w = new Writer(buffers, 0);
-    w.index = index;
-    w.offset = offset;
-    w.left = length;
+  /** A Writer over `length` bytes of another one's buffers, from its position. */
+  private static window(from: Writer, length: number): Writer {
+    const w = new Writer({ segs: from.segs, spans: from.spans }, from.index, length);
+    w.offset = from.offset;
     return w;
   }
 
@@ -244,7 +287,7 @@ export class Writer extends ChainCursor {
   /** Sets aside the next `n` bytes and returns a Writer over exactly them. */
   reserve(n: number): Writer {
     this.room(n, "reserve");
-    const w = Writer.window(this.buffers, this.index, this.offset, n);
+    const w = Writer.window(this, n);
     this.step(n, null);
     return w;
   }

@@ -30,7 +30,7 @@
  * between publishing and reading the peer's event index).
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
-import { Reader, Writer } from "./chain-io.js";
+import { Reader, Writer, type Segments } from "./chain-io.js";
 import type { GuestMemory } from "./memory.js";
 import {
   HOST_IS_LITTLE_ENDIAN,
@@ -52,7 +52,7 @@ import {
   usedRingSize,
 } from "./ring.js";
 
-export { Reader, Writer } from "./chain-io.js";
+export { Reader, Writer, type Segments } from "./chain-io.js";
 
 /** Default cap on the entries of one indirect table (16 MiB in 4 KiB pages). */
 export const DEFAULT_MAX_INDIRECT = 4096;
@@ -86,30 +86,52 @@ export interface DeviceQueueConfig {
 
 /**
  * One request taken from the queue: its head index and the guest buffers,
- * device-readable ones first, then device-writable ones. The views alias
- * guest memory; read them through a {@link Reader} (which copies) unless the
- * bytes are opaque payload.
+ * device-readable ones first, then device-writable ones, as segments (each
+ * buffer a range of the bytes of the memory region it lies in: walking a
+ * chain makes no view of each buffer). The buffers alias guest memory; read
+ * them through a {@link Reader} (which copies) unless the bytes are opaque
+ * payload.
  */
-export class DescriptorChain {
+export class DescriptorChain implements Segments {
   constructor(
     /** Head descriptor index, to give back with `push()`. */
     readonly head: number,
-    readonly readable: readonly Uint8Array[],
-    readonly writable: readonly Uint8Array[],
+    /** The region bytes each buffer lies in. */
+    readonly segs: readonly Uint8Array[],
+    /** Each buffer's start in its region and its length, in pairs. */
+    readonly spans: readonly number[],
+    /** How many buffers are device-readable (the first ones). */
+    readonly readableCount: number,
     /** Sum of the readable buffer lengths. */
     readonly readableLength: number,
     /** Sum of the writable buffer lengths. */
     readonly writableLength: number,
   ) {}
 
+  /** Views of the device-readable buffers. */
+  get readable(): Uint8Array[] {
+    return this.views(0, this.readableCount);
+  }
+
+  /** Views of the device-writable buffers. */
+  get writable(): Uint8Array[] {
+    return this.views(this.readableCount, this.segs.length);
+  }
+
+  private views(from: number, to: number): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (let i = from; i < to; i++) out.push(this.segs[i]!.subarray(this.spans[2 * i]!, this.spans[2 * i]! + this.spans[2 * i + 1]!));
+    return out;
+  }
+
   /** A Reader over the readable buffers. */
   reader(): Reader {
-    return new Reader(this.readable, this.readableLength);
+    return new Reader(this, 0, this.readableLength);
   }
 
   /** A Writer over the writable buffers. */
   writer(): Writer {
-    return new Writer(this.writable, this.writableLength);
+    return new Writer(this, this.readableCount, this.writableLength);
   }
 }
 
@@ -289,8 +311,9 @@ export class DeviceQueue {
     let ttl = this.size;
     let index = head;
     let indirect = false;
-    const readable: Uint8Array[] = [];
-    const writable: Uint8Array[] = [];
+    const segs: Uint8Array[] = [];
+    const spans: number[] = [];
+    let readableCount = 0;
     let readableLength = 0;
     let writableLength = 0;
     for (;;) {
@@ -341,25 +364,24 @@ export class DeviceQueue {
 
       const r = memory.find(addr, len);
       if (r < 0) throw outside(head, hi, lo, len, "buffer");
-      const start = addr - memory.regionStart(r);
-      const buffer = memory.regionBytes(r).subarray(start, start + len);
       if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
-        writable.push(buffer);
         writableLength += len;
       } else {
-        if (writable.length !== 0) {
+        if (segs.length !== readableCount) {
           throw new ProtocolError(ProtocolErrorCode.CHAIN, `chain ${head}: device-readable buffer after a device-writable one`);
         }
-        readable.push(buffer);
+        readableCount++;
         readableLength += len;
       }
+      segs.push(memory.regionBytes(r));
+      spans.push(addr - memory.regionStart(r), len);
       if (readableLength + writableLength > MAX_CHAIN_BYTES) {
         throw new ProtocolError(ProtocolErrorCode.LENGTH, `chain ${head}: total length exceeds 2^32-1 bytes`);
       }
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
       index = next;
     }
-    return new DescriptorChain(head, readable, writable, readableLength, writableLength);
+    return new DescriptorChain(head, segs, spans, readableCount, readableLength, writableLength);
   }
 
   /**

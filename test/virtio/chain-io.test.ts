@@ -143,3 +143,63 @@ test("property: any split of the buffers and of the reads gives back the same by
     { numRuns: 500 },
   );
 });
+
+test("segments: a Reader and a Writer over ranges of shared bytes touch only those ranges", () => {
+  // Two "regions"; the chain's buffers are ranges of them, readable ones first.
+  const regionA = new Uint8Array(256).map((_, i) => i);
+  const regionB = new Uint8Array(256);
+  const chain = {
+    segs: [regionA, regionA, regionB, regionB, regionA],
+    // readable: A[10..50) (40 bytes), A[200..200) (empty), B[0..100) (100 bytes); writable: B[128..138), A[100..200)
+    spans: [10, 40, 200, 0, 0, 100, 128, 10, 100, 100],
+  };
+  regionB.set(new Uint8Array(100).fill(0xee), 0);
+  const r = new Reader(chain, 0, 140);
+  const header = new Uint8Array(40);
+  r.readInto(header); // 40 bytes: the byte-by-byte path
+  assert.deepEqual([...header], [...regionA.subarray(10, 50)]);
+  const rest = r.readBytes(100); // across the empty buffer into B: the set() path
+  assert.deepEqual([...rest], new Array(100).fill(0xee));
+  assert.equal(r.remaining, 0);
+  assert.throws(() => r.readBytes(1), isProto(ProtocolErrorCode.SHORT));
+
+  const before = Uint8Array.from(regionA);
+  const w = new Writer(chain, 3, 110);
+  const head = w.reserve(16); // B[128..138) and 6 bytes of A[100..)
+  w.write(new Uint8Array(94).fill(7)); // the rest of A[100..200), through set()
+  assert.throws(() => w.write(Uint8Array.of(1)), isProto(ProtocolErrorCode.LENGTH));
+  head.write(new Uint8Array(16).fill(9));
+  assert.deepEqual([...regionB.subarray(128, 138)], new Array(10).fill(9));
+  assert.deepEqual([...regionA.subarray(100, 106)], new Array(6).fill(9));
+  assert.deepEqual([...regionA.subarray(106, 200)], new Array(94).fill(7));
+  // Nothing outside the writable ranges moved.
+  assert.deepEqual([...regionA.subarray(0, 100)], [...before.subarray(0, 100)]);
+  assert.deepEqual([...regionA.subarray(200)], [...before.subarray(200)]);
+  assert.equal(regionB[127], 0, "B[100..128) untouched");
+  assert.equal(regionB[138], 0);
+});
+
+test("segments: views and peekViews are live views of the ranges", () => {
+  const region = new Uint8Array(64);
+  const chain = { segs: [region, region], spans: [8, 4, 32, 8] };
+  const r = new Reader(chain, 0, 12);
+  r.skip(2);
+  const v = r.views(6);
+  assert.deepEqual(
+    v.map((x) => [x.byteOffset, x.byteLength]),
+    [
+      [10, 2],
+      [32, 4],
+    ],
+  );
+  const w = new Writer(chain, 1, 8);
+  const p = w.peekViews(8);
+  assert.deepEqual(
+    p.map((x) => [x.byteOffset, x.byteLength]),
+    [[32, 8]],
+  );
+  p[0]!.fill(5);
+  w.advance(8);
+  assert.equal(w.bytesWritten, 8);
+  assert.deepEqual([...region.subarray(32, 40)], new Array(8).fill(5));
+});
