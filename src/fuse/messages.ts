@@ -22,6 +22,7 @@
  *   taken from the data, not from the argument struct. Encoders throw
  *   ProtocolError (VALUE, STRING) for values that cannot be encoded.
  */
+import { Buffer } from "node:buffer";
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import {

@@ -14,6 +14,7 @@
  * write-once block ({@link WireMemory} "shared"), so a reply costs a view, not
  * an allocation of its own.
  */
+import { Buffer } from "node:buffer";
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@
  * (FORGET, BATCH_FORGET, INTERRUPT), queues 1..n the request queues; all go to
  * the same server, and many requests of a queue are in flight at once.
  */
+import { Buffer } from "node:buffer";
 import { log } from "../common/log.js";
 import { ProtocolError } from "../common/errors.js";
 import { DeviceQueue, type DescriptorChain, type Writer } from "../virtio/device-queue.js";

@@ -4,6 +4,7 @@
  * and re-reading. An `off` handed to the guest is the host's own d_off
  * cookie, so a READDIR at any offset the guest was given seeks straight there.
  */
+import { Buffer } from "node:buffer";
 import { SEEK_SET } from "../sys/constants.js";
 import { fail, lseek } from "../sys/libc.js";
 import type { DirCursor, Handle, RawDirent } from "./handles.js";

@@ -9,6 +9,7 @@
  * A {@link HostStat} holds the last result only: read it before the next
  * {@link HostStat.of} (every use here is synchronous).
  */
+import { Buffer } from "node:buffer";
 import type { Attr } from "../fuse/structs.js";
 // One BigInt a field (Buffer's readBigUInt64LE builds each from its halves, four BigInts a call).
 import { loadU64 } from "../fuse/wire.js";

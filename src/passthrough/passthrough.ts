@@ -40,6 +40,7 @@
  * bit set on the host since then (not through this file system) can survive
  * one write.
  */
+import { Buffer } from "node:buffer";
 import * as nodefs from "node:fs";
 import { ErrnoError, errno } from "../common/errors.js";
 import { Errno } from "../common/errno.js";

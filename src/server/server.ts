@@ -18,6 +18,7 @@
  * - The file system's `ErrnoError` becomes `-errno`; anything else it throws
  *   is a bug, answered EIO and logged (EINTR when the request was interrupted).
  */
+import { Buffer } from "node:buffer";
 import { log } from "../common/log.js";
 import { Errno, errnoName } from "../common/errno.js";
 import { ErrnoError, ProtocolError, ProtocolErrorCode, errno } from "../common/errors.js";

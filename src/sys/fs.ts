@@ -13,6 +13,7 @@
  * Paths are a string (UTF-8) or raw bytes (a FUSE name need not be UTF-8);
  * see path.ts. Every failure throws an ErrnoError with the call and path.
  */
+import { Buffer } from "node:buffer";
 import { close as closeOnPool } from "node:fs";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";

@@ -3,6 +3,7 @@
  * bytes (a name from a FUSE request, which need not be UTF-8). Both are
  * checked for an embedded NUL, which C would take as the end of the string.
  */
+import { Buffer } from "node:buffer";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import type { CStr } from "./libc.js";
