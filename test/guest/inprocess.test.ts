@@ -75,11 +75,23 @@ test("two request queues share the load; the tag comes from the config space", a
 /** Lengths of the buffers of each chain the device hands the server: [readable, writable]. */
 type ChainShape = [number[], number[]];
 
-/** A server that records the shape of every chain before serving it (the cursors' buffers are protected: read through a cast). */
+/**
+ * A server that records the shape of every chain before serving it (the
+ * cursors' segments are protected: read through a cast). A fresh cursor's
+ * buffers are the spans from its `index` on that make up its `left` bytes.
+ */
 class ShapeRecorder extends FuseServer {
   readonly shapes: ChainShape[] = [];
   override handleChain(reader: Parameters<FuseServer["handleChain"]>[0], reply: Parameters<FuseServer["handleChain"]>[1]): void | Promise<void> {
-    const lengths = (cursor: unknown): number[] => (cursor as { buffers: readonly Uint8Array[] }).buffers.map((b) => b.byteLength);
+    const lengths = (cursor: unknown): number[] => {
+      const { spans, index, left } = cursor as { spans: readonly number[]; index: number; left: number };
+      const out: number[] = [];
+      for (let i = index, sum = 0; sum < left; i++) {
+        out.push(spans[2 * i + 1]!);
+        sum += spans[2 * i + 1]!;
+      }
+      return out;
+    };
     this.shapes.push([lengths(reader), lengths((reply as unknown as { writer: unknown }).writer)]);
     return super.handleChain(reader, reply);
   }
