@@ -286,12 +286,20 @@ export function versionInfo(): VersionInfo {
   };
 }
 
+/**
+ * When `tsc` last built dist/: its incremental build info is written on every
+ * build that emits anything, while an output file keeps its old time when its
+ * source did not change (main.js alone once dated a build hours old).
+ */
 function builtAt(): string | null {
-  try {
-    return statSync(join(repoRoot(), "dist", "src", "cli", "main.js")).mtime.toISOString();
-  } catch {
-    return null;
+  for (const file of [join("dist", ".tsbuildinfo"), join("dist", "src", "cli", "main.js")]) {
+    try {
+      return statSync(join(repoRoot(), file)).mtime.toISOString();
+    } catch {
+      // Not there: the next candidate.
+    }
   }
+  return null;
 }
 
 // ─── Scratch directories and backends ───────────────────────────────────────
