@@ -372,7 +372,7 @@ export class FuseServer {
       // Small copies share memory blocks (see sharedBytes); the decoder's name and data views point into them.
       request = sharedBytes(split ? IN_HEADER_SIZE + writeIn : len);
       request.set(header, 0);
-      reader.readInto(request.subarray(IN_HEADER_SIZE));
+      reader.readInto(request, IN_HEADER_SIZE);
       if (split) payload = reader.views(len - request.byteLength);
     } catch (error) {
       // Only the reader can fail here: the chain is shorter than it said.
@@ -709,8 +709,8 @@ export interface ChainReader {
   readonly remaining: number;
   /** A private copy of the next `n` bytes. */
   readBytes(n: number): Uint8Array;
-  /** Fills all of `dst` with a private copy of the next bytes. */
-  readInto(dst: Uint8Array): void;
+  /** Fills `dst` from byte `at` (default 0) to its end with a private copy of the next bytes. */
+  readInto(dst: Uint8Array, at?: number): void;
   /** Live views of the next `n` bytes (opaque payload only). */
   views(n: number): Uint8Array[];
 }

@@ -156,16 +156,16 @@ test("segments: a Reader and a Writer over ranges of shared bytes touch only tho
   regionB.set(new Uint8Array(100).fill(0xee), 0);
   const r = new Reader(chain, 0, 140);
   const header = new Uint8Array(40);
-  r.readInto(header); // 40 bytes: the byte-by-byte path
+  r.readInto(header); // 40 bytes: through set()
   assert.deepEqual([...header], [...regionA.subarray(10, 50)]);
-  const rest = r.readBytes(100); // across the empty buffer into B: the set() path
+  const rest = r.readBytes(100); // across the empty buffer into B
   assert.deepEqual([...rest], new Array(100).fill(0xee));
   assert.equal(r.remaining, 0);
   assert.throws(() => r.readBytes(1), isProto(ProtocolErrorCode.SHORT));
 
   const before = Uint8Array.from(regionA);
   const w = new Writer(chain, 3, 110);
-  const head = w.reserve(16); // B[128..138) and 6 bytes of A[100..)
+  const head = w.reserve(16); // B[128..138) and 6 bytes of A[100..): byte by byte
   w.write(new Uint8Array(94).fill(7)); // the rest of A[100..200), through set()
   assert.throws(() => w.write(Uint8Array.of(1)), isProto(ProtocolErrorCode.LENGTH));
   head.write(new Uint8Array(16).fill(9));
@@ -202,4 +202,21 @@ test("segments: views and peekViews are live views of the ranges", () => {
   w.advance(8);
   assert.equal(w.bytesWritten, 8);
   assert.deepEqual([...region.subarray(32, 40)], new Array(8).fill(5));
+});
+
+test("Reader.readInto from an offset fills the rest of the target and nothing before it", () => {
+  const r = new Reader([Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)]);
+  const dst = new Uint8Array(6).fill(9);
+  r.readInto(dst, 2);
+  assert.deepEqual([...dst], [9, 9, 1, 2, 3, 4]);
+  assert.equal(r.remaining, 1);
+  assert.throws(() => r.readInto(new Uint8Array(4), 2), isProto(ProtocolErrorCode.SHORT));
+  assert.equal(r.remaining, 1, "a short read reads nothing");
+  assert.throws(() => r.readInto(dst, 7), RangeError);
+  assert.throws(() => r.readInto(dst, -1), RangeError);
+  assert.throws(() => r.readInto(dst, 1.5), RangeError);
+  r.readInto(dst, 6); // nothing to fill
+  assert.equal(r.remaining, 1);
+  r.readInto(dst, 5);
+  assert.deepEqual([...dst], [9, 9, 1, 2, 3, 5]);
 });
