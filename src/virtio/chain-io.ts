@@ -54,21 +54,28 @@ function segmentsOf(buffers: readonly Uint8Array[]): { segs: readonly Uint8Array
 
 /** A position in a list of buffers (from buffer `index` of the segments on) with a byte budget. */
 abstract class ChainCursor {
+  protected readonly segs: readonly Uint8Array[];
+  protected readonly spans: readonly number[];
   protected index: number;
-  protected offset: number;
+  protected offset = 0;
   /** Bytes left to the end of this cursor's window. */
   protected left: number;
 
-  protected constructor(
-    protected readonly segs: readonly Uint8Array[],
-    protected readonly spans: readonly number[],
-    index: number,
-    offset: number,
-    left: number,
-  ) {
-    this.index = index;
-    this.offset = offset;
-    this.left = left;
+  /** Over `buffers` (plain views, all of them), or over buffers `from` onwards of `segments`, `length` bytes of them. */
+  protected constructor(buffers: readonly Uint8Array[] | Segments, from: number, length: number) {
+    if (Array.isArray(buffers)) {
+      const own = segmentsOf(buffers as readonly Uint8Array[]);
+      this.segs = own.segs;
+      this.spans = own.spans;
+      this.index = 0;
+      this.left = own.total;
+    } else {
+      const { segs, spans } = buffers as Segments;
+      this.segs = segs;
+      this.spans = spans;
+      this.index = from;
+      this.left = length;
+    }
   }
 
   /** Copies `n` bytes between the chain and `mem[pos..]`; `toChain` chooses the direction. Caller checked `n <= left`. */
@@ -155,13 +162,7 @@ export class Reader extends ChainCursor {
   /** A Reader over buffers `from` onwards of `segments`, `length` bytes of them. */
   constructor(segments: Segments, from: number, length: number);
   constructor(buffers: readonly Uint8Array[] | Segments, from = 0, length = 0) {
-    if (Array.isArray(buffers)) {
-      const own = segmentsOf(buffers as readonly Uint8Array[]);
-      super(own.segs, own.spans, 0, 0, own.total);
-    } else {
-      const { segs, spans } = buffers as Segments;
-      super(segs, spans, from, 0, length);
-    }
+    super(buffers, from, length);
   }
 
   /** Bytes not read yet. */
@@ -243,13 +244,7 @@ export class Writer extends ChainCursor {
   /** A Writer over buffers `from` onwards of `segments`, with `length` bytes of room there. */
   constructor(segments: Segments, from: number, length: number);
   constructor(buffers: readonly Uint8Array[] | Segments, from = 0, length = 0) {
-    if (Array.isArray(buffers)) {
-      const own = segmentsOf(buffers as readonly Uint8Array[]);
-      super(own.segs, own.spans, 0, 0, own.total);
-    } else {
-      const { segs, spans } = buffers as Segments;
-      super(segs, spans, from, 0, length);
-    }
+    super(buffers, from, length);
   }
 
   /** A Writer over `length` bytes of another one's buffers, from its position. */
