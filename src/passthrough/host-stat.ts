@@ -86,11 +86,12 @@ export class HostStat implements HostIdentity {
   /**
    * statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, `mask`): the
    * inode a name in the directory `dirfd` names, never a symlink's target.
-   * `name` is one component the caller has checked (no "/"). Throws ErrnoError.
+   * `name` is one component the caller has checked (no "/"). No throw (a
+   * missing name is a common answer): false on failure, the errno then in
+   * `libc.lastErrno()`.
    */
-  at(dirfd: number, name: CStr, mask: number): this {
-    if (libc.statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, mask, this.b) < 0) libc.fail("statx");
-    return this;
+  tryAt(dirfd: number, name: CStr, mask: number): boolean {
+    return libc.statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, mask, this.b) >= 0;
   }
 
   get mode(): number {

@@ -80,6 +80,7 @@ import type {
 } from "../fuse/structs.js";
 import {
   FileSystemBase,
+  NO_ENTRY,
   type Answer,
   type Context,
   type DirEntry,
@@ -377,13 +378,16 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- names ----
 
-  /** Fails synchronously (a missing name is a common answer; see the FileSystem contract). */
+  /**
+   * Answers synchronously; a missing name is {@link NO_ENTRY}, not an
+   * exception (a common answer: every create looks its name up first).
+   */
   override lookup(_ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut> {
     const dir = this.#inodes.get(parent, "lookup");
     checkLookupName(name, "lookup");
     if (isDot(name)) return this.#entryOf(dir, dir);
     if (isDotDot(name)) return this.#lookupParent(dir);
-    return this.#lookupIn(dir, name, "lookup");
+    return this.#find(dir, name, "lookup");
   }
 
   override forget(nodeid: bigint, nlookup: bigint): void {
@@ -400,21 +404,51 @@ export class PassthroughFs extends FileSystemBase {
    * is new.
    */
   #lookupIn(dir: Inode, name: Uint8Array, op: string, fresh = false): EntryOut {
-    if (!fresh && this.#reuse >= REUSE_PROBE) {
-      const st = this.#host.at(dir.fd, cstring(name, op), STATX_BASIC_STATS | STATX_MNT_ID);
-      const inode = this.#inodes.revive(st, dir, name);
-      this.#countReuse(inode !== undefined);
-      if (inode !== undefined) return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
-    }
-    const fd = this.#openAt(dir, name, O_PATH);
-    const entry = this.#adopt(dir, fd, op, name);
-    if (!fresh) this.#countReuse(this.#inodes.reused);
+    if (fresh) return this.#adopt(dir, this.#openAt(dir, name, O_PATH), op, name);
+    const entry = this.#find(dir, name, op);
+    if (entry === NO_ENTRY) throw errno("ENOENT", op, display(name));
     return entry;
   }
 
-  #countReuse(hit: boolean): void {
-    // Statx first pays when more than a third of lookups hit: +2 a hit, -1 a miss.
-    this.#reuse = hit ? Math.min(REUSE_MAX, this.#reuse + 2) : Math.max(0, this.#reuse - 1);
+  /**
+   * {@link #lookupIn} of a name that may not be there: NO_ENTRY when it is
+   * not (ENOENT, answered without an exception), and the other failures
+   * thrown. Counts what it found for {@link #reuse}.
+   */
+  #find(dir: Inode, name: Uint8Array, op: string): EntryOut {
+    const path = cstring(name, op);
+    if (this.#reuse >= REUSE_PROBE) {
+      const st = this.#host;
+      if (!st.tryAt(dir.fd, path, STATX_BASIC_STATS | STATX_MNT_ID)) return this.#missing("statx", name);
+      const inode = this.#inodes.revive(st, dir, name);
+      this.#countReuse(inode !== undefined ? 2 : -1);
+      if (inode !== undefined) return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
+    }
+    const fd = libc.openat(dir.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    if (fd < 0) return this.#missing("openat", name);
+    const entry = this.#adopt(dir, fd, op, name);
+    this.#countReuse(this.#inodes.reused ? 2 : -1);
+    return entry;
+  }
+
+  /** After a failed lookup call: NO_ENTRY for ENOENT (counted), else throws the errno. */
+  #missing(call: string, name: Uint8Array): EntryOut {
+    const e = libc.lastErrno();
+    if (e !== Errno.ENOENT) throw new ErrnoError(e, call, display(name));
+    this.#countReuse(1);
+    return NO_ENTRY;
+  }
+
+  /**
+   * Statx by name first pays when a third of lookups find a node already
+   * open: it costs one call on such a hit and three on a miss (found, not
+   * open: statx, openat, statx of the fd), against three and two opening
+   * first; a hit counts +2, a miss -1. A name that is not there counts +1:
+   * both ways cost one call then, and a failing statx is the cheaper
+   * (measured: 2.8 µs against 4.6 µs for openat).
+   */
+  #countReuse(delta: number): void {
+    this.#reuse = Math.max(0, Math.min(REUSE_MAX, this.#reuse + delta));
   }
 
   /** Counts a lookup of the O_PATH `fd` (which this call takes over) found below `dir`. */

@@ -35,7 +35,7 @@ import type {
   StatxOut,
   WriteIn,
 } from "../fuse/structs.js";
-import type { Answer, Context, DirSink, FileSystem, InitAnswer, InitParams, ReadTarget, WriteSource } from "../server/filesystem.js";
+import { NO_ENTRY, type Answer, type Context, type DirSink, type FileSystem, type InitAnswer, type InitParams, type ReadTarget, type WriteSource } from "../server/filesystem.js";
 
 const erofs = (op: string): Promise<never> => Promise.reject(errno("EROFS", op));
 
@@ -120,6 +120,7 @@ export class ReadOnlyFs implements FileSystem {
       if (ErrnoError.is(error) && error.errno === Errno.ENOENT) throw errno("EROFS", "create");
       throw error;
     }
+    if (entry === NO_ENTRY) throw errno("EROFS", "create");
     try {
       return { entry, open: await this.inner.open(ctx, entry.nodeid, openAs, openFlags) };
     } catch (error) {

@@ -119,6 +119,41 @@ export type WriteSource = readonly Uint8Array[];
  */
 export type Answer<T> = T | Promise<T>;
 
+/**
+ * LOOKUP's answer for a name that is not there, without an exception: FUSE's
+ * negative entry (nodeid 0), not to be cached. The server sends it as ENOENT,
+ * as virtiofsd does. It means what throwing `ErrnoError(ENOENT)` means; it
+ * only skips making an Error and unwinding to the server, which in a VM (where
+ * every request finds the caches cold) cost more than the failed openat
+ * itself. Compare by identity.
+ */
+export const NO_ENTRY: EntryOut = Object.freeze({
+  nodeid: 0n,
+  generation: 0n,
+  entryValid: 0n,
+  attrValid: 0n,
+  entryValidNsec: 0,
+  attrValidNsec: 0,
+  attr: Object.freeze({
+    ino: 0n,
+    size: 0n,
+    blocks: 0n,
+    atime: 0n,
+    mtime: 0n,
+    ctime: 0n,
+    atimensec: 0,
+    mtimensec: 0,
+    ctimensec: 0,
+    mode: 0,
+    nlink: 0,
+    uid: 0,
+    gid: 0,
+    rdev: 0,
+    blksize: 0,
+    flags: 0,
+  }),
+});
+
 /** The FUSE operations, one per opcode. See the module comment for the contract. */
 export interface FileSystem {
   /** INIT: the features to enable. Called once per session, before any other method. */
@@ -126,7 +161,10 @@ export interface FileSystem {
   /** DESTROY, or the session ended (client gone): drop every node and handle of the session. */
   destroy(): Promise<void>;
 
-  /** LOOKUP: resolve `name` in `parent`; counts a lookup. A missing name is ENOENT. */
+  /**
+   * LOOKUP: resolve `name` in `parent`; counts a lookup. A missing name is
+   * ENOENT: thrown, or answered as {@link NO_ENTRY}, which costs no exception.
+   */
   lookup(ctx: Context, parent: bigint, name: Uint8Array): Answer<EntryOut>;
   /** FORGET: drop `nlookup` lookups of `nodeid`. Never fails, never replied. */
   forget(nodeid: bigint, nlookup: bigint): void;

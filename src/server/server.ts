@@ -54,7 +54,7 @@ import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
 import { loadU16, loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
-import type { Answer, Context, FileSystem, WriteSource } from "./filesystem.js";
+import { NO_ENTRY, type Answer, type Context, type FileSystem, type WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
 
 // ---------------------------------------------------------------------------
@@ -181,6 +181,14 @@ class RequestContext implements Context {
 /** What happened to a request, for tracing: 0 OK, an errno sent, or no reply. */
 const NO_REPLY = -1;
 
+/**
+ * What a handler returns: nothing once its reply has gone, a promise that
+ * settles after it goes, or the errno it has already answered with (through
+ * {@link FuseServer.failed}, when the file system answered a failure without
+ * throwing; a promise of it when that send was asynchronous).
+ */
+type Handled = void | number | Promise<unknown>;
+
 /** Serves one decoded request; `payload` is WRITE data left in place (see {@link FuseServer.handle}). */
 type Handler = (
   s: FuseServer,
@@ -188,7 +196,7 @@ type Handler = (
   ctx: RequestContext,
   reply: ReplyTarget,
   payload: readonly Uint8Array[] | undefined,
-) => void | Promise<void>;
+) => Handled;
 
 // ---------------------------------------------------------------------------
 // Small hand-made replies (the hot ones)
@@ -477,22 +485,22 @@ export class FuseServer {
       }
     }
     this.enter(ctx);
-    let done: void | Promise<void>;
+    let done: Handled;
     try {
       done = handler(this, req, ctx, reply, payload);
     } catch (error) {
       this.leave(ctx);
       return this.fail(reply, unique, this.errnoOf(error, ctx, req.opcode));
     }
-    if (done === undefined) {
+    if (done === undefined || typeof done === "number") {
       this.leave(ctx);
-      return 0;
+      return done ?? 0;
     }
     const op = req.opcode;
     return done.then(
-      () => {
+      (result) => {
         this.leave(ctx);
-        return 0;
+        return typeof result === "number" ? result : 0;
       },
       (error: unknown) => {
         this.leave(ctx);
@@ -612,6 +620,11 @@ export class FuseServer {
    * Sends a header-only error reply; returns `e` (a promise of it only when
    * the send is asynchronous, so a synchronous one costs no microtask turn).
    */
+  /** For handlers: a header-only error reply, for a failure the file system answered without throwing (see {@link Handled}). */
+  failed(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
+    return this.fail(reply, unique, e);
+  }
+
   private fail(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
     try {
       const sent = reply.send([encodeErrorReply(unique, e)]);
@@ -776,7 +789,7 @@ function on<O extends RequestOpcode>(
     ctx: RequestContext,
     reply: ReplyTarget,
     payload: readonly Uint8Array[] | undefined,
-  ) => void | Promise<void>,
+  ) => Handled,
 ): void {
   HANDLERS[opcode] = fn as unknown as Handler;
 }
@@ -786,7 +799,7 @@ function on<O extends RequestOpcode>(
  * (no microtask turn), else when its promise fulfils (a rejection passes
  * through to the server, which answers it).
  */
-function andThen<T>(answer: Answer<T>, next: (value: T) => void | Promise<void>): void | Promise<void> {
+function andThen<T>(answer: Answer<T>, next: (value: T) => Handled): Handled {
   return answer instanceof Promise ? answer.then(next) : next(answer);
 }
 
@@ -802,7 +815,9 @@ function ok<O extends ReplyOpcode>(
 
 on(Opcode.LOOKUP, (s, req, ctx, reply) => {
   checkEntryName(req.name);
-  return andThen(s.fs.lookup(ctx, req.header.nodeid, req.name), (entry) => ok(s, reply, ctx.unique, Opcode.LOOKUP, entry));
+  return andThen(s.fs.lookup(ctx, req.header.nodeid, req.name), (entry) =>
+    entry === NO_ENTRY ? s.failed(reply, ctx.unique, Errno.ENOENT) : ok(s, reply, ctx.unique, Opcode.LOOKUP, entry),
+  );
 });
 
 on(Opcode.GETATTR, (s, req, ctx, reply) => {
@@ -860,7 +875,7 @@ function rename(
   flags: number,
   ctx: RequestContext,
   reply: ReplyTarget,
-): void | Promise<void> {
+): Handled {
   checkEntryName(req.name);
   checkEntryName(req.newName);
   if ((flags & ~RENAME_FLAGS) !== 0) throw errno("EINVAL", "rename flags");

@@ -15,6 +15,7 @@ import fc from "fast-check";
 import { ErrnoError } from "../../src/common/errors.js";
 import { FAttr, OpenFlag } from "../../src/fuse/abi.js";
 import type { EntryOut } from "../../src/fuse/structs.js";
+import { NO_ENTRY } from "../../src/server/filesystem.js";
 import { S_IFDIR, S_IFLNK, S_IFMT } from "../../src/sys/constants.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import { ALL_FLAGS, ctx, defaults, listDir, n, readIn, releaseIn, ROOT, scratchDir, setattrIn, writeIn } from "./helpers.js";
@@ -96,7 +97,8 @@ class FuseDriver implements Driver {
 
   async #lookup(parent: bigint, name: string): Promise<EntryOut | undefined> {
     try {
-      return await this.pfs.lookup(ctx(), parent, n(name));
+      const entry = await this.pfs.lookup(ctx(), parent, n(name));
+      return entry === NO_ENTRY ? undefined : entry;
     } catch (error) {
       if (ErrnoError.is(error) && error.errnoName === "ENOENT") return undefined;
       throw error;

@@ -43,6 +43,7 @@ import {
 } from "../../src/fuse/structs.js";
 import {
   FileSystemBase,
+  NO_ENTRY,
   type Answer,
   type Context,
   type DirSink,
@@ -482,6 +483,30 @@ test("a file system's synchronous failure is answered before the call returns, w
   assert.ok(done instanceof Promise, "a rejection is answered later");
   await done;
   assert.deepEqual(errors, [Errno.ESTALE]);
+});
+
+test("LOOKUP answered NO_ENTRY goes out as ENOENT, at once; another negative entry goes out as an entry", async () => {
+  const cached: EntryOut = { ...NO_ENTRY, entryValid: 5n };
+  class Negative extends FileSystemBase {
+    override lookup(_ctx: Context, _parent: bigint, name: Uint8Array): Answer<EntryOut> {
+      if (Buffer.from(name).toString() === "later") return Promise.resolve(NO_ENTRY);
+      return Buffer.from(name).toString() === "cached" ? cached : NO_ENTRY;
+    }
+  }
+  const server = await ready(new Negative());
+  const replies: Buffer[] = [];
+  const target = new MessageReply((m) => void replies.push(Buffer.from(m)));
+  const lookup = (name: string): Uint8Array => encodeRequestBytes({ opcode: Opcode.LOOKUP, header: hdr(), name: B(name) }, server.wireOptions);
+  assert.equal(server.serveNow(lookup("missing"), target), undefined, "served before serveNow returned");
+  assert.equal(replies.length, 1);
+  assert.equal(replies[0]!.byteLength, 16, "a header-only reply");
+  assert.equal(replies[0]!.readInt32LE(4), -Errno.ENOENT);
+  await server.serveNow(lookup("later"), target);
+  assert.equal(replies[1]!.readInt32LE(4), -Errno.ENOENT, "NO_ENTRY through a promise too");
+  const entry = await call(server, { opcode: Opcode.LOOKUP, header: hdr(), name: B("cached") });
+  assert.ok(entry.ok, "a negative entry with a timeout is the file system's to send");
+  assert.equal((entry.body as EntryOut).nodeid, 0n);
+  assert.equal((entry.body as EntryOut).entryValid, 5n);
 });
 
 test("GETXATTR/LISTXATTR size rules: 0 asks for the length, too small is ERANGE", async () => {
