@@ -7,11 +7,11 @@
  * the VMM disconnects, exit 0. SIGTERM, SIGINT and SIGHUP close the
  * connection, remove the socket file this process created and exit 0.
  */
-import { closeSync, existsSync, readlinkSync, statSync } from "node:fs";
+import { closeSync, existsSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import { log, type Level } from "../common/log.js";
 import { ErrnoError } from "../common/errors.js";
-import { Errno } from "../common/errno.js";
+import { Errno, errnoName } from "../common/errno.js";
 import { createServer, serveConnection, type DeviceOptions } from "../host/device.js";
 import { FuseDevMount } from "../host/fusedev.js";
 import { Listener } from "../host/listener.js";
@@ -29,7 +29,7 @@ import {
   type SandboxChild,
 } from "../host/sandbox.js";
 import { SOCK_DGRAM, SOCK_STREAM } from "../sys/constants.js";
-import { connect, sendmsg, socket, stopLoopIdleMetrics } from "../sys/index.js";
+import { connect, reexecNode, sendmsg, socket, stopLoopIdleMetrics } from "../sys/index.js";
 import { probeUserXattrs } from "../host/xattr-probe.js";
 import { parseServeArgs, serveHelp, type ServeOptions } from "./serve-options.js";
 import { UsageError } from "./usage.js";
@@ -80,8 +80,10 @@ export async function runServe(argv: string[]): Promise<number> {
 }
 
 async function serve(options: ServeOptions): Promise<number> {
+  const relaunch = runOnLargePages(options);
   const child = sandboxChild();
   configureLogging(options);
+  if (relaunch !== undefined) log.debug(`node's code stays on 4 KiB pages: ${relaunch}`);
   // Errno errors are the daemon's answers (ENOENT for a LOOKUP), not bugs: their stacks cost more than the calls.
   ErrnoError.captureStacks = options.logLevel === "debug" || options.logLevel === "trace";
   // Once, before any sandbox: the launcher checks, the sandboxed child does not again.
@@ -89,6 +91,40 @@ async function serve(options: ServeOptions): Promise<number> {
   if (options.fuseMount !== undefined) return serveFuseMount(options, options.fuseMount);
   if (options.sandbox === "namespace" && child === null) return launchSandboxed(options);
   return serveHere(options, child);
+}
+
+/** The Node flag that puts Node's own code on 2 MiB pages, without a warning where it cannot. */
+export const LARGE_PAGES_FLAG = "--use-largepages=silent";
+
+/**
+ * Runs the daemon again in place (same pid, same fds: execv) with Node's
+ * `--use-largepages`, which copies Node's code (V8's builtins, libuv, node
+ * itself: about 24 MiB) onto transparent huge pages. A VM's requests come
+ * one at a time with the daemon asleep in between, and each then runs with
+ * cold caches and TLBs; a request's path touches code on hundreds of 4 KiB
+ * pages, each a page walk, which under nested paging costs many memory reads.
+ * Measured in VM boots (1,000 files created, statted, unlinked; 3 interleaved
+ * pairs): 555 creates/s on 4 KiB pages, 697 on large pages; stats 2,618 and
+ * 3,683/s; unlinks 1,055 and 1,189/s. It costs about 9 MiB more resident
+ * memory. Skipped when Node was started with `--use-largepages` of any value
+ * (so `node --use-largepages=off` turns it off) and where transparent huge
+ * pages are off; otherwise returns only when execv failed, with why.
+ */
+function runOnLargePages(options: ServeOptions): string | undefined {
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/)];
+  if (given.some((flag) => flag.startsWith("--use-largepages"))) return undefined;
+  if (!transparentHugePages()) return "transparent huge pages are off";
+  const errno = reexecNode([LARGE_PAGES_FLAG], options.listen.kind === "fd" ? [options.listen.fd] : []);
+  return `execv failed: ${errnoName(errno)}`;
+}
+
+/** Whether the kernel gives transparent huge pages to a process that asks (madvise) or to all. */
+function transparentHugePages(): boolean {
+  try {
+    return !readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8").includes("[never]");
+  } catch {
+    return false;
+  }
 }
 
 /** `--xattr` on a directory that refuses `user.*` xattrs serves, but Windows guests lose their metadata: say so. */

@@ -287,6 +287,8 @@ export const mount = declare<
 export const umount2 = declare<[target: CStr, flags: number], number>("int umount2(const char *target, int flags)");
 export const pivot_root = sys<[newRoot: CStr, putOld: CStr]>(SYS.pivot_root, ["const char *", "const char *"]);
 export const chroot = declare<[path: CStr], number>("int chroot(const char *path)");
+/** `argv` ends with null, as execv(3) requires. */
+export const execv = declare<[path: CStr, argv: (string | null)[]], number>("int execv(const char *path, const char **argv)");
 export const fchdir = declare<[fd: number], number>("int fchdir(int fd)");
 export const prctl = declare<[option: number, arg2: number | bigint, arg3: number, arg4: number, arg5: number], number>(
   "int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)",

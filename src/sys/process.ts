@@ -1,6 +1,7 @@
 /**
  * Process-wide system calls for the sandbox and for FUSE mounts: unshare,
- * mount, umount2, pivot_root, chroot, prctl, resource limits.
+ * mount, umount2, pivot_root, chroot, prctl, resource limits; and running
+ * this program again in place (execv) with other Node flags.
  *
  * Threads: Node runs libuv thread-pool threads (node:fs async calls, koffi
  * `.async` calls, the FdPoller's epoll_wait) beside the main thread. unshare
@@ -21,6 +22,7 @@ import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
 import {
   AT_FDCWD,
+  F_SETFD,
   MNT_DETACH,
   MS_NODEV,
   MS_NOSUID,
@@ -231,4 +233,19 @@ export function mountFuse(target: string, options: FuseMountOptions): void {
 /** Detaches a mount lazily (MNT_DETACH): gone from the tree at once, freed when no longer busy. */
 export function unmountLazy(target: string): void {
   umount2(target, MNT_DETACH);
+}
+
+/**
+ * Replaces this process (same pid, same open fds) with this same program
+ * run by Node with `nodeFlags` before the flags it was started with; the
+ * script's own arguments stay as they were. Node marks the standard fds 0-2
+ * close-on-exec at startup; they, and `keepFds`, are made inheritable first.
+ * Returns only when execv fails, with its errno (the process goes on as it
+ * was, its fds then inheritable).
+ */
+export function reexecNode(nodeFlags: readonly string[], keepFds: readonly number[] = []): number {
+  for (const fd of [0, 1, 2, ...keepFds]) libc.fcntlInt(fd, F_SETFD, 0);
+  const argv = [process.execPath, ...nodeFlags, ...process.execArgv, ...process.argv.slice(1)];
+  libc.execv(process.execPath, [...argv, null]);
+  return libc.lastErrno();
 }

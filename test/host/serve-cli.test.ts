@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { accept, connectUnix, listenUnix, socketpair } from "../../src/sys/index.js";
 import { SOCK_CLOEXEC, SOCK_NONBLOCK } from "../../src/sys/constants.js";
 
+import { LARGE_PAGES_FLAG } from "../../src/cli/serve.js";
 import { scratchDir } from "../scratch.js";
 import { start, stopAtEnd, type Running } from "./viofs-process.js";
 
@@ -222,6 +223,23 @@ test("--fd=N: an inherited listening socket is served, and its file left alone",
   assert.equal((await server.exited).code, 0, server.stderr());
   assert.ok(statSync(s.socket).isSocket(), "the socket belongs to whoever made it");
   assert.equal(existsSync(`${s.socket}.pid`), false);
+});
+
+test("serve runs on in place (same pid) with Node's code on large pages, unless Node was given --use-largepages", async (t) => {
+  const thpOff = readFileSync("/sys/kernel/mm/transparent_hugepage/enabled", "utf8").includes("[never]");
+  const args = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  const { server } = await serving(t);
+  const relaunched = args(server.child.pid!);
+  assert.equal(relaunched.includes(LARGE_PAGES_FLAG), !thpOff, relaunched.join(" "));
+  assert.ok(relaunched.includes("serve"), "the same command line after Node's flags");
+
+  const s = scratch(t);
+  const off = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none"], { env: { NODE_OPTIONS: "--use-largepages=off" } }));
+  await off.waitFor(WAITING);
+  assert.ok(!args(off.child.pid!).includes(LARGE_PAGES_FLAG), "the person's choice stands");
+  // Served either way: a client is accepted, and its going ends the daemon with 0.
+  closeSync(connectUnix(s.socket));
+  assert.equal((await off.exited).code, 0, off.stderr());
 });
 
 test("--fd=N that is not a listening Unix stream socket is refused in one line", async (t) => {
