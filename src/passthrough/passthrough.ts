@@ -395,13 +395,11 @@ export class PassthroughFs extends FileSystemBase {
   }
 
   /**
-   * LOOKUP of `name` in `dir`, counted. A node the table has (or a retained
-   * fd of one) needs only the name's statx, a new one an openat and a statx
-   * of the fd. Which to try first follows what recent lookups found
-   * ({@link #reuse}): statx by name first costs one call on a hit and three
-   * on a miss, openat first three on a hit (the new fd closed again) and two
-   * on a miss. Creating calls (mkdir, symlink, ...) pass `fresh`: their inode
-   * is new.
+   * LOOKUP of `name` in `dir`, counted; ENOENT thrown when it is not there.
+   * A node the table has (or a retained fd of one) needs only the name's
+   * statx, a new one an openat and a statx of the fd; which to try first
+   * follows what recent lookups found (see {@link #countReuse}). Creating
+   * calls (mkdir, symlink, ...) pass `fresh`: their inode is new.
    */
   #lookupIn(dir: Inode, name: Uint8Array, op: string, fresh = false): EntryOut {
     if (fresh) return this.#adopt(dir, this.#openAt(dir, name, O_PATH), op, name);
