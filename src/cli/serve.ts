@@ -103,10 +103,12 @@ export const LARGE_PAGES_FLAG = "--use-largepages=silent";
  * one at a time with the daemon asleep in between, and each then runs with
  * cold caches and TLBs; a request's path touches code on hundreds of 4 KiB
  * pages, each a page walk, which under nested paging costs many memory reads.
- * Measured in VM boots (1,000 files created, statted, unlinked; 3 interleaved
- * pairs): 555 creates/s on 4 KiB pages, 697 on large pages; stats 2,618 and
- * 3,683/s; unlinks 1,055 and 1,189/s. It costs about 9 MiB more resident
- * memory. Skipped when Node was started with `--use-largepages` of any value
+ * Measured as the daemon's kick-to-call time in VM boots (1,000 files
+ * created, statted, unlinked; 3 interleaved pairs, each boot's median and
+ * p90 over about 10,000 requests): 45-50 µs and p90 124-137 µs on 4 KiB
+ * pages, 42-50 µs and p90 100-124 µs on large pages. The guest's throughput
+ * moved by less than the boots' own spread. It costs about 9 MiB more
+ * resident memory. Skipped when Node was started with `--use-largepages` of any value
  * (so `node --use-largepages=off` turns it off) and where transparent huge
  * pages are off; otherwise returns only when execv failed, with why.
  */
