@@ -4,7 +4,8 @@
  * daemon's `--flag` forms and the C daemon's `-o source=…,cache=…,xattr` lists.
  */
 import { statSync } from "node:fs";
-import { DEFAULT_DEVICE_OPTIONS, DEFAULT_POLL_MAX_US, type DeviceOptions } from "../host/device.js";
+import { DEFAULT_DEVICE_OPTIONS, DEFAULT_KICK_WAIT_MS, DEFAULT_POLL_MAX_US, type DeviceOptions } from "../host/device.js";
+import { KICK_WAIT_TURN_MS } from "../vhost-user/backend.js";
 import type { CacheMode } from "../passthrough/options.js";
 import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
 import { UsageError } from "./usage.js";
@@ -61,6 +62,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   "announce-submounts": { value: false, help: "report submounts so the guest sees separate file systems" },
   "thread-pool-size": { value: true, meta: "N", help: "worker threads for blocking I/O (0: inline)" },
   "poll-max": { value: true, meta: "USEC", help: `poll a request queue for up to USEC µs before sleeping until a kick (adaptive, as QEMU's poll-max-ns; default ${DEFAULT_POLL_MAX_US}; 0: never)` },
+  "kick-wait": { value: true, meta: "MS", help: `after serving, wait up to MS ms for the guest's next kick before going back to the event loop (as virtiofsd's queue threads wait; default ${DEFAULT_KICK_WAIT_MS}; 0: never)` },
   sandbox: { value: true, meta: "MODE", help: "namespace (default), chroot or none" },
   tag: { value: true, meta: "TAG", help: "virtio-fs tag (1-36 bytes) offered through GET_CONFIG" },
   "socket-group": { value: true, meta: "GROUP", help: "group owning the socket (mode 0660)" },
@@ -220,6 +222,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     killprivV2: opts.killprivV2,
     threadPoolSize: parseCount("thread-pool-size", opts.threadPoolSize ?? "0", 0, 1024),
     pollMaxUs: parseCount("poll-max", flagValue(parsed, "poll-max") ?? String(DEFAULT_POLL_MAX_US), 0, 1_000_000),
+    kickWaitMs: parseCount("kick-wait", flagValue(parsed, "kick-wait") ?? String(DEFAULT_KICK_WAIT_MS), 0, KICK_WAIT_TURN_MS),
     sandbox: parseChoice("sandbox", opts.sandbox ?? "namespace", SANDBOX_MODES),
     capabilities: parseModcaps(opts.modcaps),
     logLevel: parseChoice("log-level", opts.logLevel ?? "info", LOG_LEVELS),

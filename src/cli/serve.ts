@@ -314,6 +314,7 @@ function deviceOptions(options: ServeOptions, fdBudget: number): DeviceOptions {
     killprivV2: options.killprivV2,
     threadPoolSize: options.threadPoolSize,
     pollMaxUs: options.pollMaxUs,
+    kickWaitMs: options.kickWaitMs,
     fdBudget,
   };
   if (options.tag !== undefined) result.tag = options.tag;

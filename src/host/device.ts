@@ -95,6 +95,9 @@ const POLL_CLOCK_EVERY = 32;
 /** The default maximum, in µs: about a guest's turnaround between two small requests. */
 export const DEFAULT_POLL_MAX_US = 50;
 
+/** `viofs serve`'s wait for the next kick after serving, ms: a Linux guest under TCG kicks again within about 0.2 ms while busy. */
+export const DEFAULT_KICK_WAIT_MS = 2;
+
 /**
  * Interrupt coalescing: while a drain serves chains back to back, the
  * driver is interrupted once per NOTIFY_BATCH completions or once the
@@ -159,6 +162,8 @@ class RunningQueue {
   sleptAt = -1;
   /** True while drain() serves chains; completions then wait (up to NOTIFY_BATCH) for its end to interrupt the driver. */
   draining = false;
+  /** A drain's slice ended with chains left: the rest is served from the event loop's next turn. */
+  resuming = false;
   /** Completions pushed since the last notify() (while draining), and the time they took to serve, ms. */
   unsignalled = 0;
   unsignalledMs = 0;
@@ -285,6 +290,14 @@ export class VirtioFsDevice implements VhostUserDevice {
     return false;
   }
 
+  /** Every chain taken is answered, and no drain is under way or due from the event loop (see VhostUserDevice.settled). */
+  settled(): boolean {
+    for (const running of this.queues) {
+      if (running !== null && (running.inFlight > 0 || running.draining || running.resuming)) return false;
+    }
+    return true;
+  }
+
   queueStopped(index: number): number | Promise<number> {
     const running = this.queues[index];
     if (!running) return 0;
@@ -321,7 +334,13 @@ export class VirtioFsDevice implements VhostUserDevice {
       if (running.unsignalled > 0) running.notify();
     }
     // Kicks stay off meanwhile: the driver's next chains wait for this.
-    if (more) setImmediate(() => this.drain(running));
+    if (more && !running.resuming) {
+      running.resuming = true;
+      setImmediate(() => {
+        running.resuming = false;
+        this.drain(running);
+      });
+    }
   }
 
   /** Serves chains until the queue is empty (false) or the slice that began at `start` is over (true). */
@@ -450,6 +469,12 @@ export interface DeviceOptions {
   threadPoolSize: number;
   /** The longest a drained request queue is polled before sleeping, in µs (adaptive; 0: off). */
   pollMaxUs: number;
+  /**
+   * After serving, how long to wait for the guest's next kick in a blocking
+   * wait before going back to the event loop, ms (0: never; see
+   * BackendOptions.kickWaitMs). Never where the driver shares this process.
+   */
+  kickWaitMs: number;
   /** virtio-fs tag served through GET_CONFIG; also enables the CONFIG protocol feature. */
   tag?: string;
   /** The most fds the guest may make the daemon hold; ENFILE past it. */
@@ -469,6 +494,7 @@ export const DEFAULT_DEVICE_OPTIONS: Readonly<DeviceOptions> = {
   killprivV2: false,
   threadPoolSize: 0,
   pollMaxUs: DEFAULT_POLL_MAX_US,
+  kickWaitMs: DEFAULT_KICK_WAIT_MS,
 };
 
 export interface DeviceConnection {
@@ -527,6 +553,7 @@ export function serveConnection(fd: number, root: string, options: DeviceOptions
     transport: new SocketTransport(fd),
     system: new HostSystem(),
     peer: "vhost-user frontend",
+    kickWaitMs: options.kickWaitMs,
   });
   backend.start();
   // The backend resets the device (and so the server and file system) before `closed` resolves.

@@ -40,7 +40,8 @@ export function servePrivately(root: string, options: DeviceOptions, prefix: str
     accepted = bound.accept().then((fd) => {
       // One client: a second connection is refused, not left waiting.
       bound.stopListening();
-      connection = serveConnection(fd, root, options);
+      // The client is in this process: it cannot kick while a kick wait blocks the event loop.
+      connection = serveConnection(fd, root, { ...options, kickWaitMs: 0 });
     });
   } catch (error) {
     removeSocket();

@@ -328,6 +328,10 @@ export const MAP_NORESERVE = 0x4000;
 export const MAP_POPULATE = 0x8000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 
+// ---- poll(2) (asm-generic/poll.h) ----
+
+export const POLLIN = 0x001;
+
 // ---- epoll(7) (EPOLL*, linux/eventpoll.h) ----
 
 export const EPOLL_CLOEXEC = 0o2000000;

@@ -6,7 +6,7 @@
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
-import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLIN } from "./constants.js";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLIN, POLLIN } from "./constants.js";
 import { sharedPoller, type FdPoller } from "./poller.js";
 
 const counter = Buffer.alloc(8);
@@ -51,6 +51,40 @@ export function eventfdRead(fd: number): bigint | null {
   }
   if (count !== 8) throw new ErrnoError(Errno.EIO, "read", "eventfd");
   return counter.readBigUInt64LE(0);
+}
+
+/** `struct pollfd`: int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
+/** {@link eventfdWait}'s array of them, grown as needed. */
+let pollfds = Buffer.alloc(4 * POLLFD_SIZE);
+
+/**
+ * Blocks the calling thread (on the main thread: the event loop too) in
+ * poll(2) for at most `timeoutMs` until one of the non-blocking eventfds
+ * `fds` is signalled, and reads it (resetting its counter). Returns that
+ * fd's index in `fds`, or -1: the time passed, a signal came (EINTR, which
+ * the event loop must then handle), poll failed, or an fd reported an error
+ * or was not open. A readiness another reader took first is waited past,
+ * within the same time.
+ */
+export function eventfdWait(fds: readonly number[], timeoutMs: number): number {
+  if (fds.length === 0) throw new RangeError("eventfdWait needs an fd to watch");
+  if (pollfds.byteLength < fds.length * POLLFD_SIZE) pollfds = Buffer.alloc(fds.length * POLLFD_SIZE);
+  for (let i = 0; i < fds.length; i++) {
+    pollfds.writeInt32LE(fds[i]!, i * POLLFD_SIZE);
+    pollfds.writeInt32LE(POLLIN, i * POLLFD_SIZE + 4);
+  }
+  const end = performance.now() + timeoutMs;
+  for (;;) {
+    const left = Math.ceil(end - performance.now());
+    if (left <= 0 || libc.poll(pollfds, fds.length, left) <= 0) return -1;
+    for (let i = 0; i < fds.length; i++) {
+      const revents = pollfds.readUInt16LE(i * POLLFD_SIZE + 6);
+      // POLLERR, POLLHUP, POLLNVAL (an fd closed meanwhile): not for this wait to sort out.
+      if ((revents & ~POLLIN) !== 0) return -1;
+      if (revents !== 0 && eventfdRead(fds[i]!) !== null) return i;
+    }
+  }
 }
 
 /**

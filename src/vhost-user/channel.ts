@@ -96,6 +96,12 @@ export interface SystemIO {
   watchEventFd(fd: number, onEvent: () => void): () => void;
   /** Adds 1 to eventfd `fd` (a kick or a call). */
   signalEventFd(fd: number): void;
+  /**
+   * Optional: blocks this thread (the event loop with it) for at most
+   * `timeoutMs` until one of the eventfds `fds` is signalled, and reads it.
+   * Returns its index in `fds`, or -1 (time passed, a signal came, an error).
+   */
+  waitEventFd?(fds: readonly number[], timeoutMs: number): number;
 }
 
 /** How a {@link Channel} ended: `error` is null when this side closed it. */

@@ -22,6 +22,7 @@ import {
   connectUnix,
   eventfd,
   eventfdRead,
+  eventfdWait,
   eventfdWrite,
   listenUnix,
   memfdCreate,
@@ -152,6 +153,10 @@ export class HostSystem implements FrontendSystem {
       // EAGAIN: the counter is at its maximum, so the peer will wake anyway.
       if (!(ErrnoError.is(error) && error.errno === Errno.EAGAIN)) throw error;
     }
+  }
+
+  waitEventFd(fds: readonly number[], timeoutMs: number): number {
+    return eventfdWait(fds, timeoutMs);
   }
 
   createMemfd(name: string, size: bigint): number {

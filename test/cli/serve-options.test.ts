@@ -4,6 +4,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseServeArgs, type ServeOptions } from "../../src/cli/serve-options.js";
 import { UsageError } from "../../src/cli/usage.js";
+import { DEFAULT_KICK_WAIT_MS } from "../../src/host/device.js";
 import { suiteScratchDir } from "../scratch.js";
 
 const dir = suiteScratchDir("viofs-cli-");
@@ -55,6 +56,8 @@ test("defaults are virtiofsd's", () => {
   assert.equal(o.threadPoolSize, 0);
   assert.equal(o.tag, undefined);
   assert.equal(o.readdirplus, true);
+  assert.equal(o.kickWaitMs, DEFAULT_KICK_WAIT_MS);
+  assert.equal(serve(["--socket-path", "s", "--shared-dir", dir, "--kick-wait=0"]).kickWaitMs, 0, "--kick-wait=0 turns the wait off");
 });
 
 test("help and capabilities need nothing else", () => {
@@ -73,6 +76,7 @@ test("bad input is one clear line", () => {
   refused(["--socket-path=s", "--fd=3", "--shared-dir", dir], /only one of/);
   refused(["--socket-path=s", "--shared-dir", dir, "--cache=sometimes"], /--cache must be one of auto, always, never, metadata/);
   refused(["--socket-path=s", "--shared-dir", dir, "--thread-pool-size=-1"], /whole number/);
+  refused(["--socket-path=s", "--shared-dir", dir, "--kick-wait=21"], /--kick-wait/);
   refused(["--socket-path=s", "--shared-dir", dir, "--tag=" + "x".repeat(37)], /1 to 36 bytes/);
   refused(["--socket-path=s", "-o", `source=${dir},frobnicate`], /unknown -o option 'frobnicate'/);
   refused(["--socket-path"], /needs a value/);

@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
-import { DEFAULT_PROTOCOL_FEATURES, MEMORY_NOT_SHARED, VhostUserBackend } from "../../src/vhost-user/backend.js";
+import { DEFAULT_PROTOCOL_FEATURES, KICK_WAIT_TURN_MS, MEMORY_NOT_SHARED, VhostUserBackend } from "../../src/vhost-user/backend.js";
 import {
   FrontendRequest as R,
   HeaderFlag,
@@ -35,7 +35,7 @@ const RAM = 1 << 20;
 const USER_BASE = 0x7f00_0000_0000n;
 const GUEST_BASE = 0x4000_0000n;
 
-function setup(device = new RecordingDevice(), protocolFeatures?: bigint) {
+function setup(device = new RecordingDevice(), protocolFeatures?: bigint, kickWaitMs?: number) {
   const kernel = new FakeKernel();
   const system = new FakeSystem(kernel);
   const [front, back] = fakeTransportPair(kernel);
@@ -45,6 +45,7 @@ function setup(device = new RecordingDevice(), protocolFeatures?: bigint) {
     transport: back,
     system,
     ...(protocolFeatures !== undefined ? { protocolFeatures } : {}),
+    ...(kickWaitMs !== undefined ? { kickWaitMs } : {}),
     onError: (error, request) => errors.push({ error, request }),
   });
   backend.start();
@@ -184,6 +185,69 @@ test("the QEMU 7.2 sequence: ADD_MEM_REG, ring setup, rings start on SET_VRING_E
   assert.equal(s.device.kicks.get(1), 1);
   for (const k of kicks) s.system.closeFd(k);
   await finish(s);
+});
+
+/** A device that says when it is settled, and whose kicks can make the guest kick again (as if during the backend's wait). */
+class SettlingDevice extends RecordingDevice {
+  settledNow = true;
+  onKick: (index: number) => void = () => undefined;
+  settled(): boolean {
+    return this.settledNow;
+  }
+  override queueKicked(index: number): void {
+    super.queueKicked(index);
+    this.onKick(index);
+  }
+}
+
+async function twoRunningRings(s: Setup): Promise<number[]> {
+  await negotiate(s);
+  const { fd, region } = ram(s);
+  assert.equal(await acked(s, R.ADD_MEM_REG, encodeMemRegMsg(region), [fd]), 0n);
+  s.system.closeFd(fd);
+  const kicks = [await configureRing(s, 0, 128), await configureRing(s, 1, 256)];
+  for (const index of [0, 1]) assert.equal(await acked(s, R.SET_VRING_ENABLE, encodeVringState({ index, num: 1 })), 0n);
+  return kicks;
+}
+
+test("kickWaitMs: the kicks that come while a settled device waits are served from the wait, in the same turn of the event loop", async () => {
+  const device = new SettlingDevice();
+  const s = setup(device, undefined, 2);
+  const kicks = await twoRunningRings(s);
+  // The guest kicks ring 1 twice more and ring 0 once, each while the backend waits after the previous one.
+  const next = [kicks[1]!, kicks[0]!, kicks[1]!];
+  device.onKick = () => {
+    const fd = next.shift();
+    if (fd !== undefined) s.system.signalEventFd(fd);
+  };
+  s.system.signalEventFd(kicks[1]!);
+  // Resolved by the first kick, after everything that ran synchronously with it: the fake's own delivery takes a turn each.
+  await s.device.until(() => s.device.kicks.get(1) === 1, "the first kick");
+  assert.deepEqual(s.device.events.filter((e) => e.startsWith("kick")), ["kick 1", "kick 1", "kick 0", "kick 1"]);
+  // Ring order: index 0 is ring 0's kick fd; the last wait found nothing.
+  assert.deepEqual(s.system.waits, [1, 0, 1, -1]);
+
+  // Not settled (a request waits on a promise): no wait at all; kicks go through the event loop.
+  device.settledNow = false;
+  s.system.signalEventFd(kicks[1]!);
+  await s.device.until(() => s.device.kicks.get(1) === 4, "a kick while unsettled");
+  assert.equal(s.system.waits.length, 4);
+  for (const k of kicks) s.system.closeFd(k);
+  await finish(s);
+});
+
+test("kickWaitMs 0 (the default) never waits; more than KICK_WAIT_TURN_MS is refused", async () => {
+  const device = new SettlingDevice();
+  const s = setup(device);
+  const kicks = await twoRunningRings(s);
+  s.system.signalEventFd(kicks[1]!);
+  await s.device.until(() => s.device.kicks.get(1) === 1, "a kick");
+  assert.deepEqual(s.system.waits, []);
+  for (const k of kicks) s.system.closeFd(k);
+  await finish(s);
+  const [, back] = fakeTransportPair(new FakeKernel());
+  assert.throws(() => new VhostUserBackend({ device, transport: back, system: s.system, kickWaitMs: KICK_WAIT_TURN_MS + 1 }), RangeError);
+  assert.throws(() => new VhostUserBackend({ device, transport: back, system: s.system, kickWaitMs: -1 }), RangeError);
 });
 
 test("without VHOST_USER_F_PROTOCOL_FEATURES a ring starts as soon as it has a kick fd", async () => {

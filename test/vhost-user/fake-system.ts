@@ -99,6 +99,23 @@ export class FakeSystem implements FrontendSystem {
     this.schedule(object);
   }
 
+  /** What each waitEventFd answered, in order. */
+  readonly waits: number[] = [];
+
+  /** Never blocks: the first of `fds` with a count takes it (as a kick that came during the wait), else -1 (the time passed). */
+  waitEventFd(fds: readonly number[], _timeoutMs: number): number {
+    let answer = -1;
+    for (let i = 0; i < fds.length && answer < 0; i++) {
+      const object = this.kernel.get(fds[i]!);
+      if (object.kind === "eventfd" && object.counter > 0n) {
+        object.counter = 0n;
+        answer = i;
+      }
+    }
+    this.waits.push(answer);
+    return answer;
+  }
+
   createMemfd(_name: string, size: bigint): number {
     return this.kernel.open({ kind: "memfd", buffer: new ArrayBuffer(Number(size)) });
   }

@@ -1,0 +1,58 @@
+/**
+ * eventfdWait: a blocking wait for one of several eventfds (real ones), as
+ * `viofs serve` waits for a guest's next kick.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Worker } from "node:worker_threads";
+import { closeSync } from "node:fs";
+import { eventfd, eventfdRead, eventfdWait, eventfdWrite } from "../../src/sys/eventfd.js";
+
+test("eventfdWait answers the signalled fd's index and resets its counter; -1 when the time passes", () => {
+  const fds = [eventfd(), eventfd(), eventfd()];
+  try {
+    eventfdWrite(fds[1]!, 3n);
+    assert.equal(eventfdWait(fds, 1000), 1);
+    assert.equal(eventfdRead(fds[1]!), null, "the wait read the counter");
+    const start = performance.now();
+    assert.equal(eventfdWait(fds, 30), -1);
+    assert.ok(performance.now() - start >= 25, "it waited for the time given");
+    assert.throws(() => eventfdWait([], 10), RangeError);
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+});
+
+test("eventfdWait wakes when another thread signals during the wait", async () => {
+  const fds = [eventfd(), eventfd()];
+  try {
+    // A worker signals the second fd 50 ms from now, while this thread is blocked in poll(2).
+    const worker = new Worker(
+      `const { writeSync } = require("node:fs");
+       const { workerData } = require("node:worker_threads");
+       setTimeout(() => writeSync(workerData, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0])), 50);`,
+      { eval: true, workerData: fds[1] },
+    );
+    await new Promise((resolve) => worker.once("online", resolve));
+    const start = performance.now();
+    assert.equal(eventfdWait(fds, 5000), 1);
+    const waited = performance.now() - start;
+    assert.ok(waited >= 20 && waited < 4000, `woken by the signal after ${waited.toFixed(1)} ms`);
+    await new Promise((resolve) => worker.once("exit", resolve));
+  } finally {
+    for (const fd of fds) closeSync(fd);
+  }
+});
+
+test("eventfdWait gives up at once on an fd that is not open, instead of spinning out its time", () => {
+  const open = eventfd();
+  const closed = eventfd();
+  closeSync(closed);
+  try {
+    const start = performance.now();
+    assert.equal(eventfdWait([open, closed], 5000), -1);
+    assert.ok(performance.now() - start < 1000, "POLLNVAL ends the wait");
+  } finally {
+    closeSync(open);
+  }
+});
