@@ -685,9 +685,9 @@ export class VhostUserBackend {
    * BackendOptions.kickWaitMs) while the device is settled, until a wait
    * times out, a signal comes, or KICK_WAIT_TURN_MS have passed. A guest
    * that sends its requests one at a time is then served without a turn of
-   * the event loop for each: measured in VM boots, the daemon's kick-to-call
-   * time fell from 44-50 µs to 36-42 µs (median), and the time from the
-   * call to the daemon's next wait from 13 µs to 9-10 µs.
+   * the event loop for each: measured in VM boots (medians), the daemon's
+   * kick-to-call time fell from 43-50 µs to 40-44 µs, and the time from
+   * the call to the daemon's next wait from 13-14 µs to 9-10 µs.
    */
   private waitForKicks(): void {
     const wait = this.system.waitEventFd;
