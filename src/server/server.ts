@@ -616,15 +616,15 @@ export class FuseServer {
     return Errno.EIO;
   }
 
-  /**
-   * Sends a header-only error reply; returns `e` (a promise of it only when
-   * the send is asynchronous, so a synchronous one costs no microtask turn).
-   */
   /** For handlers: a header-only error reply, for a failure the file system answered without throwing (see {@link Handled}). */
   failed(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
     return this.fail(reply, unique, e);
   }
 
+  /**
+   * Sends a header-only error reply; returns `e` (a promise of it only when
+   * the send is asynchronous, so a synchronous one costs no microtask turn).
+   */
   private fail(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
     try {
       const sent = reply.send([encodeErrorReply(unique, e)]);

@@ -64,8 +64,8 @@ let pollfds = Buffer.alloc(4 * POLLFD_SIZE);
  * `fds` is signalled, and reads it (resetting its counter). Returns that
  * fd's index in `fds`, or -1: the time passed, a signal came (EINTR, which
  * the event loop must then handle), poll failed, or an fd reported an error
- * or was not open. A readiness another reader took first is waited past,
- * within the same time.
+ * or was not open. A readiness another reader took first, or an fd that
+ * reads as no eventfd does, is waited past within the same time.
  */
 export function eventfdWait(fds: readonly number[], timeoutMs: number): number {
   if (fds.length === 0) throw new RangeError("eventfdWait needs an fd to watch");
@@ -82,8 +82,22 @@ export function eventfdWait(fds: readonly number[], timeoutMs: number): number {
       const revents = pollfds.readUInt16LE(i * POLLFD_SIZE + 6);
       // POLLERR, POLLHUP, POLLNVAL (an fd closed meanwhile): not for this wait to sort out.
       if ((revents & ~POLLIN) !== 0) return -1;
-      if (revents !== 0 && eventfdRead(fds[i]!) !== null) return i;
+      if (revents !== 0 && readOrFail(fds[i]!)) return i;
     }
+  }
+}
+
+/**
+ * {@link eventfdRead} for {@link eventfdWait}: true when it read a count;
+ * false when another reader took it first, and when the fd is not an
+ * eventfd after all (a peer may pass anything as a kick fd): the caller's
+ * event loop then deals with that fd as it always does.
+ */
+function readOrFail(fd: number): boolean {
+  try {
+    return eventfdRead(fd) !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -5,8 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Worker } from "node:worker_threads";
-import { closeSync } from "node:fs";
+import { closeSync, writeSync } from "node:fs";
 import { eventfd, eventfdRead, eventfdWait, eventfdWrite } from "../../src/sys/eventfd.js";
+import { socketpair } from "../../src/sys/index.js";
 
 test("eventfdWait answers the signalled fd's index and resets its counter; -1 when the time passes", () => {
   const fds = [eventfd(), eventfd(), eventfd()];
@@ -54,5 +55,16 @@ test("eventfdWait gives up at once on an fd that is not open, instead of spinnin
     assert.ok(performance.now() - start < 1000, "POLLNVAL ends the wait");
   } finally {
     closeSync(open);
+  }
+});
+
+test("eventfdWait on an fd that is no eventfd (a peer may send anything as a kick fd) neither throws nor answers it", () => {
+  const [a, b] = socketpair();
+  try {
+    writeSync(b, Buffer.from("abc"));
+    assert.equal(eventfdWait([a], 50), -1);
+  } finally {
+    closeSync(a);
+    closeSync(b);
   }
 });
