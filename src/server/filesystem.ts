@@ -31,7 +31,6 @@ import type {
   AttrOut,
   BmapIn,
   CopyFileRangeIn,
-  EntryOut,
   FallocateIn,
   FileLock,
   FlushIn,
@@ -50,6 +49,7 @@ import type {
   StatxOut,
   WriteIn,
 } from "../fuse/structs.js";
+import { Attr, EntryOut } from "../fuse/structs.js";
 import type { CreateOut } from "../fuse/messages.js";
 import { errno } from "../common/errors.js";
 
@@ -127,32 +127,8 @@ export type Answer<T> = T | Promise<T>;
  * every request finds the caches cold) cost more than the failed openat
  * itself. Compare by identity.
  */
-export const NO_ENTRY: EntryOut = Object.freeze({
-  nodeid: 0n,
-  generation: 0n,
-  entryValid: 0n,
-  attrValid: 0n,
-  entryValidNsec: 0,
-  attrValidNsec: 0,
-  attr: Object.freeze({
-    ino: 0n,
-    size: 0n,
-    blocks: 0n,
-    atime: 0n,
-    mtime: 0n,
-    ctime: 0n,
-    atimensec: 0,
-    mtimensec: 0,
-    ctimensec: 0,
-    mode: 0,
-    nlink: 0,
-    uid: 0,
-    gid: 0,
-    rdev: 0,
-    blksize: 0,
-    flags: 0,
-  }),
-});
+const NO_ENTRY_ATTR = Object.freeze(Attr.zero());
+export const NO_ENTRY: EntryOut = Object.freeze({ ...EntryOut.zero(), attr: NO_ENTRY_ATTR });
 
 /** The FUSE operations, one per opcode. See the module comment for the contract. */
 export interface FileSystem {
