@@ -135,6 +135,7 @@ import {
 import * as sys from "../sys/fs.js";
 import type { TimeArg } from "../sys/fs.js";
 import * as libc from "../sys/libc.js";
+import type { CStr } from "../sys/libc.js";
 import { cstring, display } from "../sys/path.js";
 import { decodeDev, toFuseStatx } from "./attr.js";
 import { CallerCredentials } from "./credentials.js";
@@ -422,7 +423,7 @@ export class PassthroughFs extends FileSystemBase {
       this.#countReuse(inode !== undefined ? 2 : -1);
       if (inode !== undefined) return this.#entry(inode, st.attr(this.#attrFlags(dir, st)));
     }
-    const fd = libc.openat(dir.fd, path, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
+    const fd = this.#tryOpenAt(dir, path, O_PATH);
     if (fd < 0) return this.#missing("openat", name);
     const entry = this.#adopt(dir, fd, op, name);
     this.#countReuse(this.#inodes.reused ? 2 : -1);
@@ -522,10 +523,15 @@ export class PassthroughFs extends FileSystemBase {
    * close 4.0 µs).
    */
   #openAt(dir: Inode, name: Uint8Array | string, flags: number, mode = 0): number {
-    // libc directly: sys.openat would format the name for its error message on success too.
-    const fd = libc.openat(dir.fd, cstring(name, "openat"), flags | O_NOFOLLOW | O_CLOEXEC, mode);
+    const fd = this.#tryOpenAt(dir, cstring(name, "openat"), flags, mode);
     if (fd < 0) libc.fail("openat", display(name));
     return fd;
+  }
+
+  /** {@link #openAt} of a name already made a C string, without the throw: -1 on failure, the errno in `libc.lastErrno()`. */
+  #tryOpenAt(dir: Inode, path: CStr, flags: number, mode = 0): number {
+    // libc directly: sys.openat would format the name for its error message on success too.
+    return libc.openat(dir.fd, path, flags | O_NOFOLLOW | O_CLOEXEC, mode);
   }
 
   #attrFlags(dir: Inode, st: HostIdentity): number {

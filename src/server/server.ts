@@ -184,7 +184,7 @@ const NO_REPLY = -1;
 /**
  * What a handler returns: nothing once its reply has gone, a promise that
  * settles after it goes, or the errno it has already answered with (through
- * {@link FuseServer.failed}, when the file system answered a failure without
+ * {@link FuseServer.fail}, when the file system answered a failure without
  * throwing; a promise of it when that send was asynchronous).
  */
 type Handled = void | number | Promise<unknown>;
@@ -616,16 +616,13 @@ export class FuseServer {
     return Errno.EIO;
   }
 
-  /** For handlers: a header-only error reply, for a failure the file system answered without throwing (see {@link Handled}). */
-  failed(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
-    return this.fail(reply, unique, e);
-  }
-
   /**
    * Sends a header-only error reply; returns `e` (a promise of it only when
    * the send is asynchronous, so a synchronous one costs no microtask turn).
+   * Handlers use it for a failure the file system answered without throwing
+   * (see {@link Handled}).
    */
-  private fail(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
+  fail(reply: ReplyTarget, unique: bigint, e: number): number | Promise<number> {
     try {
       const sent = reply.send([encodeErrorReply(unique, e)]);
       if (sent !== undefined) return sent.then(() => e, (error: unknown) => unsent(e, unique, error));
@@ -816,7 +813,7 @@ function ok<O extends ReplyOpcode>(
 on(Opcode.LOOKUP, (s, req, ctx, reply) => {
   checkEntryName(req.name);
   return andThen(s.fs.lookup(ctx, req.header.nodeid, req.name), (entry) =>
-    entry === NO_ENTRY ? s.failed(reply, ctx.unique, Errno.ENOENT) : ok(s, reply, ctx.unique, Opcode.LOOKUP, entry),
+    entry === NO_ENTRY ? s.fail(reply, ctx.unique, Errno.ENOENT) : ok(s, reply, ctx.unique, Opcode.LOOKUP, entry),
   );
 });
 
