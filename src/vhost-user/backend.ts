@@ -649,10 +649,10 @@ export class VhostUserBackend {
       nextAvail: slot.nextAvail,
       features: this.ackedFeatures,
       notify: () => {
-        if (live.running && slot.callFd >= 0) system.signalEventFd(slot.callFd);
+        if (live.running && slot.callFd >= 0) this.signal(slot.callFd, `call of ring ${index}`);
       },
       signalError: () => {
-        if (live.running && slot.errFd >= 0) system.signalEventFd(slot.errFd);
+        if (live.running && slot.errFd >= 0) this.signal(slot.errFd, `error of ring ${index}`);
       },
     };
     slot.live = live;
@@ -739,8 +739,22 @@ export class VhostUserBackend {
     return true;
   }
 
+  /**
+   * Signals an eventfd the frontend gave (a ring's call or error fd). The
+   * frontend may have given anything: a write that fails (a pipe whose reader
+   * has gone answers EPIPE) is reported, never thrown at whoever completed a
+   * request, which would end the daemon.
+   */
+  private signal(fd: number, what: string): void {
+    try {
+      this.system.signalEventFd(fd);
+    } catch (error) {
+      this.onError(error instanceof Error ? error : new Error(String(error)), `signalling the ${what}`);
+    }
+  }
+
   private ringFailed(index: number, slot: RingSlot, error: unknown): void {
-    if (slot.errFd >= 0) this.system.signalEventFd(slot.errFd);
+    if (slot.errFd >= 0) this.signal(slot.errFd, `error of ring ${index}`);
     this.onError(error instanceof Error ? error : new Error(String(error)), `start ring ${index}`);
   }
 

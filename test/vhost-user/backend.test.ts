@@ -236,6 +236,25 @@ test("kickWaitMs: the kicks that come while a settled device waits are served fr
   await finish(s);
 });
 
+test("a call or error fd that cannot be signalled (the frontend gave no eventfd) is reported, never thrown at the device", async () => {
+  const s = setup();
+  const kicks = await twoRunningRings(s);
+  // Ring 1's call and error fds replaced by something no eventfd write accepts.
+  const other = s.kernel.other();
+  assert.equal(await acked(s, R.SET_VRING_CALL, encodeVringFile({ index: 1, noFd: false }), [other]), 0n);
+  assert.equal(await acked(s, R.SET_VRING_ERR, encodeVringFile({ index: 1, noFd: false }), [other]), 0n);
+  s.system.closeFd(other);
+  const vring = s.device.running.get(1)!;
+  assert.doesNotThrow(() => vring.notify());
+  assert.doesNotThrow(() => vring.signalError());
+  assert.deepEqual(
+    s.errors.map((e) => e.request),
+    ["signalling the call of ring 1", "signalling the error of ring 1"],
+  );
+  for (const k of kicks) s.system.closeFd(k);
+  await finish(s);
+});
+
 test("kickWaitMs 0 (the default) never waits; more than KICK_WAIT_TURN_MS is refused", async () => {
   const device = new SettlingDevice();
   const s = setup(device);
