@@ -290,6 +290,8 @@ export const pivot_root = sys<[newRoot: CStr, putOld: CStr]>(SYS.pivot_root, ["c
 export const chroot = declare<[path: CStr], number>("int chroot(const char *path)");
 /** `argv` ends with null, as execv(3) requires. */
 export const execv = declare<[path: CStr, argv: (string | null)[]], number>("int execv(const char *path, const char **argv)");
+/** signal(2) with the handler as a number: SIG_DFL 0, SIG_IGN 1; answers the previous one (-1: SIG_ERR). */
+export const signal = declare<[signum: number, handler: number | bigint], number | bigint>("intptr_t signal(int signum, intptr_t handler)");
 export const fchdir = declare<[fd: number], number>("int fchdir(int fd)");
 export const prctl = declare<[option: number, arg2: number | bigint, arg3: number, arg4: number, arg5: number], number>(
   "int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)",

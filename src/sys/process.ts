@@ -37,6 +37,10 @@ import {
 import { openat } from "./fs.js";
 import { cstring, type PathLike } from "./path.js";
 
+const SIGPROF = osConstants.signals.SIGPROF;
+/** signal(2)'s SIG_IGN. */
+const SIG_IGN = 1;
+
 /** unshare(2) with CLONE_* flags (see the module comment about threads). */
 export function unshare(flags: number): void {
   libc.check(libc.unshare(flags), "unshare");
@@ -240,12 +244,19 @@ export function unmountLazy(target: string): void {
  * run by Node with `nodeFlags` before the flags it was started with; the
  * script's own arguments stay as they were. Node marks the standard fds 0-2
  * close-on-exec at startup; they, and `keepFds`, are made inheritable first.
+ * SIGPROF is ignored across the exec: under `node --cpu-prof` the sampler's
+ * next tick, pending at the exec or sent before the new image has its
+ * handler, would otherwise end the new process (the default action); the new
+ * Node installs its own handler when it profiles.
  * Returns only when execv fails, with its errno (the process goes on as it
  * was, its fds then inheritable).
  */
 export function reexecNode(nodeFlags: readonly string[], keepFds: readonly number[] = []): number {
   for (const fd of [0, 1, 2, ...keepFds]) libc.fcntlInt(fd, F_SETFD, 0);
   const argv = [process.execPath, ...nodeFlags, ...process.execArgv, ...process.argv.slice(1)];
+  const previous = libc.signal(SIGPROF, SIG_IGN);
   libc.execv(process.execPath, [...argv, null]);
-  return libc.lastErrno();
+  const errno = libc.lastErrno();
+  if (previous !== -1 && previous !== -1n) libc.signal(SIGPROF, previous);
+  return errno;
 }

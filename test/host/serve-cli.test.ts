@@ -247,6 +247,18 @@ test("serve runs on in place (same pid) with Node's code on large pages, unless 
   assert.equal((await off.exited).code, 0, off.stderr());
 });
 
+test("the relaunch on large pages survives node --cpu-prof (its sampler's signal is ignored across the exec)", async (t) => {
+  const s = scratch(t);
+  const profiles = join(s.dir, "profiles");
+  // A 10 µs sampling interval: before the fix every such start died of SIGPROF at the exec (8 of 8).
+  const nodeFlags = ["--cpu-prof", `--cpu-prof-dir=${profiles}`, "--cpu-prof-interval=10"];
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=0"], { nodeFlags }));
+  await server.waitFor(WAITING);
+  closeSync(connectUnix(s.socket));
+  assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stderr());
+  assert.ok(readdirSync(profiles).some((f) => f.endsWith(".cpuprofile")), "the relaunched node wrote its profile");
+});
+
 test("--fd=N that is not a listening Unix stream socket is refused in one line", async (t) => {
   const s = scratch(t);
   const file = openSync(join(s.dir, "plain"), "w");

@@ -48,13 +48,16 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** A command to run viofs under (e.g. `setpriv …`). */
   prefix?: string[];
+  /** Flags for the node that runs viofs (e.g. `--cpu-prof`), before its script. */
+  nodeFlags?: string[];
   stdio?: StdioOptions;
   detached?: boolean;
 }
 
 /** Starts `viofs <args>` from the repository root. */
 export function start(args: string[], options: StartOptions = {}): Running {
-  const [program, ...rest] = [...(options.prefix ?? []), ...VIOFS] as [string, ...string[]];
+  const [node, ...script] = VIOFS as [string, ...string[]];
+  const [program, ...rest] = [...(options.prefix ?? []), node, ...(options.nodeFlags ?? []), ...script] as [string, ...string[]];
   const child = spawn(program, [...rest, ...args], {
     cwd: ROOT,
     stdio: options.stdio ?? ["ignore", "pipe", "pipe"],
