@@ -22,7 +22,8 @@
  * stopped, all memory unmapped, every fd closed, the device reset and
  * {@link VhostUserBackend.closed} resolved.
  */
-import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { Errno } from "../common/errno.js";
+import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { log } from "../common/log.js";
 import { GuestMemory } from "../virtio/memory.js";
 import { availRingSize, descTableSize, hasFeature, isValidQueueSize, usedRingSize } from "../virtio/ring.js";
@@ -741,14 +742,20 @@ export class VhostUserBackend {
 
   /**
    * Signals an eventfd the frontend gave (a ring's call or error fd). The
-   * frontend may have given anything: a write that fails (a pipe whose reader
-   * has gone answers EPIPE) is reported, never thrown at whoever completed a
-   * request, which would end the daemon.
+   * frontend may have given anything that takes a write, and a write that
+   * fails is never thrown at whoever completed a request, which would end
+   * the daemon. EPIPE or ECONNRESET (a socket or pipe whose reader has gone)
+   * says the frontend has left: our own guest driver gives socketpair ends as
+   * call fds (guest/notify.ts), and requests that complete after it closed,
+   * before this process has read the end of the vhost-user stream, meet
+   * exactly that. Nobody is left to wake, and the disconnect follows from the
+   * stream; nothing is reported. Any other failure is.
    */
   private signal(fd: number, what: string): void {
     try {
       this.system.signalEventFd(fd);
     } catch (error) {
+      if (ErrnoError.is(error) && (error.errno === Errno.EPIPE || error.errno === Errno.ECONNRESET)) return;
       this.onError(error instanceof Error ? error : new Error(String(error)), `signalling the ${what}`);
     }
   }

@@ -255,6 +255,19 @@ test("a call or error fd that cannot be signalled (the frontend gave no eventfd)
   await finish(s);
 });
 
+test("a call fd whose reader has gone (EPIPE: the frontend closed its socketpair end) is passed over without a report", async () => {
+  const s = setup();
+  const kicks = await twoRunningRings(s);
+  const orphan = s.kernel.orphan();
+  assert.equal(await acked(s, R.SET_VRING_CALL, encodeVringFile({ index: 1, noFd: false }), [orphan]), 0n);
+  s.system.closeFd(orphan);
+  const vring = s.device.running.get(1)!;
+  assert.doesNotThrow(() => vring.notify());
+  assert.deepEqual(s.errors, [], "a frontend that left is no error");
+  for (const k of kicks) s.system.closeFd(k);
+  await finish(s);
+});
+
 test("kickWaitMs 0 (the default) never waits; more than KICK_WAIT_TURN_MS is refused", async () => {
   const device = new SettlingDevice();
   const s = setup(device);

@@ -12,7 +12,9 @@ import type { FrontendSystem } from "../../src/vhost-user/frontend.js";
 type FakeObject =
   | { kind: "memfd"; buffer: ArrayBuffer }
   | { kind: "eventfd"; counter: bigint; watchers: Set<() => void>; scheduled: boolean }
-  | { kind: "other" };
+  | { kind: "other" }
+  /** A socket whose peer has closed: a write is EPIPE. */
+  | { kind: "orphan" };
 
 export class FakeKernel {
   private next = 100;
@@ -52,6 +54,11 @@ export class FakeKernel {
   }
 
   /** An fd for something that is neither a memfd nor an eventfd. */
+  /** A socket whose peer has gone (a write answers EPIPE). */
+  orphan(): number {
+    return this.open({ kind: "orphan" });
+  }
+
   other(): number {
     return this.open({ kind: "other" });
   }
@@ -94,6 +101,7 @@ export class FakeSystem implements FrontendSystem {
 
   signalEventFd(fd: number): void {
     const object = this.kernel.get(fd);
+    if (object.kind === "orphan") throw errno("EPIPE", "write");
     if (object.kind !== "eventfd") throw errno("EINVAL", "write");
     object.counter += 1n;
     this.schedule(object);
