@@ -53,12 +53,12 @@ export class FakeKernel {
     return this.fds.size;
   }
 
-  /** An fd for something that is neither a memfd nor an eventfd. */
   /** A socket whose peer has gone (a write answers EPIPE). */
   orphan(): number {
     return this.open({ kind: "orphan" });
   }
 
+  /** An fd for something that is neither a memfd nor an eventfd. */
   other(): number {
     return this.open({ kind: "other" });
   }
