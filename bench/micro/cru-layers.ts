@@ -2,8 +2,8 @@
  * Where a CREATE+RELEASE+UNLINK+FORGET cycle's time goes in `viofs serve`'s
  * process, layer by layer, without a transport: the same system calls made
  * directly (koffi), the PassthroughFs methods, and FuseServer.handle over
- * encoded requests. Each figure is the best of several rounds, CPU ns per
- * cycle; the differences are what each layer adds. Not a test and not part
+ * encoded requests. Each figure is the round with the least CPU time per
+ * cycle, as user and system ns; the differences are what each layer adds. Not a test and not part
  * of `npm run bench`:
  *
  *     npx tsx bench/micro/cru-layers.ts [DIR] [--only=WORD]
@@ -15,15 +15,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FUSE_ROOT_ID, Opcode, OpenFlag } from "../../src/fuse/abi.js";
-import { encodeRequestBytes } from "../../src/fuse/messages.js";
+import { encodeRequestBytes, type RequestHeader } from "../../src/fuse/messages.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import type { Context } from "../../src/server/filesystem.js";
 import type { ReplyTarget } from "../../src/server/reply.js";
 import * as libc from "../../src/sys/libc.js";
 import { procSelfFd } from "../../src/sys/fs.js";
-import { O_CLOEXEC, O_CREAT, O_EXCL, O_PATH, O_WRONLY } from "../../src/sys/constants.js";
+import { AT_EMPTY_PATH, AT_FDCWD, O_CLOEXEC, O_CREAT, O_EXCL, O_PATH, O_WRONLY, STATX_BASIC_STATS, STATX_BTIME } from "../../src/sys/constants.js";
 import { createServer, DEFAULT_DEVICE_OPTIONS } from "../../src/host/device.js";
-import type { RequestHeader } from "../../src/fuse/messages.js";
 
 /** A root caller's request header, as the driver bench's (creates run as the daemon: no credential switch). */
 const header = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 0, gid: 0, pid: 4242 });
@@ -55,12 +54,12 @@ const ctx: Context = { unique: 1n, uid: 0, gid: 0, pid: 1 };
 const options = { ...DEFAULT_DEVICE_OPTIONS, xattr: true };
 
 async function main(): Promise<void> {
-  const dirFd = libc.check(libc.openat(-100, Buffer.from(`${root}\0`), O_PATH | O_CLOEXEC, 0), "openat");
+  const dirFd = libc.check(libc.openat(AT_FDCWD, Buffer.from(`${root}\0`), O_PATH | O_CLOEXEC, 0), "openat");
   measure("system calls (openat, reopen, statx, 2 close, unlinkat)", (i) => {
     const name = Buffer.from(`s${i}\0`);
     const fd = libc.openat(dirFd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644);
     const path = libc.openat(procSelfFd(), Buffer.from(`${fd}\0`), O_PATH | O_CLOEXEC, 0);
-    libc.statx(path, Buffer.from("\0"), 0x1000, 0xfff, statxBuf);
+    libc.statx(path, Buffer.from("\0"), AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, statxBuf);
     libc.close(fd);
     libc.unlinkat(dirFd, name, 0);
     libc.close(path);
