@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
-import { DEFAULT_PROTOCOL_FEATURES, KICK_WAIT_TURN_MS, MEMORY_NOT_SHARED, VhostUserBackend } from "../../src/vhost-user/backend.js";
+import { DEFAULT_PROTOCOL_FEATURES, KICK_WAIT_TURN_MS, MEMORY_NOT_SHARED, VhostUserBackend, type Vring } from "../../src/vhost-user/backend.js";
 import {
   FrontendRequest as R,
   HeaderFlag,
@@ -236,15 +236,22 @@ test("kickWaitMs: the kicks that come while a settled device waits are served fr
   await finish(s);
 });
 
+/**
+ * Gives ring 1 `fd` (closed again on this side: the backend holds its own)
+ * through each of `requests` (SET_VRING_CALL, SET_VRING_ERR), each acked; answers
+ * ring 1 as the device runs it.
+ */
+async function ringOneSignalling(s: Setup, fd: number, requests: readonly number[]): Promise<Vring> {
+  for (const request of requests) assert.equal(await acked(s, request, encodeVringFile({ index: 1, noFd: false }), [fd]), 0n);
+  s.system.closeFd(fd);
+  return s.device.running.get(1)!;
+}
+
 test("a call or error fd that cannot be signalled (the frontend gave no eventfd) is reported, never thrown at the device", async () => {
   const s = setup();
   const kicks = await twoRunningRings(s);
   // Ring 1's call and error fds replaced by something no eventfd write accepts.
-  const other = s.kernel.other();
-  assert.equal(await acked(s, R.SET_VRING_CALL, encodeVringFile({ index: 1, noFd: false }), [other]), 0n);
-  assert.equal(await acked(s, R.SET_VRING_ERR, encodeVringFile({ index: 1, noFd: false }), [other]), 0n);
-  s.system.closeFd(other);
-  const vring = s.device.running.get(1)!;
+  const vring = await ringOneSignalling(s, s.kernel.other(), [R.SET_VRING_CALL, R.SET_VRING_ERR]);
   assert.doesNotThrow(() => vring.notify());
   assert.doesNotThrow(() => vring.signalError());
   assert.deepEqual(
@@ -258,10 +265,7 @@ test("a call or error fd that cannot be signalled (the frontend gave no eventfd)
 test("a call fd whose reader has gone (EPIPE: the frontend closed its socketpair end) is passed over without a report", async () => {
   const s = setup();
   const kicks = await twoRunningRings(s);
-  const orphan = s.kernel.orphan();
-  assert.equal(await acked(s, R.SET_VRING_CALL, encodeVringFile({ index: 1, noFd: false }), [orphan]), 0n);
-  s.system.closeFd(orphan);
-  const vring = s.device.running.get(1)!;
+  const vring = await ringOneSignalling(s, s.kernel.orphan(), [R.SET_VRING_CALL]);
   assert.doesNotThrow(() => vring.notify());
   assert.deepEqual(s.errors, [], "a frontend that left is no error");
   for (const k of kicks) s.system.closeFd(k);
