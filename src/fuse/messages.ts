@@ -898,8 +898,19 @@ export function encodeReplyBytes<O extends ReplyOpcode>(
  */
 export function encodeErrorReply(unique: bigint, errno: number): Uint8Array {
   const e = Number.isInteger(errno) && errno >= 1 && errno <= MAX_REPLY_ERRNO ? errno : Errno.EIO;
+  return encodeOutHeader(OutHeader.SIZE, -e, unique);
+}
+
+/**
+ * A `fuse_out_header` alone: `len` the whole reply's length (this header
+ * and what follows it), `error` 0 or a negated errno. The head of a reply
+ * whose body is sent as chunks of its own (READ's data), or all of an empty
+ * one; like {@link encodeReply}'s head chunk, a view of memory shared with
+ * other replies.
+ */
+export function encodeOutHeader(len: number, error: number, unique: bigint): Uint8Array {
   const w = new WireWriter(OutHeader.SIZE, "shared");
-  OutHeader.encode(w, { len: OutHeader.SIZE, error: -e, unique });
+  OutHeader.encode(w, { len, error, unique });
   return w.finish();
 }
 

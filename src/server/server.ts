@@ -41,6 +41,7 @@ import {
   NO_REPLY_OPCODES,
   decodeRequest,
   encodeErrorReply,
+  encodeOutHeader,
   encodeReply,
   wireOptions,
   type ReplyBodyMap,
@@ -199,19 +200,11 @@ type Handler = (
 ) => Handled;
 
 // ---------------------------------------------------------------------------
-// Small hand-made replies (the hot ones)
-
-function outHeader(len: number, error: number, unique: bigint): Buffer {
-  const b = Buffer.allocUnsafe(OUT_HEADER_SIZE);
-  b.writeUInt32LE(len, 0);
-  b.writeInt32LE(error, 4);
-  b.writeBigUInt64LE(unique, 8);
-  return b;
-}
+// Small replies (the hot ones)
 
 /** A success reply without a body. */
 function emptyReply(unique: bigint): Uint8Array[] {
-  return [outHeader(OUT_HEADER_SIZE, 0, unique)];
+  return [encodeOutHeader(OUT_HEADER_SIZE, 0, unique)];
 }
 
 /** The reply to WRITE: header + `fuse_write_out`. */
@@ -913,7 +906,7 @@ on(Opcode.READ, (s, req, ctx, reply) => {
   if (room < arg.size) arg = { ...arg, size: room };
   return andThen(s.fs.read(ctx, req.header.nodeid, arg, target), (n) => {
     if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);
-    return reply.sendData(outHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
+    return reply.sendData(encodeOutHeader(OUT_HEADER_SIZE + n, 0, ctx.unique), n);
   });
 });
 
@@ -993,7 +986,7 @@ async function readdir(
     log.debug(`fuse: READDIRPLUS failed after ${sink.count} entries, sending those: ${describe(error)}`);
   }
   const body = sink.finish();
-  return reply.send([outHeader(OUT_HEADER_SIZE + body.byteLength, 0, ctx.unique), body]);
+  return reply.send([encodeOutHeader(OUT_HEADER_SIZE + body.byteLength, 0, ctx.unique), body]);
 }
 
 on(Opcode.READDIR, (s, req, ctx, reply) => readdir(s, req, false, ctx, reply));
