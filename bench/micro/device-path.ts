@@ -7,7 +7,11 @@
  * back and decides whether to notify (the notification itself is counted,
  * not signalled). Not a test and not part of `npm run bench`:
  *
- *     npx tsx bench/micro/device-path.ts [--filter WORD]
+ *     npx tsx bench/micro/device-path.ts [--filter WORD] [--count N]
+ *
+ * `--count N` runs each case N times once, untimed: a fixed amount of work
+ * whose instructions `valgrind --tool=callgrind` can count, a figure this
+ * shared machine's noise (±20% in CPU time between runs) leaves alone.
  *
  * The `passthrough` cases serve GETATTR and LOOKUP of a real file through
  * PassthroughFs instead (a statx, or an openat, a statx and a close, each),
@@ -19,9 +23,9 @@
  * the device layer adds. QD1 waits for each reply before the next request;
  * QD16 keeps 16 in flight.
  */
-import { Opcode } from "../../src/fuse/abi.js";
-import { encodeRequestBytes } from "../../src/fuse/messages.js";
-import type { AttrOut, EntryOut } from "../../src/fuse/structs.js";
+import { Opcode, OpenFlag } from "../../src/fuse/abi.js";
+import { encodeRequestBytes, type RequestHeader } from "../../src/fuse/messages.js";
+import { CreateIn, EntryOut, InHeader, OutHeader, type AttrOut } from "../../src/fuse/structs.js";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -222,6 +226,83 @@ function lookupGetattrCase(server: FuseServer, dir: bigint, files: number): Case
 
 const benchName = (i: number): string => `l${String(i).padStart(5, "0")}`;
 
+/** A root caller's header (creates run as the daemon, as in the driver bench: no credential switch). */
+const rootHeader = (nodeid: bigint): RequestHeader => ({ unique: 0x1234n, nodeid, uid: 0, gid: 0, pid: 4242 });
+
+/**
+ * The driver bench's CREATE+RELEASE+UNLINK at QD16 in one process: 16
+ * CREATEs of new names in `dir`, then the RELEASE and the UNLINK of each,
+ * then a BATCH_FORGET of the 16 nodes (FuseSession sends one per 256; here
+ * the batch keeps the node table small). Requests are patched copies of
+ * templates (name digits, node id, fh written in place), so that encoding
+ * them costs little next to serving them.
+ */
+function createCycleCase(server: FuseServer, dir: bigint): Case {
+  const rig = new Rig(server, true);
+  const qd = 16;
+  const digits = 8;
+  const name = (i: number): Buffer => Buffer.from(`c${String(i).padStart(digits, "0")}`);
+  const flags = OpenFlag.O_WRONLY | OpenFlag.O_CREAT | OpenFlag.O_EXCL;
+  const createT = encodeRequestBytes({ opcode: Opcode.CREATE, header: rootHeader(dir), arg: { flags, mode: 0o100644, umask: 0o022, openFlags: 0 }, name: name(0) });
+  const unlinkT = encodeRequestBytes({ opcode: Opcode.UNLINK, header: rootHeader(dir), name: name(0) });
+  const releaseT = encodeRequestBytes({ opcode: Opcode.RELEASE, header: rootHeader(0n), arg: { fh: 0n, flags: OpenFlag.O_WRONLY, releaseFlags: 0, lockOwner: 0n } });
+  // Where the name's digits start in CREATE (after the header and fuse_create_in) and in UNLINK (after the header).
+  const createDigits = InHeader.SIZE + CreateIn.SIZE + 1;
+  const unlinkDigits = InHeader.SIZE + 1;
+  const withName = (template: Uint8Array, at: number, i: number): Uint8Array => {
+    const r = template.slice();
+    const s = String(i).padStart(digits, "0");
+    for (let k = 0; k < digits; k++) r[at + k] = s.charCodeAt(k);
+    return r;
+  };
+  const release = (nodeid: bigint, fh: bigint): Uint8Array => {
+    const r = releaseT.slice();
+    const v = new DataView(r.buffer, r.byteOffset, r.byteLength);
+    v.setBigUint64(16, nodeid, true);
+    v.setBigUint64(InHeader.SIZE, fh, true);
+    return r;
+  };
+  let next = 0;
+  const round = async (requests: Uint8Array[], replies?: (slot: number) => void): Promise<void> => {
+    let kick = false;
+    requests.forEach((r, slot) => (kick = rig.submit(r, slot) || kick));
+    let done = 0;
+    while (done < requests.length) {
+      const woken = rig.notified();
+      if (kick) rig.kick();
+      kick = false;
+      for (const used of rig.driver.takeUsed()) {
+        replies?.(used.token);
+        done++;
+      }
+      if (done < requests.length) await woken;
+    }
+  };
+  return {
+    name: `device passthrough CREATE+RELEASE+UNLINK+FORGET QD${qd}`,
+    async run(n) {
+      for (let done = 0; done < n; done += qd) {
+        const first = next;
+        next += qd;
+        const nodes: bigint[] = [];
+        const fhs: bigint[] = [];
+        await round(
+          Array.from({ length: qd }, (_, k) => withName(createT, createDigits, first + k)),
+          (slot) => {
+            nodes[slot] = rig.replyU64(slot, OutHeader.SIZE);
+            fhs[slot] = rig.replyU64(slot, OutHeader.SIZE + EntryOut.SIZE);
+          },
+        );
+        await round([
+          ...nodes.map((nodeid, k) => release(nodeid, fhs[k]!)),
+          ...Array.from({ length: qd }, (_, k) => withName(unlinkT, unlinkDigits, first + k)),
+        ]);
+        await round([encodeRequestBytes({ opcode: Opcode.BATCH_FORGET, header: rootHeader(0n), forgets: nodes.map((nodeid) => ({ nodeid, nlookup: 1n })) })]);
+      }
+    },
+  };
+}
+
 function chainCase(name: string, server: FuseServer, request: Uint8Array): Case {
   const readable = [new Uint8Array(request)];
   const writable = [new Uint8Array(REPLY_ROOM)];
@@ -236,6 +317,7 @@ function chainCase(name: string, server: FuseServer, request: Uint8Array): Case 
 async function main(): Promise<void> {
   log.setLevel("error");
   const filter = process.argv.includes("--filter") ? process.argv[process.argv.indexOf("--filter") + 1]! : "";
+  const count = process.argv.includes("--count") ? Number(process.argv[process.argv.indexOf("--count") + 1]) : 0;
   const server = await readyServer(new ConstFs());
   const dir = mkdtempSync(join(tmpdir(), "viofs-device-path-"));
   mkdirSync(join(dir, "share"));
@@ -259,6 +341,8 @@ async function main(): Promise<void> {
     arg: { fh: opened.fh, offset: 0n, size: READ_PAGES * PAGE, readFlags: 0, lockOwner: 0n, flags: 0 },
   });
   const lookupDir = await pfs.lookup({ unique: 4n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("lookup"));
+  mkdirSync(join(dir, "share", "create"));
+  const createDir = await pfs.lookup({ unique: 5n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("create"));
   const readReply = [16, ...Array.from({ length: READ_PAGES }, () => PAGE)];
   // LOOKUPs add a reference each (as the guest's would, until FORGET): harmless here.
   const list: Case[] = [
@@ -273,12 +357,19 @@ async function main(): Promise<void> {
     deviceCase("passthrough GETATTR", real, realGetattr, 16),
     deviceCase("passthrough LOOKUP", real, lookupReq, 16),
     lookupGetattrCase(real, lookupDir.nodeid, 1000),
+    createCycleCase(real, createDir.nodeid),
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 1, readReply),
     // 34 descriptors a chain, no indirect tables here: 7 fit the 256-entry ring.
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 4, readReply),
   ].filter((c) => c.name.includes(filter));
   console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
-  for (const c of list) {
+  if (count > 0) {
+    // Fixed work, no timing: for counting instructions (valgrind --tool=callgrind), which the machine's noise leaves alone.
+    for (const c of list) {
+      await c.run(count);
+      console.log(`${c.name}: ran ${count}`);
+    }
+  } else for (const c of list) {
     const f = await measure(c);
     console.log(`${c.name.padEnd(34)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
   }
