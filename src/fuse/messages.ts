@@ -325,7 +325,7 @@ function st<T>(s: Struct<T>, v: T, size = s.SIZE): Piece {
 
 function nm(name: Uint8Array, field: string): Piece {
   checkName(name, field);
-  return { size: name.byteLength + 1, write: (w) => w.name(name, field) };
+  return { size: name.length + 1, write: (w) => w.name(name, field) };
 }
 
 function arr<T>(s: Struct<T>, items: readonly T[]): Piece {
@@ -373,7 +373,7 @@ function lengthError(what: string, declared: number, actual: number): ProtocolEr
 
 /** Checks a declared length against the data that followed. */
 function declared(what: string, size: number, data: Uint8Array): void {
-  if (size !== data.byteLength) throw lengthError(what, size, data.byteLength);
+  if (size !== data.length) throw lengthError(what, size, data.length);
 }
 
 /** A count of fixed-size records that must fill the rest of the message exactly. */
@@ -386,8 +386,8 @@ function records<T>(r: WireReader, s: Struct<T>, count: number, what: string): T
 
 /** A reply's data must not exceed what the request asked for. */
 function atMost(what: string, limit: number, data: Uint8Array): Uint8Array {
-  if (data.byteLength > limit) {
-    throw new ProtocolError(ProtocolErrorCode.LENGTH, `${what}: ${data.byteLength} bytes exceed the requested ${limit}`);
+  if (data.length > limit) {
+    throw new ProtocolError(ProtocolErrorCode.LENGTH, `${what}: ${data.length} bytes exceed the requested ${limit}`);
   }
   return data;
 }
@@ -712,27 +712,27 @@ function assemble(
   for (const p of pieces) {
     if (p instanceof Uint8Array) {
       passing = true;
-      total += p.byteLength;
+      total += p.length;
     } else {
       if (passing) throw new Error("fuse codec: fixed piece after bulk data");
       head += p.size;
       total += p.size;
     }
   }
-  if (tail) total += tail.byteLength;
+  if (tail) total += tail.length;
   if (total > 0xffff_ffff) throw new ProtocolError(ProtocolErrorCode.LIMIT, `message of ${total} bytes`);
   const w = new WireWriter(head, memory);
   writeHeader(w, total);
   const chunks: Uint8Array[] = [];
   for (const p of pieces) {
     if (p instanceof Uint8Array) {
-      if (p.byteLength > 0) chunks.push(p);
+      if (p.length > 0) chunks.push(p);
     } else {
       p.write(w);
     }
   }
   chunks.unshift(w.finish());
-  if (tail && tail.byteLength > 0) chunks.push(tail);
+  if (tail && tail.length > 0) chunks.push(tail);
   return chunks;
 }
 
@@ -740,12 +740,12 @@ function assemble(
 export function concatChunks(chunks: readonly Uint8Array[]): Uint8Array {
   if (chunks.length === 1) return chunks[0]!;
   let n = 0;
-  for (const c of chunks) n += c.byteLength;
+  for (const c of chunks) n += c.length;
   const out = new Uint8Array(n);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
-    at += c.byteLength;
+    at += c.length;
   }
   return out;
 }
@@ -783,7 +783,7 @@ function labels(label: (opcode: number) => string): string[] {
  */
 export function decodeRequest(bytes: Uint8Array, opts: WireOptions = DEFAULT_WIRE_OPTIONS): Request {
   const h = decodeInHeader(bytes);
-  if (h.len !== bytes.byteLength) throw lengthError("fuse_in_header.len", h.len, bytes.byteLength);
+  if (h.len !== bytes.length) throw lengthError("fuse_in_header.len", h.len, bytes.length);
   const opcode = h.opcode;
   const codec = (opcode < REQUEST_CODECS.length ? REQUEST_CODECS[opcode] : undefined) as RequestCodec<object> | undefined;
   if (codec === undefined) {
@@ -791,16 +791,16 @@ export function decodeRequest(bytes: Uint8Array, opts: WireOptions = DEFAULT_WIR
     throw new ProtocolError(ProtocolErrorCode.UNKNOWN, `unknown opcode ${opcode}${why}`);
   }
   const extLen = h.totalExtlen * 8;
-  const bodyEnd = bytes.byteLength - extLen;
+  const bodyEnd = bytes.length - extLen;
   if (bodyEnd < InHeader.SIZE) {
-    throw lengthError("fuse_in_header.total_extlen", extLen, bytes.byteLength - InHeader.SIZE);
+    throw lengthError("fuse_in_header.total_extlen", extLen, bytes.length - InHeader.SIZE);
   }
   // The arguments are read in place: a view of them would cost more than decoding them.
   const r = new WireReader(bytes, REQUEST_WHAT[opcode], InHeader.SIZE, bodyEnd);
   const header: RequestHeader = { unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid };
   const req = codec.decode(r, opts, opcode, header) as Request;
   r.end();
-  if (extLen > 0) req.extensions = view(bytes, bodyEnd, bytes.byteLength);
+  if (extLen > 0) req.extensions = view(bytes, bodyEnd, bytes.length);
   return req;
 }
 
@@ -923,7 +923,7 @@ export function encodeOutHeader(len: number, error: number, unique: bigint): Uin
  */
 export function decodeOutHeader(bytes: Uint8Array): OutHeader {
   const h = OutHeader.decodeAt(bytes, 0, "fuse_out_header");
-  if (h.len !== bytes.byteLength) throw lengthError("fuse_out_header.len", h.len, bytes.byteLength);
+  if (h.len !== bytes.length) throw lengthError("fuse_out_header.len", h.len, bytes.length);
   if (h.unique !== 0n) {
     if (h.error > 0 || h.error <= -(MAX_REPLY_ERRNO + 1)) {
       throw new ProtocolError(ProtocolErrorCode.VALUE, `reply error ${h.error} outside (-512, 0]`);

@@ -203,7 +203,7 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
     decode,
     decodeAt(bytes, at, what = name) {
       if (at >>> 0 !== at) throw new RangeError(`${name}: offset ${at}`);
-      const left = bytes.byteLength - at;
+      const left = bytes.length - at;
       if (size > left) {
         throw new ProtocolError(ProtocolErrorCode.SHORT, `${what}: ${name} needs ${size} bytes at offset ${at}, ${left} left`);
       }

@@ -73,10 +73,10 @@ export class WireReader {
     readonly bytes: Uint8Array,
     readonly what = "message",
     start = 0,
-    end = bytes.byteLength,
+    end = bytes.length,
   ) {
-    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= bytes.byteLength)) {
-      throw new RangeError(`WireReader: range ${start}..${end} outside ${bytes.byteLength} bytes`);
+    if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= bytes.length)) {
+      throw new RangeError(`WireReader: range ${start}..${end} outside ${bytes.length} bytes`);
     }
     this.pos = start;
     this.start = start;
@@ -302,7 +302,7 @@ export class WireWriter {
   private room(n: number): number {
     const at = this.pos;
     if (n > this.limit - at) {
-      throw new RangeError(`WireWriter overflow: ${n} bytes at ${at - this.base} of ${this.bytes.byteLength}`);
+      throw new RangeError(`WireWriter overflow: ${n} bytes at ${at - this.base} of ${this.bytes.length}`);
     }
     this.pos = at + n;
     return at;
@@ -354,7 +354,7 @@ export class WireWriter {
 
   /** Copies `src` in. */
   bytesIn(src: Uint8Array): void {
-    const at = this.room(src.byteLength);
+    const at = this.room(src.length);
     this.bytes.set(src, at - this.base);
   }
 
@@ -368,7 +368,7 @@ export class WireWriter {
   /** The filled buffer; it must be exactly full. */
   finish(): Uint8Array {
     if (this.pos !== this.limit) {
-      throw new RangeError(`WireWriter underfill: wrote ${this.offset} of ${this.bytes.byteLength} bytes`);
+      throw new RangeError(`WireWriter underfill: wrote ${this.offset} of ${this.bytes.length} bytes`);
     }
     return this.bytes;
   }
@@ -380,7 +380,7 @@ export class WireWriter {
  * UTF-8); `/` is not refused here because TMPFILE carries the name "/".
  */
 export function checkName(name: Uint8Array, field = "name"): void {
-  if (name.byteLength === 0) {
+  if (name.length === 0) {
     throw new ProtocolError(ProtocolErrorCode.STRING, `${field} is empty`);
   }
   if (name.indexOf(0) >= 0) {

@@ -119,7 +119,7 @@ class RecentKeys {
 function nameKey(parent: number, name: Uint8Array): number {
   // The nodeid's low and high 32-bit halves, then the name's bytes.
   let h = fnv(fnv(0x811c9dc5, parent >>> 0), Math.floor(parent / 2 ** 32));
-  for (let i = 0; i < name.byteLength; i++) h = Math.imul(h ^ name[i]!, 0x01000193);
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name[i]!, 0x01000193);
   return h >>> 0;
 }
 

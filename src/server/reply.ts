@@ -87,7 +87,7 @@ export class ChainReply implements ReplyTarget {
     if (head !== null) {
       // A data reply was begun: only a header-only (error) reply can follow.
       const only = chunks.length === 1 ? chunks[0]! : null;
-      if (only === null || only.byteLength !== OUT_HEADER_SIZE) {
+      if (only === null || only.length !== OUT_HEADER_SIZE) {
         throw new Error("ChainReply: only a header-only reply may follow dataBuffers");
       }
       head.write(only);
@@ -95,7 +95,7 @@ export class ChainReply implements ReplyTarget {
       return;
     }
     let total = 0;
-    for (const c of chunks) total += c.byteLength;
+    for (const c of chunks) total += c.length;
     const room = this.writer.available;
     if (total > room) throw tooSmall("reply", total, room);
     for (const c of chunks) this.writer.write(c);
@@ -139,14 +139,14 @@ export class MessageReply implements ReplyTarget {
   send(chunks: readonly Uint8Array[]): void | Promise<void> {
     this.data = null;
     let total = 0;
-    for (const c of chunks) total += c.byteLength;
+    for (const c of chunks) total += c.length;
     if (total > this.limit) throw tooSmall("reply", total, this.limit);
     if (chunks.length === 1) return this.deliver(chunks[0]!);
     const message = new Uint8Array(total);
     let at = 0;
     for (const c of chunks) {
       message.set(c, at);
-      at += c.byteLength;
+      at += c.length;
     }
     return this.deliver(message);
   }

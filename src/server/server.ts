@@ -218,11 +218,11 @@ function fsBug(what: string): Error {
 
 /** A name of a directory entry: ENAMETOOLONG beyond what the Linux client would send. */
 function checkEntryName(name: Uint8Array): void {
-  if (name.byteLength > FUSE_NAME_MAX) throw errno("ENAMETOOLONG", "name");
+  if (name.length > FUSE_NAME_MAX) throw errno("ENAMETOOLONG", "name");
 }
 
 function checkXattrName(name: Uint8Array): void {
-  if (name.byteLength > XATTR_NAME_MAX) throw errno("ERANGE", "xattr name");
+  if (name.length > XATTR_NAME_MAX) throw errno("ERANGE", "xattr name");
 }
 
 // ---------------------------------------------------------------------------
@@ -321,8 +321,8 @@ export class FuseServer {
    * system), else a promise that settles after that. Never throws or rejects.
    */
   serveNow(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): void | Promise<void> {
-    if (request.byteLength < IN_HEADER_SIZE) {
-      log.warn(`fuse: dropped a request of ${request.byteLength} bytes (shorter than fuse_in_header): no reply possible`);
+    if (request.length < IN_HEADER_SIZE) {
+      log.warn(`fuse: dropped a request of ${request.length} bytes (shorter than fuse_in_header): no reply possible`);
       return undefined;
     }
     // Header fields are read in place: a DataView would move a small request off V8's heap first.
@@ -374,7 +374,7 @@ export class FuseServer {
       request = sharedBytes(split ? IN_HEADER_SIZE + writeIn : len);
       request.set(header, 0);
       reader.readInto(request, IN_HEADER_SIZE);
-      if (split) payload = reader.views(len - request.byteLength);
+      if (split) payload = reader.views(len - request.length);
     } catch (error) {
       // Only the reader can fail here: the chain is shorter than it said.
       log.warn(`fuse: unreadable request chain: ${describe(error)}`);
@@ -428,8 +428,8 @@ export class FuseServer {
       this.noReply(request, opcode);
       return NO_REPLY;
     }
-    let total = request.byteLength;
-    if (payload !== undefined) for (const p of payload) total += p.byteLength;
+    let total = request.length;
+    if (payload !== undefined) for (const p of payload) total += p.length;
     if (total > this.requestLimit || loadU32(request, 0) > this.requestLimit) {
       return this.fail(reply, unique, Errno.ENOMEM);
     }
@@ -563,7 +563,7 @@ export class FuseServer {
    */
   private decodeSplit(request: Uint8Array, payload: readonly Uint8Array[]): Request {
     let size = 0;
-    for (const p of payload) size += p.byteLength;
+    for (const p of payload) size += p.length;
     const r = new WireReader(request, "WRITE request");
     const h = InHeader.decode(r);
     if (h.opcode !== Opcode.WRITE) {
@@ -572,8 +572,8 @@ export class FuseServer {
     if (h.totalExtlen !== 0) throw new ProtocolError(ProtocolErrorCode.VALUE, "WRITE request with extensions");
     const arg = WriteIn.decodePrefix(r, this.wire.minor < 9 ? 24 : WriteIn.SIZE);
     r.end();
-    if (h.len !== request.byteLength + size) {
-      throw new ProtocolError(ProtocolErrorCode.LENGTH, `fuse_in_header.len declares ${h.len} bytes, message holds ${request.byteLength + size}`);
+    if (h.len !== request.length + size) {
+      throw new ProtocolError(ProtocolErrorCode.LENGTH, `fuse_in_header.len declares ${h.len} bytes, message holds ${request.length + size}`);
     }
     if (arg.size !== size) throw new ProtocolError(ProtocolErrorCode.LENGTH, `WRITE size declares ${arg.size} bytes, message holds ${size}`);
     const header = { unique: h.unique, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid };
@@ -902,7 +902,7 @@ on(Opcode.READ, (s, req, ctx, reply) => {
   if (arg.size > s.readLimit) throw errno("ENOMEM", "read size");
   const target = reply.dataBuffers(arg.size);
   let room = 0;
-  for (const b of target) room += b.byteLength;
+  for (const b of target) room += b.length;
   if (room < arg.size) arg = { ...arg, size: room };
   return andThen(s.fs.read(ctx, req.header.nodeid, arg, target), (n) => {
     if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);
@@ -986,7 +986,7 @@ async function readdir(
     log.debug(`fuse: READDIRPLUS failed after ${sink.count} entries, sending those: ${describe(error)}`);
   }
   const body = sink.finish();
-  return reply.send([encodeOutHeader(OUT_HEADER_SIZE + body.byteLength, 0, ctx.unique), body]);
+  return reply.send([encodeOutHeader(OUT_HEADER_SIZE + body.length, 0, ctx.unique), body]);
 }
 
 on(Opcode.READDIR, (s, req, ctx, reply) => readdir(s, req, false, ctx, reply));

@@ -45,8 +45,8 @@ function segmentsOf(buffers: readonly Uint8Array[]): { segs: readonly Uint8Array
   const spans: number[] = [];
   let total = 0;
   for (const b of buffers) {
-    spans.push(0, b.byteLength);
-    total += b.byteLength;
+    spans.push(0, b.length);
+    total += b.length;
     if (total > Number.MAX_SAFE_INTEGER) throw new ProtocolError(ProtocolErrorCode.LENGTH, "buffer lengths overflow");
   }
   return { segs: buffers, spans, total };
@@ -98,7 +98,7 @@ abstract class ChainCursor {
         else for (let j = 0; j < k; j++) mem[pos + j] = seg[at + j]!;
       } else if (toChain) {
         // A whole source (a reply's one chunk) needs no view of it.
-        seg.set(k === mem.byteLength ? mem : mem.subarray(pos, pos + k), at);
+        seg.set(k === mem.length ? mem : mem.subarray(pos, pos + k), at);
       } else {
         mem.set(seg.subarray(at, at + k), pos);
       }
@@ -189,8 +189,8 @@ export class Reader extends ChainCursor {
    * `dst`. (`at` spares a caller a view of the part to fill.)
    */
   readInto(dst: Uint8Array, at = 0): void {
-    if (!Number.isInteger(at) || at < 0 || at > dst.byteLength) throw new RangeError(`readInto: offset ${at} outside ${dst.byteLength} bytes`);
-    const n = dst.byteLength - at;
+    if (!Number.isInteger(at) || at < 0 || at > dst.length) throw new RangeError(`readInto: offset ${at} outside ${dst.length} bytes`);
+    const n = dst.length - at;
     this.need(n, "readInto");
     this.transfer(dst, at, n, false);
   }
@@ -274,8 +274,8 @@ export class Writer extends ChainCursor {
 
   /** Writes all of `src`, or throws LENGTH and writes nothing. */
   write(src: Uint8Array): void {
-    this.room(src.byteLength, "write");
-    this.transfer(src, 0, src.byteLength, true);
+    this.room(src.length, "write");
+    this.transfer(src, 0, src.length, true);
   }
 
   /** Writes `n` zero bytes. */
