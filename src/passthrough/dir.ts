@@ -5,6 +5,7 @@
  * cookie, so a READDIR at any offset the guest was given seeks straight there.
  */
 import { Buffer } from "node:buffer";
+import { loadU16, loadU64 } from "../fuse/wire.js";
 import { SEEK_SET } from "../sys/constants.js";
 import { fail, lseek } from "../sys/libc.js";
 import type { DirCursor, Handle, RawDirent } from "./handles.js";
@@ -17,14 +18,14 @@ const scratch = Buffer.alloc(32 * 1024);
 export function parseDirents(buffer: Buffer, length: number): RawDirent[] {
   const out: RawDirent[] = [];
   for (let at = 0; at + 19 <= length; ) {
-    const reclen = buffer.readUInt16LE(at + 16);
+    const reclen = loadU16(buffer, at + 16);
     if (reclen < 20 || at + reclen > length) break;
     let end = at + 19;
     const limit = at + reclen;
     while (end < limit && buffer[end] !== 0) end++;
     out.push({
-      ino: buffer.readBigUInt64LE(at),
-      off: BigInt.asUintN(64, buffer.readBigInt64LE(at + 8)),
+      ino: loadU64(buffer, at),
+      off: loadU64(buffer, at + 8),
       type: buffer[at + 18]!,
       name: Buffer.from(buffer.subarray(at + 19, end)),
     });
