@@ -53,7 +53,7 @@ import {
 } from "../fuse/messages.js";
 import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
-import { loadU16, loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
+import { loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
 import { NO_ENTRY, type Answer, type Context, type FileSystem, type WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
@@ -255,7 +255,6 @@ export class FuseServer {
    */
   private newest: RequestContext | null = null;
   private flying = 0;
-  private readonly headerScratch = new Uint8Array(IN_HEADER_SIZE);
 
   constructor(
     readonly fs: FileSystem,
@@ -360,20 +359,18 @@ export class FuseServer {
     try {
       const total = reader.remaining;
       if (total < IN_HEADER_SIZE) return this.serveNow(reader.readBytes(total), reply);
-      // The header goes to scratch memory first: only this synchronous part reads it.
-      const header = this.headerScratch;
-      reader.readInto(header);
-      const len = loadU32(header, 0);
-      const opcode = loadU32(header, 4);
+      // What sizes the copy is read in place; the copy holds these fields again, and what is
+      // decoded and checked is the copy's (a guest that changed them meanwhile gets EINVAL).
+      const len = reader.peekU32(0);
       // Refused lengths are answered from the header alone (ENOMEM, or EINVAL for the mismatch).
-      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.serveNow(header.slice(), reply);
+      if (len < IN_HEADER_SIZE || len > total || len > this.requestLimit) return this.serveNow(reader.readBytes(IN_HEADER_SIZE), reply);
+      const opcode = reader.peekU32(4);
       const writeIn = this.wire.minor < 9 ? 24 : WriteIn.SIZE;
-      const extLen = loadU16(header, 36);
-      const split = opcode === Opcode.WRITE && extLen === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn;
+      // total_extlen is the u16 at 36.
+      const split = opcode === Opcode.WRITE && (reader.peekU32(36) & 0xffff) === 0 && this.phase === "ready" && len > IN_HEADER_SIZE + writeIn;
       // Small copies share memory blocks (see sharedBytes); the decoder's name and data views point into them.
       request = sharedBytes(split ? IN_HEADER_SIZE + writeIn : len);
-      request.set(header, 0);
-      reader.readInto(request, IN_HEADER_SIZE);
+      reader.readInto(request);
       if (split) payload = reader.views(len - request.length);
     } catch (error) {
       // Only the reader can fail here: the chain is shorter than it said.
@@ -710,6 +707,8 @@ export class FuseServer {
 export interface ChainReader {
   /** Bytes not read yet. */
   readonly remaining: number;
+  /** The little-endian u32 `ahead` bytes on, read in place without consuming it. */
+  peekU32(ahead: number): number;
   /** A private copy of the next `n` bytes. */
   readBytes(n: number): Uint8Array;
   /** Fills `dst` from byte `at` (default 0) to its end with a private copy of the next bytes. */

@@ -130,6 +130,32 @@ abstract class ChainCursor {
     }
   }
 
+  /** The byte `ahead` bytes past the position, without moving (caller checked `ahead < left`). */
+  private byteAhead(ahead: number): number {
+    const spans = this.spans;
+    let index = this.index;
+    let offset = this.offset + ahead;
+    while (offset >= spans[2 * index + 1]!) offset -= spans[2 * index++ + 1]!;
+    return this.segs[index]![spans[2 * index]! + offset]!;
+  }
+
+  /**
+   * The little-endian u32 `ahead` bytes past the position, read in place
+   * without moving (caller checked `ahead + 4 <= left`): for sizing a copy
+   * from a field the copy will then hold (and be checked by) again.
+   */
+  protected u32Ahead(ahead: number): number {
+    const i = this.index;
+    const offset = this.offset + ahead;
+    if (offset + 4 <= this.spans[2 * i + 1]!) {
+      const seg = this.segs[i]!;
+      const at = this.spans[2 * i]! + offset;
+      return (seg[at]! | (seg[at + 1]! << 8) | (seg[at + 2]! << 16) | (seg[at + 3]! << 24)) >>> 0;
+    }
+    // Across buffers (or past the current one): byte by byte.
+    return (this.byteAhead(ahead) | (this.byteAhead(ahead + 1) << 8) | (this.byteAhead(ahead + 2) << 16) | (this.byteAhead(ahead + 3) << 24)) >>> 0;
+  }
+
   /** Live views of the next `n` bytes without moving (caller checked `n <= left`). */
   protected peek(n: number): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -193,6 +219,19 @@ export class Reader extends ChainCursor {
     const n = dst.length - at;
     this.need(n, "readInto");
     this.transfer(dst, at, n, false);
+  }
+
+  /**
+   * The little-endian u32 `ahead` bytes past the position, read in place
+   * (guest memory, which may change before it is copied) without consuming
+   * anything; SHORT unless those 4 bytes are in the stream.
+   */
+  peekU32(ahead: number): number {
+    checkCount(ahead, "peekU32");
+    if (ahead + 4 > this.left) {
+      throw new ProtocolError(ProtocolErrorCode.SHORT, `peekU32: 4 bytes at ${ahead} wanted, ${this.left} left in the request`);
+    }
+    return this.u32Ahead(ahead);
   }
 
   /** A private copy of the next `n` bytes, or SHORT. */

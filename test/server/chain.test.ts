@@ -167,3 +167,24 @@ test("handleChain: trailing readable bytes are ignored; a len beyond the chain o
   await server.handleChain(new Reader([new Uint8Array(12)]), new ChainReply(w4));
   assert.equal(w4.bytesWritten, 0, "no header: no reply");
 });
+
+test("handleChain: a header the guest changes after it was peeked is decoded from the copy and refused", async () => {
+  const { server } = await setup();
+  const bytes = encodeRequestBytes({ opcode: Opcode.LOOKUP, header: hdr(1n), name: B("data") });
+  /** Answers the length the guest wrote first, 8 more than the bytes now hold (they changed in between). */
+  class Racing extends Reader {
+    override peekU32(ahead: number): number {
+      return ahead === 0 ? super.peekU32(0) + 8 : super.peekU32(ahead);
+    }
+  }
+  const out = new Uint8Array(256);
+  const w = new Writer([out]);
+  await server.handleChain(new Racing([bytes, new Uint8Array(8)]), new ChainReply(w));
+  assert.equal(w.bytesWritten, 16);
+  assert.equal(decodeOutHeader(out.subarray(0, 16)).error, -Errno.EINVAL);
+  // The server goes on serving.
+  const again = new Uint8Array(256);
+  const w2 = new Writer([again]);
+  await server.handleChain(new Reader([bytes]), new ChainReply(w2));
+  assert.equal(w2.bytesWritten, 16 + 128);
+});

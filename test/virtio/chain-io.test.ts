@@ -144,6 +144,33 @@ test("property: any split of the buffers and of the reads gives back the same by
   );
 });
 
+test("property: peekU32 is the u32 a read from there would give, across any split, and consumes nothing", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 4, maxLength: 120 }),
+      fc.array(fc.nat(), { maxLength: 12 }),
+      fc.nat(),
+      fc.nat(),
+      (data, cuts, skipSeed, aheadSeed) => {
+        const r = new Reader(split(data, cuts));
+        const skip = skipSeed % (data.length - 3);
+        r.skip(skip);
+        const ahead = aheadSeed % (r.remaining - 3);
+        const at = skip + ahead;
+        const want = (data[at]! | (data[at + 1]! << 8) | (data[at + 2]! << 16) | (data[at + 3]! << 24)) >>> 0;
+        assert.equal(r.peekU32(ahead), want);
+        assert.equal(r.remaining, data.length - skip);
+        assert.equal(r.bytesRead, skip);
+        // Four bytes past the end, or a bad offset: SHORT or VALUE, nothing consumed.
+        assert.throws(() => r.peekU32(r.remaining - 3), isProto(ProtocolErrorCode.SHORT));
+        assert.throws(() => r.peekU32(-1), isProto(ProtocolErrorCode.VALUE));
+        assert.deepEqual([...r.readAll()], [...data.subarray(skip)]);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 test("segments: a Reader and a Writer over ranges of shared bytes touch only those ranges", () => {
   // Two "regions"; the chain's buffers are ranges of them, readable ones first.
   const regionA = new Uint8Array(256).map((_, i) => i);
