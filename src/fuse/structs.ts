@@ -78,8 +78,12 @@ function fieldSize(f: AnyField): number {
 
 /** Reads a struct at `at` of `b`; the caller has checked that `SIZE` bytes are there. */
 type ReadFn<T> = (b: Uint8Array, at: number) => T;
-/** Checks every field of `v` (VALUE) and writes it at `at` of `d`, whose `SIZE` bytes there are zero. */
-type WriteFn<T> = (d: DataView, at: number, v: T) => void;
+/**
+ * Checks every field of `v` (VALUE) and writes it at `at` of `d`, whose
+ * `SIZE` bytes there are zero. `q`, when given, is `d`'s memory as
+ * little-endian 64-bit words: 8-aligned u64 fields are stored through it.
+ */
+type WriteFn<T> = (d: DataView, at: number, v: T, q: BigUint64Array | null) => void;
 
 const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -149,7 +153,10 @@ function compile<T>(name: string, fields: readonly AnyField[]): { read: ReadFn<T
         labels.push(`${structName}.${key}`);
         kinds.push(kind);
         const little = kind === "u8" ? "" : ", true";
-        writes.push(`x = ${value}.${key};`, `if (${misfitSource[kind]}) throw bad(${i}, x);`, `d.${storeName[kind]}(at + ${off}, x${little});`);
+        const store = `d.${storeName[kind]}(at + ${off}, x${little});`;
+        // A u64 at an 8-aligned offset of the struct is 8-aligned in memory when the struct is.
+        const word = kind === "u64" && off % 8 === 0 ? `if (w) q[(at + ${off}) / 8] = x; else ` : "";
+        writes.push(`x = ${value}.${key};`, `if (${misfitSource[kind]}) throw bad(${i}, x);`, `${word}${store}`);
         off += scalarSize[kind];
       } else {
         const inner = layouts.get(kind);
@@ -174,7 +181,7 @@ function compile<T>(name: string, fields: readonly AnyField[]): { read: ReadFn<T
     u64: typeof loadU64,
     i64: typeof loadI64,
   ) => ReadFn<T>;
-  const makeWrite = new Function("bad", fn("write", "d, at, v", ["let x;", ...writes].join("\n  "))) as (
+  const makeWrite = new Function("bad", fn("write", "d, at, v, q", ["let x;", "const w = q !== null && at % 8 === 0;", ...writes].join("\n  "))) as (
     failure: typeof bad,
   ) => WriteFn<T>;
   return { read: makeRead(loadU64, loadI64), write: makeWrite(bad) };
@@ -194,7 +201,7 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
   const { read, write } = compile<T>(name, list);
 
   const decode = (r: WireReader): T => read(r.bytes, r.take(size, name));
-  const encode = (w: WireWriter, v: T): void => write(w.target, w.take(size), v);
+  const encode = (w: WireWriter, v: T): void => write(w.target, w.take(size), v, w.words);
 
   const zeroBytes = new Uint8Array(size);
   const struct: Struct<T> = {
@@ -214,7 +221,7 @@ export function defineStruct<T>(name: string, size: number, fields: readonly Fie
       if (at >>> 0 !== at || size > target.byteLength - at) {
         throw new RangeError(`${name}: ${size} bytes at ${at} outside ${target.byteLength}`);
       }
-      write(target, at, v);
+      write(target, at, v, null);
     },
     decodePrefix(r, prefix) {
       if (prefix === size) return decode(r);

@@ -221,6 +221,14 @@ const SLAB_SIZE = 8192;
 const SLAB_MAX = 1024;
 let slab = new ArrayBuffer(SLAB_SIZE);
 let slabView = new DataView(slab);
+/**
+ * The same block as 64-bit words, for u64 fields at 8-aligned offsets: on
+ * node 20 a BigUint64Array element store is inlined (about 4 ns) and
+ * DataView's setBigUint64 is a builtin call (about 24 ns). Little-endian
+ * hosts only (null elsewhere: the DataView path then writes every field).
+ */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+let slabWords: BigUint64Array | null = LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
 let slabUsed = 0;
 
 /**
@@ -241,6 +249,7 @@ function slabTake(size: number): number {
   if (slabUsed + size > SLAB_SIZE) {
     slab = new ArrayBuffer(SLAB_SIZE);
     slabView = new DataView(slab);
+    slabWords = LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
     slabUsed = 0;
   }
   const at = slabUsed;
@@ -276,6 +285,8 @@ export class WireWriter {
   readonly target: DataView;
   /** Where `bytes[0]` lies in {@link target}. */
   readonly base: number;
+  /** {@link target}'s memory as little-endian 64-bit words (word `i` is bytes `8i..8i+7`), or null. */
+  readonly words: BigUint64Array | null;
   private pos: number;
   private readonly limit: number;
 
@@ -285,10 +296,12 @@ export class WireWriter {
       this.base = at;
       this.bytes = new Uint8Array(slab, at, size);
       this.target = slabView;
+      this.words = slabWords;
     } else {
       this.base = 0;
       this.bytes = new Uint8Array(size);
       this.target = new DataView(this.bytes.buffer);
+      this.words = null;
     }
     this.pos = this.base;
     this.limit = this.base + size;

@@ -4,6 +4,7 @@ import * as structs from "../../src/fuse/structs.js";
 import type { Struct } from "../../src/fuse/structs.js";
 import { ProtocolError, ProtocolErrorCode } from "../../src/common/errors.js";
 import { LAYOUTS, sample } from "./layouts.js";
+import { WireWriter } from "../../src/fuse/wire.js";
 
 const exported: [string, Struct<object>][] = [];
 for (const [name, v] of Object.entries(structs) as [string, unknown][]) {
@@ -81,4 +82,20 @@ test("encode refuses out-of-range values instead of wrapping", () => {
     assert.throws(f, (e: unknown) => ProtocolError.is(e) && e.code === ProtocolErrorCode.VALUE);
   }
   assert.deepEqual(structs.SxTime.fromBytes(structs.SxTime.toBytes({ tvSec: -5n, tvNsec: 7 })), { tvSec: -5n, tvNsec: 7 });
+});
+
+test("encoding into shared memory (u64 fields stored as words when aligned) gives the C layout at any offset", () => {
+  for (const [name, s] of exported) {
+    for (const seed of [1, 2, 3]) {
+      const { value, bytes } = sample<object>(name, {}, seed);
+      // At the start of a shared block (8-aligned), and 4 bytes in (u64 fields unaligned: the DataView path).
+      for (const lead of [0, 4]) {
+        const w = new WireWriter(lead + s.SIZE, "shared");
+        if (lead > 0) w.u32(0xa5a5a5a5);
+        s.encode(w, value);
+        const out = w.finish();
+        assert.deepEqual([...out.subarray(lead)], [...bytes], `${name} seed ${seed} at ${lead}`);
+      }
+    }
+  }
 });
