@@ -89,13 +89,15 @@ class Rig {
   constructor(
     server: FuseServer,
     eventIdx: boolean,
-    /** Reply buffers, lengths in bytes, each on a page of its own after the request's page. */
+    /** Reply buffers, lengths in bytes, each on a page of its own after the request's pages. */
     private readonly reply: readonly number[] = [REPLY_ROOM],
+    /** Pages the request may take (one readable buffer). */
+    private readonly requestPages = 1,
   ) {
     const layout = splitQueueLayout(QUEUE_SIZE, 0n, 4);
     this.slotBase = Math.ceil(Number(layout.end) / 4096) * 4096;
     // The request's page, then a page for each reply buffer.
-    this.slotSize = (1 + reply.length) * PAGE;
+    this.slotSize = (requestPages + reply.length) * PAGE;
     const size = this.slotBase + QUEUE_SIZE * this.slotSize;
     this.bytes = new Uint8Array(size);
     const memory = new GuestMemory([{ guestAddr: 0n, size: BigInt(size), userAddr: 0x7000_0000_0000n, bytes: this.bytes }]);
@@ -127,7 +129,7 @@ class Rig {
   submit(request: Uint8Array, slot: number): boolean {
     const at = this.slotBase + slot * this.slotSize;
     this.bytes.set(request, at);
-    this.driver.add([{ gpa: at, len: request.byteLength }], this.reply.map((len, i) => ({ gpa: at + (i + 1) * PAGE, len })), slot);
+    this.driver.add([{ gpa: at, len: request.byteLength }], this.reply.map((len, i) => ({ gpa: at + (this.requestPages + i) * PAGE, len })), slot);
     return this.driver.kickNeeded();
   }
 
@@ -137,7 +139,7 @@ class Rig {
 
   /** The u64 at `offset` of slot `slot`'s first reply buffer. */
   replyU64(slot: number, offset: number): bigint {
-    const at = this.slotBase + slot * this.slotSize + PAGE + offset;
+    const at = this.slotBase + slot * this.slotSize + this.requestPages * PAGE + offset;
     return new DataView(this.bytes.buffer, this.bytes.byteOffset).getBigUint64(at, true);
   }
 
@@ -148,7 +150,7 @@ class Rig {
 }
 
 function deviceCase(name: string, server: FuseServer, request: Uint8Array, qd: number, reply?: readonly number[]): Case {
-  const rig = new Rig(server, true, reply);
+  const rig = new Rig(server, true, reply, Math.ceil(request.length / PAGE));
   return {
     name: `device ${name} QD${qd}`,
     async run(n) {
@@ -335,6 +337,7 @@ async function main(): Promise<void> {
   const realGetattr = encodeRequestBytes({ opcode: Opcode.GETATTR, header: header(looked.nodeid), arg: { getattrFlags: 0, fh: 0n } });
   const data = await pfs.lookup({ unique: 2n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("data.bin"));
   const opened = await pfs.open({ unique: 3n, uid: 0, gid: 0, pid: 1 }, data.nodeid, 0, 0);
+  const writable = await pfs.open({ unique: 6n, uid: 0, gid: 0, pid: 1 }, data.nodeid, OpenFlag.O_WRONLY, 0);
   const readReq = encodeRequestBytes({
     opcode: Opcode.READ,
     header: header(data.nodeid),
@@ -344,6 +347,13 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, "share", "create"));
   const createDir = await pfs.lookup({ unique: 5n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("create"));
   const readReply = [16, ...Array.from({ length: READ_PAGES }, () => PAGE)];
+  // A 128 KiB WRITE (header, fuse_write_in and data in one readable buffer) at offset 0 of the same file.
+  const writeReq = encodeRequestBytes({
+    opcode: Opcode.WRITE,
+    header: header(data.nodeid),
+    arg: { fh: writable.fh, offset: 0n, size: READ_PAGES * PAGE, writeFlags: 0, lockOwner: 0n, flags: 0 },
+    data: new Uint8Array(READ_PAGES * PAGE).fill(0x5a),
+  });
   // LOOKUPs add a reference each (as the guest's would, until FORGET): harmless here.
   const list: Case[] = [
     chainCase("GETATTR", server, getattrReq),
@@ -361,6 +371,7 @@ async function main(): Promise<void> {
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 1, readReply),
     // 34 descriptors a chain, no indirect tables here: 7 fit the 256-entry ring.
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 4, readReply),
+    deviceCase("passthrough WRITE 128 KiB", real, writeReq, 1),
   ].filter((c) => c.name.includes(filter));
   console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
   if (count > 0) {
