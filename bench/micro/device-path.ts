@@ -11,12 +11,19 @@
  *
  * `--count N` runs each case N times once, untimed: a fixed amount of work
  * whose instructions `valgrind --tool=callgrind` can count, a figure this
- * shared machine's noise (±20% in CPU time between runs) leaves alone.
+ * shared machine's noise leaves alone (CPU time per CREATE+RELEASE+UNLINK
+ * cycle moved 40-77 µs between identical runs; the instruction count of
+ * 20,000 cycles repeats to 0.2%).
+ *
+ * The passthrough cases create and write files under the host's temporary
+ * directory: point TMPDIR at a tmpfs (as `npm run bench` serves from one),
+ * or a disk's journal dominates the CREATE cycle.
  *
  * The `passthrough` cases serve GETATTR and LOOKUP of a real file through
  * PassthroughFs instead (a statx, or an openat, a statx and a close, each),
  * and a 128 KiB READ into 32 page buffers after the out header, as a Linux
- * guest's readahead sends it (one preadv of 32 iovecs).
+ * guest's readahead sends it (one preadv of 32 iovecs); a 128 KiB WRITE;
+ * and the driver bench's CREATE+RELEASE+UNLINK cycle at QD16.
  *
  * Prints CPU and wall ns per request, the best of seven rounds, next to
  * `handleChain` alone over the same messages, so that the difference is what
@@ -96,7 +103,7 @@ class Rig {
   ) {
     const layout = splitQueueLayout(QUEUE_SIZE, 0n, 4);
     this.slotBase = Math.ceil(Number(layout.end) / 4096) * 4096;
-    // The request's page, then a page for each reply buffer.
+    // The request's pages, then a page for each reply buffer.
     this.slotSize = (requestPages + reply.length) * PAGE;
     const size = this.slotBase + QUEUE_SIZE * this.slotSize;
     this.bytes = new Uint8Array(size);
@@ -320,6 +327,10 @@ async function main(): Promise<void> {
   log.setLevel("error");
   const filter = process.argv.includes("--filter") ? process.argv[process.argv.indexOf("--filter") + 1]! : "";
   const count = process.argv.includes("--count") ? Number(process.argv[process.argv.indexOf("--count") + 1]) : 0;
+  if (!Number.isSafeInteger(count) || count < 0) {
+    console.error("device-path: --count wants a whole number of operations, e.g. --count 20000");
+    process.exit(2);
+  }
   const server = await readyServer(new ConstFs());
   const dir = mkdtempSync(join(tmpdir(), "viofs-device-path-"));
   mkdirSync(join(dir, "share"));
@@ -373,16 +384,18 @@ async function main(): Promise<void> {
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 4, readReply),
     deviceCase("passthrough WRITE 128 KiB", real, writeReq, 1),
   ].filter((c) => c.name.includes(filter));
-  console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
   if (count > 0) {
     // Fixed work, no timing: for counting instructions (valgrind --tool=callgrind), which the machine's noise leaves alone.
     for (const c of list) {
       await c.run(count);
       console.log(`${c.name}: ran ${count}`);
     }
-  } else for (const c of list) {
-    const f = await measure(c);
-    console.log(`${c.name.padEnd(34)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
+  } else {
+    console.log(`${"case".padEnd(34)} ${"cpu ns/op".padStart(10)} ${"wall ns/op".padStart(10)}`);
+    for (const c of list) {
+      const f = await measure(c);
+      console.log(`${c.name.padEnd(34)} ${f.cpu.toFixed(0).padStart(10)} ${f.wall.toFixed(0).padStart(10)}`);
+    }
   }
   await pfs.destroy();
   rmSync(dir, { recursive: true, force: true });
