@@ -186,8 +186,8 @@ function clip(list: readonly Uint8Array[], size: number): Uint8Array[] {
   let left = size;
   for (const buffer of list) {
     if (left <= 0) break;
-    out.push(buffer.byteLength <= left ? buffer : buffer.subarray(0, left));
-    left -= Math.min(left, buffer.byteLength);
+    out.push(buffer.length <= left ? buffer : buffer.subarray(0, left));
+    left -= Math.min(left, buffer.length);
   }
   return out;
 }
@@ -204,24 +204,24 @@ function nodeCall(call: string, start: (done: (error: unknown, n: number) => voi
 }
 
 function preadOne(fd: number, buffer: Uint8Array, position: number | bigint): Promise<number> {
-  return nodeCall("pread", (done) => nodefs.read(fd, buffer, 0, buffer.byteLength, position, done));
+  return nodeCall("pread", (done) => nodefs.read(fd, buffer, 0, buffer.length, position, done));
 }
 
 function pwriteOne(fd: number, buffer: Uint8Array, position: number): Promise<number> {
-  return nodeCall("pwrite", (done) => nodefs.write(fd, buffer, 0, buffer.byteLength, position, done));
+  return nodeCall("pwrite", (done) => nodefs.write(fd, buffer, 0, buffer.length, position, done));
 }
 
 /** preadv into `buffers` from `offset`: one system call for offsets node:fs takes as numbers. */
 async function preadInto(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
   if (buffers.length === 1) return preadOne(fd, buffers[0]!, offset <= MAX_SAFE ? Number(offset) : offset);
-  if (offset + BigInt(buffers.reduce((n, b) => n + b.byteLength, 0)) <= MAX_SAFE) {
+  if (offset + BigInt(buffers.reduce((n, b) => n + b.length, 0)) <= MAX_SAFE) {
     return nodeCall("preadv", (done) => nodefs.readv(fd, buffers, Number(offset), done));
   }
   let total = 0;
   for (const buffer of buffers) {
     const n = await preadOne(fd, buffer, offset + BigInt(total));
     total += n;
-    if (n < buffer.byteLength) break;
+    if (n < buffer.length) break;
   }
   return total;
 }
@@ -232,7 +232,7 @@ async function preadInto(fd: number, buffers: Uint8Array[], offset: bigint): Pro
  * number positions node:fs takes) it is EFBIG.
  */
 function pwriteFrom(fd: number, buffers: Uint8Array[], offset: bigint): Promise<number> {
-  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+  const total = buffers.reduce((n, b) => n + b.length, 0);
   if (offset + BigInt(total) > MAX_SAFE) return Promise.reject(errno("EFBIG", "pwrite"));
   if (buffers.length === 1) return pwriteOne(fd, buffers[0]!, Number(offset));
   return nodeCall("pwritev", (done) => nodefs.writev(fd, buffers, Number(offset), done));
@@ -243,14 +243,14 @@ function preadIntoSync(fd: number, buffers: Uint8Array[], offset: bigint): numbe
   try {
     if (buffers.length === 1) {
       const buffer = buffers[0]!;
-      return nodefs.readSync(fd, buffer, 0, buffer.byteLength, offset <= MAX_SAFE ? Number(offset) : offset);
+      return nodefs.readSync(fd, buffer, 0, buffer.length, offset <= MAX_SAFE ? Number(offset) : offset);
     }
-    if (offset + BigInt(buffers.reduce((n, b) => n + b.byteLength, 0)) <= MAX_SAFE) return nodefs.readvSync(fd, buffers, Number(offset));
+    if (offset + BigInt(buffers.reduce((n, b) => n + b.length, 0)) <= MAX_SAFE) return nodefs.readvSync(fd, buffers, Number(offset));
     let total = 0;
     for (const buffer of buffers) {
-      const n = nodefs.readSync(fd, buffer, 0, buffer.byteLength, offset + BigInt(total));
+      const n = nodefs.readSync(fd, buffer, 0, buffer.length, offset + BigInt(total));
       total += n;
-      if (n < buffer.byteLength) break;
+      if (n < buffer.length) break;
     }
     return total;
   } catch (error) {
@@ -260,7 +260,7 @@ function preadIntoSync(fd: number, buffers: Uint8Array[], offset: bigint): numbe
 
 /** pwritev now, on this thread: {@link pwriteFrom} without the thread pool. */
 function pwriteFromSync(fd: number, buffers: Uint8Array[], offset: bigint): number {
-  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
+  const total = buffers.reduce((n, b) => n + b.length, 0);
   if (offset + BigInt(total) > MAX_SAFE) throw errno("EFBIG", "pwrite");
   try {
     if (buffers.length === 1) return nodefs.writeSync(fd, buffers[0]!, 0, total, Number(offset));
