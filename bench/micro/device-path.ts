@@ -154,6 +154,23 @@ class Rig {
   notified(): Promise<void> {
     return new Promise((resolve) => (this.waiter = resolve));
   }
+
+  /** Submits `requests` in slots 0.., kicks, and waits for all of them; `replied` sees each slot as it completes. */
+  async round(requests: readonly Uint8Array[], replied?: (slot: number) => void): Promise<void> {
+    let kick = false;
+    requests.forEach((r, slot) => (kick = this.submit(r, slot) || kick));
+    let done = 0;
+    while (done < requests.length) {
+      const woken = this.notified();
+      if (kick) this.kick();
+      kick = false;
+      for (const used of this.driver.takeUsed()) {
+        replied?.(used.token);
+        done++;
+      }
+      if (done < requests.length) await woken;
+    }
+  }
 }
 
 function deviceCase(name: string, server: FuseServer, request: Uint8Array, qd: number, reply?: readonly number[]): Case {
@@ -197,22 +214,10 @@ function lookupGetattrCase(server: FuseServer, dir: bigint, files: number): Case
   );
   let next = 0;
   let forgets: bigint[] = [];
-  /** Submits `requests` in slots 0.., kicks, waits for all; the u64 after each reply's header. */
+  /** One round (see Rig.round); the u64 after each reply's header. */
   const round = async (requests: Uint8Array[]): Promise<bigint[]> => {
-    let kick = false;
-    requests.forEach((r, slot) => (kick = rig.submit(r, slot) || kick));
     const out: bigint[] = [];
-    let done = 0;
-    while (done < requests.length) {
-      const woken = rig.notified();
-      if (kick) rig.kick();
-      kick = false;
-      for (const used of rig.driver.takeUsed()) {
-        out[used.token] = rig.replyU64(used.token, 16);
-        done++;
-      }
-      if (done < requests.length) await woken;
-    }
+    await rig.round(requests, (slot) => (out[slot] = rig.replyU64(slot, OutHeader.SIZE)));
     return out;
   };
   return {
@@ -272,21 +277,6 @@ function createCycleCase(server: FuseServer, dir: bigint): Case {
     return r;
   };
   let next = 0;
-  const round = async (requests: Uint8Array[], replies?: (slot: number) => void): Promise<void> => {
-    let kick = false;
-    requests.forEach((r, slot) => (kick = rig.submit(r, slot) || kick));
-    let done = 0;
-    while (done < requests.length) {
-      const woken = rig.notified();
-      if (kick) rig.kick();
-      kick = false;
-      for (const used of rig.driver.takeUsed()) {
-        replies?.(used.token);
-        done++;
-      }
-      if (done < requests.length) await woken;
-    }
-  };
   return {
     name: `device passthrough CREATE+RELEASE+UNLINK+FORGET QD${qd}`,
     async run(n) {
@@ -295,18 +285,18 @@ function createCycleCase(server: FuseServer, dir: bigint): Case {
         next += qd;
         const nodes: bigint[] = [];
         const fhs: bigint[] = [];
-        await round(
+        await rig.round(
           Array.from({ length: qd }, (_, k) => withName(createT, createDigits, first + k)),
           (slot) => {
             nodes[slot] = rig.replyU64(slot, OutHeader.SIZE);
             fhs[slot] = rig.replyU64(slot, OutHeader.SIZE + EntryOut.SIZE);
           },
         );
-        await round([
+        await rig.round([
           ...nodes.map((nodeid, k) => release(nodeid, fhs[k]!)),
           ...Array.from({ length: qd }, (_, k) => withName(unlinkT, unlinkDigits, first + k)),
         ]);
-        await round([encodeRequestBytes({ opcode: Opcode.BATCH_FORGET, header: rootHeader(0n), forgets: nodes.map((nodeid) => ({ nodeid, nlookup: 1n })) })]);
+        await rig.round([encodeRequestBytes({ opcode: Opcode.BATCH_FORGET, header: rootHeader(0n), forgets: nodes.map((nodeid) => ({ nodeid, nlookup: 1n })) })]);
       }
     },
   };
