@@ -16,6 +16,7 @@
  */
 import { Buffer } from "node:buffer";
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { HOST_IS_LITTLE_ENDIAN } from "../common/endian.js";
 
 // ---------------------------------------------------------------------------
 // Little-endian loads from bytes (the caller has checked the bounds)
@@ -227,8 +228,7 @@ let slabView = new DataView(slab);
  * DataView's setBigUint64 is a builtin call (about 24 ns). Little-endian
  * hosts only (null elsewhere: the DataView path then writes every field).
  */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-let slabWords: BigUint64Array | null = LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
+let slabWords: BigUint64Array | null = HOST_IS_LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
 let slabUsed = 0;
 
 /**
@@ -249,7 +249,7 @@ function slabTake(size: number): number {
   if (slabUsed + size > SLAB_SIZE) {
     slab = new ArrayBuffer(SLAB_SIZE);
     slabView = new DataView(slab);
-    slabWords = LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
+    slabWords = HOST_IS_LITTLE_ENDIAN ? new BigUint64Array(slab) : null;
     slabUsed = 0;
   }
   const at = slabUsed;

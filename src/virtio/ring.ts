@@ -145,5 +145,4 @@ export function needEvent(eventIdx: number, newIdx: number, oldIdx: number): boo
   return ((newIdx - eventIdx - 1) & 0xffff) < ((newIdx - oldIdx) & 0xffff);
 }
 
-/** The platform is little-endian (typed-array and Atomics accesses rely on it). */
-export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+export { HOST_IS_LITTLE_ENDIAN } from "../common/endian.js";
