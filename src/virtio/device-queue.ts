@@ -177,8 +177,6 @@ export class DeviceQueue {
   private added = 0;
   private brokenBy: ProtocolError | null = null;
   private badChains = 0;
-  /** While true, pops leave `avail_event` behind so the driver does not kick (the device is polling). */
-  private polling = false;
 
   /**
    * Validates the configuration: size a power of two <= 32768; the table
@@ -266,8 +264,12 @@ export class DeviceQueue {
    *
    * The available index is read (once, then validated) only when the entries
    * seen at the last read are used up, so a batch costs one shared read. With
-   * EVENT_IDX each pop publishes `avail_event` = the next index to consume;
-   * draining with `pop()` until null is therefore race-free against kicks.
+   * EVENT_IDX a pop leaves `avail_event` where {@link enableNotification}
+   * (or {@link suppressKicks}) put it, as rust-vmm's queue does: while the
+   * device drains, the driver's index passes it at most once, so a driver
+   * that keeps adding buffers kicks once a drain rather than once a pop. A
+   * drain must therefore end with {@link enableNotification} (and drain
+   * again when it says buffers came).
    */
   pop(): DescriptorChain | null {
     if (this.brokenBy !== null) return null;
@@ -287,7 +289,6 @@ export class DeviceQueue {
     }
     const head = this.avail16[2 + (this.nextAvail & this.mask)]!;
     this.nextAvail = (this.nextAvail + 1) & 0xffff;
-    if (this.eventIdx && !this.polling) Atomics.store(this.used16, this.availEventIndex, this.nextAvail);
     if (head >= this.size) {
       throw this.breakRing(
         new ProtocolError(ProtocolErrorCode.CHAIN, `available ring names head ${head}, outside the queue of ${this.size}`),
@@ -431,8 +432,8 @@ export class DeviceQueue {
   /**
    * Asks the driver not to kick while we are busy draining the queue.
    * Without EVENT_IDX this sets VIRTQ_USED_F_NO_NOTIFY; with it, nothing is
-   * needed: `avail_event` only moves when we pop, so the driver kicks at most
-   * once per pop.
+   * needed: `avail_event` stays where the last {@link enableNotification}
+   * put it, which the driver's index passes at most once.
    */
   disableNotification(): void {
     if (!this.eventIdx) Atomics.store(this.used16, 0, VIRTQ_USED_F_NO_NOTIFY);
@@ -445,7 +446,6 @@ export class DeviceQueue {
    * caller must drain again instead of sleeping, or a kick could be lost.
    */
   enableNotification(): boolean {
-    this.polling = false;
     if (this.eventIdx) Atomics.store(this.used16, this.availEventIndex, this.nextAvail);
     else Atomics.store(this.used16, 0, 0);
     return this.hasAvailable();
@@ -454,13 +454,12 @@ export class DeviceQueue {
   /**
    * Asks the driver not to kick at all while the device polls the available
    * index: `avail_event` is set one behind the next index to consume, which
-   * the driver's index has already passed, and pops stop moving it. A kick
+   * the driver's index has already passed (pops do not move it). A kick
    * the driver decided on before this store still arrives (harmless).
    * `enableNotification()` ends it.
    */
   suppressKicks(): void {
     if (this.eventIdx) {
-      this.polling = true;
       Atomics.store(this.used16, this.availEventIndex, (this.nextAvail - 1) & 0xffff);
     } else {
       Atomics.store(this.used16, 0, VIRTQ_USED_F_NO_NOTIFY);

@@ -301,11 +301,20 @@ test("notification suppression from the device: NO_NOTIFY flag, or avail_event w
     e.offer(i);
   }
   edev.pop();
-  assert.equal(e.availEvent, 0xffff, "moves with every pop");
+  assert.equal(e.availEvent, 0xfffe, "stays while the device drains");
   edev.pop();
   edev.pop();
-  assert.equal(e.availEvent, 1, "wraps");
+  assert.equal(e.availEvent, 0xfffe, "stays across the wrap");
   assert.equal(edev.enableNotification(), false);
+  assert.equal(e.availEvent, 1, "published when the drain ends, wrapped");
+  edev.suppressKicks();
+  assert.equal(e.availEvent, 0, "one behind while polling");
+  e.writeDesc(3, { addr: DATA, len: 1 });
+  e.offer(3);
+  edev.pop();
+  assert.equal(e.availEvent, 0, "a pop while polling leaves it there");
+  assert.equal(edev.enableNotification(), false);
+  assert.equal(e.availEvent, 2);
 });
 
 test("a queue resumed from a base near 65535 wraps its indices", () => {

@@ -317,12 +317,19 @@ test("EVENT_IDX: kicks only when the device asked; interrupts only when the driv
     s.driver.add([seg], [], i);
     assert.equal(s.driver.kickNeeded(), false, `buffer ${i}`);
   }
-  // The device drains (avail_event follows) and goes idle: the next buffer kicks again, across the wrap.
+  // The device drains; buffers added meanwhile need no kick (avail_event stays until the drain ends).
   const chains = [];
-  for (let c = s.device.pop(); c !== null; c = s.device.pop()) chains.push(c);
-  assert.equal(chains.length, 4);
+  for (let c = s.device.pop(); c !== null; c = s.device.pop()) {
+    chains.push(c);
+    if (chains.length === 2) {
+      s.driver.add([seg], [], 4);
+      assert.equal(s.driver.kickNeeded(), false, "added while the device drains");
+    }
+  }
+  assert.equal(chains.length, 5);
+  // It goes idle: the next buffer kicks again, across the wrap.
   assert.equal(s.device.enableNotification(), false);
-  s.driver.add([seg], [], 4);
+  s.driver.add([seg], [], 5);
   assert.equal(s.driver.kickNeeded(), true);
 
   // Interrupts: used_event = the driver's last used index.
