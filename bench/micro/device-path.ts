@@ -23,7 +23,8 @@
  * PassthroughFs instead (a statx, or an openat, a statx and a close, each),
  * and a 128 KiB READ into 32 page buffers after the out header, as a Linux
  * guest's readahead sends it (one preadv of 32 iovecs); a 128 KiB WRITE;
- * and the driver bench's CREATE+RELEASE+UNLINK cycle at QD16.
+ * the driver bench's CREATE+RELEASE+UNLINK cycle at QD16; and a 32 KiB READDIR
+ * of a 1,000-entry directory from its start (about 800 entries).
  *
  * Prints CPU and wall ns per request, the best of seven rounds, next to
  * `handleChain` alone over the same messages, so that the difference is what
@@ -82,6 +83,8 @@ const REPLY_ROOM = 4096;
 const PAGE = 4096;
 /** A READ as a Linux guest's readahead sends it: 128 KiB into 32 pages after the out header. */
 const READ_PAGES = 32;
+/** A READDIR's size: what a Linux guest asks (one page) times 8, as the driver bench lists. */
+const READDIR_SIZE = 32 * 1024;
 
 /** A request queue (index 1) of a VirtioFsDevice, fed by a DriverQueue in the same memory. */
 class Rig {
@@ -345,6 +348,14 @@ async function main(): Promise<void> {
     arg: { fh: opened.fh, offset: 0n, size: READ_PAGES * PAGE, readFlags: 0, lockOwner: 0n, flags: 0 },
   });
   const lookupDir = await pfs.lookup({ unique: 4n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("lookup"));
+  // A READDIR of 32 KiB from the start of the 1,000-entry directory (about 800 entries a reply, the same ones each time).
+  const listing = await pfs.opendir({ unique: 7n, uid: 0, gid: 0, pid: 1 }, lookupDir.nodeid, 0);
+  const readdirReq = encodeRequestBytes({
+    opcode: Opcode.READDIR,
+    header: header(lookupDir.nodeid),
+    arg: { fh: listing.fh, offset: 0n, size: READDIR_SIZE, readFlags: 0, lockOwner: 0n, flags: 0 },
+  });
+  const readdirReply = [16, ...Array.from({ length: READDIR_SIZE / PAGE }, () => PAGE)];
   mkdirSync(join(dir, "share", "create"));
   const createDir = await pfs.lookup({ unique: 5n, uid: 0, gid: 0, pid: 1 }, 1n, Buffer.from("create"));
   const readReply = [16, ...Array.from({ length: READ_PAGES }, () => PAGE)];
@@ -373,6 +384,7 @@ async function main(): Promise<void> {
     // 34 descriptors a chain, no indirect tables here: 7 fit the 256-entry ring.
     deviceCase("passthrough READ 128 KiB in pages", real, readReq, 4, readReply),
     deviceCase("passthrough WRITE 128 KiB", real, writeReq, 1),
+    deviceCase("passthrough READDIR 32 KiB", real, readdirReq, 1, readdirReply),
   ].filter((c) => c.name.includes(filter));
   if (count > 0) {
     // Fixed work, no timing: for counting instructions (valgrind --tool=callgrind), which the machine's noise leaves alone.

@@ -7,25 +7,40 @@
  * that would not fit whole, so a device can stop reading the directory there
  * and resume at that entry's predecessor's `off`.
  */
+import { HOST_IS_LITTLE_ENDIAN } from "../common/endian.js";
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { FUSE_NAME_MAX, FUSE_NAME_OFFSET, FUSE_NAME_OFFSET_DIRENTPLUS, fuseRecAlign, Mode } from "./abi.js";
 import { DirentHeader, EntryOut } from "./structs.js";
 import { WireReader } from "./wire.js";
 
-/** One directory entry. */
-export interface Dirent {
-  ino: bigint;
+/** What the encoders take of a directory entry. */
+export interface DirentFields {
+  readonly ino: bigint;
   /** The cookie to pass as `fuse_read_in.offset` to continue after this entry. */
-  off: bigint;
+  readonly off: bigint;
   /** `DirentType` (DT_*). */
-  type: number;
+  readonly type: number;
   /** The name: raw bytes, 1–1024 of them, without NUL or `/`. */
+  readonly name: Uint8Array;
+}
+
+/** One directory entry, as decoded. */
+export interface Dirent extends DirentFields {
+  ino: bigint;
+  off: bigint;
+  type: number;
   name: Buffer;
 }
 
-/** One READDIRPLUS entry: a lookup result plus the directory entry. */
-export interface Direntplus {
+/** What the READDIRPLUS encoder takes of an entry: a lookup result plus the directory entry. */
+export interface DirentplusFields {
   /** As a LOOKUP reply; the driver counts a lookup for it unless `nodeid` is 0. */
+  readonly entry: EntryOut;
+  readonly dirent: DirentFields;
+}
+
+/** One READDIRPLUS entry, as decoded. */
+export interface Direntplus extends DirentplusFields {
   entry: EntryOut;
   dirent: Dirent;
 }
@@ -49,19 +64,29 @@ const SLASH = 0x2f;
 
 /** Refuses a name the Linux client would refuse in a dirent: empty, longer than 1024, with NUL or `/`. */
 function checkDirentName(name: Uint8Array, what: string): void {
-  if (name.byteLength === 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: empty name`);
-  if (name.byteLength > FUSE_NAME_MAX) {
-    throw new ProtocolError(ProtocolErrorCode.LIMIT, `${what}: name of ${name.byteLength} bytes (max ${FUSE_NAME_MAX})`);
+  // `length` and a loop: `byteLength` and a Buffer's `indexOf` are calls V8 does not inline, per entry.
+  const n = name.length;
+  if (n === 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: empty name`);
+  if (n > FUSE_NAME_MAX) {
+    throw new ProtocolError(ProtocolErrorCode.LIMIT, `${what}: name of ${n} bytes (max ${FUSE_NAME_MAX})`);
   }
-  if (name.indexOf(0) >= 0 || name.indexOf(SLASH) >= 0) {
-    throw new ProtocolError(ProtocolErrorCode.STRING, `${what}: name holds NUL or '/'`);
+  for (let i = 0; i < n; i++) {
+    const b = name[i]!;
+    if (b === 0 || b === SLASH) throw new ProtocolError(ProtocolErrorCode.STRING, `${what}: name holds NUL or '/'`);
   }
+}
+
+/** `bytes`' memory as little-endian 64-bit words (see Struct.encodeAt), or null where the host is big-endian. */
+function wordsOf(bytes: Uint8Array): BigUint64Array | null {
+  return HOST_IS_LITTLE_ENDIAN ? new BigUint64Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 3) : null;
 }
 
 /** Accumulates records into a buffer that grows up to `maxSize`; each record is written in place. */
 abstract class RecordEncoder<T> {
   private buf: Uint8Array;
   private view: DataView;
+  /** `buf` as little-endian 64-bit words (records start 8-aligned), or null. */
+  private words: BigUint64Array | null;
   private used = 0;
   private entries = 0;
 
@@ -69,27 +94,32 @@ abstract class RecordEncoder<T> {
   constructor(readonly maxSize: number) {
     this.buf = new Uint8Array(Math.min(maxSize, 4096));
     this.view = new DataView(this.buf.buffer);
+    this.words = wordsOf(this.buf);
   }
 
   protected abstract recordSize(item: T): number;
-  /** Writes `item`'s record at `at` of `buf` (zeros there; `view` is over the same memory, padding left alone). */
-  protected abstract write(buf: Uint8Array, view: DataView, at: number, item: T): void;
+  /**
+   * Writes `item`'s record at `at` of `buf` (zeros there; `view` and `words`
+   * are over the same memory, padding left alone).
+   */
+  protected abstract write(buf: Uint8Array, view: DataView, words: BigUint64Array | null, at: number, item: T): void;
 
   /** Appends `item` if its whole record fits; false (and nothing added) otherwise. */
   add(item: T): boolean {
     const size = this.recordSize(item);
     const at = this.used;
     if (at + size > this.maxSize) return false;
-    if (at + size > this.buf.byteLength) {
-      let cap = this.buf.byteLength * 2 || 4096;
+    if (at + size > this.buf.length) {
+      let cap = this.buf.length * 2 || 4096;
       while (cap < at + size) cap *= 2;
       const grown = new Uint8Array(Math.min(cap, this.maxSize));
       grown.set(this.buf.subarray(0, at));
       this.buf = grown;
       this.view = new DataView(grown.buffer);
+      this.words = wordsOf(grown);
     }
     try {
-      this.write(this.buf, this.view, at, item);
+      this.write(this.buf, this.view, this.words, at, item);
     } catch (error) {
       // A refused value: leave the room after the stream zeroed for the next record's padding.
       this.buf.fill(0, at, at + size);
@@ -117,27 +147,27 @@ abstract class RecordEncoder<T> {
 }
 
 /** Builds a READDIR reply body. */
-export class DirentEncoder extends RecordEncoder<Dirent> {
-  protected recordSize(d: Dirent): number {
+export class DirentEncoder extends RecordEncoder<DirentFields> {
+  protected recordSize(d: DirentFields): number {
     checkDirentName(d.name, "dirent");
-    return direntSize(d.name.byteLength);
+    return direntSize(d.name.length);
   }
-  protected write(buf: Uint8Array, view: DataView, at: number, d: Dirent): void {
-    DirentHeader.encodeAt(view, at, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+  protected write(buf: Uint8Array, view: DataView, words: BigUint64Array | null, at: number, d: DirentFields): void {
+    DirentHeader.encodeAt(view, at, { ino: d.ino, off: d.off, namelen: d.name.length, type: d.type }, words);
     buf.set(d.name, at + FUSE_NAME_OFFSET);
   }
 }
 
 /** Builds a READDIRPLUS reply body. */
-export class DirentplusEncoder extends RecordEncoder<Direntplus> {
-  protected recordSize(e: Direntplus): number {
+export class DirentplusEncoder extends RecordEncoder<DirentplusFields> {
+  protected recordSize(e: DirentplusFields): number {
     checkDirentName(e.dirent.name, "direntplus");
-    return direntplusSize(e.dirent.name.byteLength);
+    return direntplusSize(e.dirent.name.length);
   }
-  protected write(buf: Uint8Array, view: DataView, at: number, e: Direntplus): void {
-    EntryOut.encodeAt(view, at, e.entry);
+  protected write(buf: Uint8Array, view: DataView, words: BigUint64Array | null, at: number, e: DirentplusFields): void {
+    EntryOut.encodeAt(view, at, e.entry, words);
     const d = e.dirent;
-    DirentHeader.encodeAt(view, at + EntryOut.SIZE, { ino: d.ino, off: d.off, namelen: d.name.byteLength, type: d.type });
+    DirentHeader.encodeAt(view, at + EntryOut.SIZE, { ino: d.ino, off: d.off, namelen: d.name.length, type: d.type }, words);
     buf.set(d.name, at + FUSE_NAME_OFFSET_DIRENTPLUS);
   }
 }

@@ -4,7 +4,6 @@
  * and re-reading. An `off` handed to the guest is the host's own d_off
  * cookie, so a READDIR at any offset the guest was given seeks straight there.
  */
-import { Buffer } from "node:buffer";
 import { loadU16, loadU64 } from "../fuse/wire.js";
 import { SEEK_SET } from "../sys/constants.js";
 import { fail, lseek } from "../sys/libc.js";
@@ -12,23 +11,27 @@ import type { DirCursor, Handle, RawDirent } from "./handles.js";
 import { getdents64 } from "./native.js";
 
 // One buffer for every directory: records are copied out before the next read.
-const scratch = Buffer.alloc(32 * 1024);
+const scratch = new Uint8Array(32 * 1024);
 
-/** Parses the `length` bytes of linux_dirent64 records at the start of `buffer`. */
-export function parseDirents(buffer: Buffer, length: number): RawDirent[] {
+/**
+ * Parses the `length` bytes of linux_dirent64 records at the start of
+ * `buffer`. The records are copied once, as a batch, and each name is a view
+ * of that copy: `buffer` may be read into again while the entries wait (the
+ * scratch buffer serves every directory), and a copy per name cost two views
+ * and a pool allocation per entry.
+ */
+export function parseDirents(buffer: Uint8Array, length: number): RawDirent[] {
+  // Not `buffer.slice`: on a Buffer that is a view.
+  const batch = new Uint8Array(length);
+  batch.set(buffer.subarray(0, length));
   const out: RawDirent[] = [];
   for (let at = 0; at + 19 <= length; ) {
-    const reclen = loadU16(buffer, at + 16);
+    const reclen = loadU16(batch, at + 16);
     if (reclen < 20 || at + reclen > length) break;
     let end = at + 19;
     const limit = at + reclen;
-    while (end < limit && buffer[end] !== 0) end++;
-    out.push({
-      ino: loadU64(buffer, at),
-      off: loadU64(buffer, at + 8),
-      type: buffer[at + 18]!,
-      name: Buffer.from(buffer.subarray(at + 19, end)),
-    });
+    while (end < limit && batch[end] !== 0) end++;
+    out.push({ ino: loadU64(batch, at), off: loadU64(batch, at + 8), type: batch[at + 18]!, name: batch.subarray(at + 19, end) });
     at += reclen;
   }
   return out;

@@ -24,12 +24,13 @@ export interface DirCursor {
   next: number;
 }
 
-/** One record of getdents64. */
+/** One record of getdents64 (a DirEntry as the file-system interface hands it over). */
 export interface RawDirent {
-  ino: bigint;
-  off: bigint;
-  type: number;
-  name: Buffer;
+  readonly ino: bigint;
+  readonly off: bigint;
+  readonly type: number;
+  /** A view of the record's batch (see parseDirents), never of the shared getdents buffer. */
+  readonly name: Uint8Array;
 }
 
 export class Handle {

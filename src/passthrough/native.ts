@@ -38,7 +38,7 @@ const setgroupsRaw = lib.func("syscall", "long", ["long", "unsigned long", "cons
  * directory fd's current position and returns the bytes written (0 at the end).
  */
 export function getdents64(fd: number, buffer: Uint8Array): number {
-  const n = getdents64Fn(fd, buffer, buffer.byteLength);
+  const n = getdents64Fn(fd, buffer, buffer.length);
   if (n < 0) throw new ErrnoError(koffi.errno(), "getdents64");
   return n;
 }

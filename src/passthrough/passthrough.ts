@@ -1072,8 +1072,8 @@ export class PassthroughFs extends FileSystemBase {
     const handle = this.#handles.get(fh, nodeid, op);
     if (!handle.isDir) throw errno("ENOTDIR", op);
     const cursor = cursorAt(handle, offset);
-    for (let raw = peek(handle, cursor); raw !== undefined; raw = peek(handle, cursor)) {
-      const entry: DirEntry = { name: raw.name, ino: raw.ino, off: raw.off, type: raw.type };
+    for (let entry = peek(handle, cursor); entry !== undefined; entry = peek(handle, cursor)) {
+      // A getdents64 record is a DirEntry as it is: no copy of it per entry.
       if (!(plus ? this.#addPlus(handle.node, entry, sink) : sink.add(entry))) return;
       take(cursor);
     }

@@ -9,17 +9,9 @@
  * out with a zeroed `fuse_entry_out` (nodeid 0: the client counts no lookup),
  * carrying only the inode number and the file type, as virtiofsd sends them.
  */
-import { DirentEncoder, DirentplusEncoder, type Dirent } from "../fuse/dirent.js";
+import { DirentEncoder, DirentplusEncoder } from "../fuse/dirent.js";
 import { Attr, EntryOut } from "../fuse/structs.js";
 import type { DirEntry, DirSink } from "./filesystem.js";
-
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function dirent(entry: DirEntry): Dirent {
-  return { ino: entry.ino, off: entry.off, type: entry.type, name: asBuffer(entry.name) };
-}
 
 const ZERO_ATTR = Attr.zero();
 
@@ -50,8 +42,9 @@ export class ReplyDirSink implements DirSink {
 
   add(entry: DirEntry): boolean {
     if (this.closed) return false;
-    if (this.plus !== null) return this.plus.add({ entry: unlookedEntry(entry), dirent: dirent(entry) });
-    return this.plain!.add(dirent(entry));
+    // The encoders take the entry as it is (its name need not be a Buffer).
+    if (this.plus !== null) return this.plus.add({ entry: unlookedEntry(entry), dirent: entry });
+    return this.plain!.add(entry);
   }
 
   addPlus(entry: DirEntry, out: EntryOut): boolean {
@@ -60,7 +53,7 @@ export class ReplyDirSink implements DirSink {
       // A lookup the client would never learn of: refuse loudly (a bug in the file system).
       throw new Error("DirSink.addPlus called during READDIR (use add)");
     }
-    return this.plus.add({ entry: out, dirent: dirent(entry) });
+    return this.plus.add({ entry: out, dirent: entry });
   }
 
   /** Entries accepted so far. */

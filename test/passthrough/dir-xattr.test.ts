@@ -8,6 +8,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { DirentType, LockType, OpenFlag } from "../../src/fuse/abi.js";
+import type { DirSink } from "../../src/server/filesystem.js";
 import { XATTR_CREATE, XATTR_REPLACE } from "../../src/sys/constants.js";
 import { ctx, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, throwsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
 
@@ -47,6 +48,47 @@ test("READDIR through a sink of 3 entries at a time lists everything once, resum
     assert.equal(full.got.length, 0);
     await pfs.releasedir(ctx(), ROOT, releaseIn(open.fh));
     await rejectsErrno(pfs.readdir(ctx(), ROOT, open.fh, 0n, new SmallSink(1)), "EBADF");
+  } finally {
+    await cleanup();
+  }
+});
+
+test("names handed to a sink stay as they were while other directories are read (two listings interleaved)", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("readdir-two");
+  try {
+    for (const d of ["a", "b"]) {
+      fs.mkdirSync(path.join(share, d));
+      for (let i = 0; i < 30; i++) fs.writeFileSync(path.join(share, d, `${d}-${"x".repeat(i)}`), "");
+    }
+    const a = await pfs.lookup(ctx(), ROOT, n("a"));
+    const b = await pfs.lookup(ctx(), ROOT, n("b"));
+    const ha = await pfs.opendir(ctx(), a.nodeid, 0);
+    const hb = await pfs.opendir(ctx(), b.nodeid, 0);
+    // Keeps the entries themselves: their names are whatever memory the file system handed out.
+    const kept: { dir: string; name: Uint8Array; off: bigint }[] = [];
+    const sink = (dir: string, room: number): DirSink => ({
+      add(entry) {
+        if (room === 0) return false;
+        room--;
+        kept.push({ dir, name: entry.name, off: entry.off });
+        return true;
+      },
+      addPlus: () => false,
+    });
+    const offs = { a: 0n, b: 0n };
+    for (let round = 0; round < 20; round++) {
+      for (const [dir, h, node] of [["a", ha, a], ["b", hb, b]] as const) {
+        const before = kept.length;
+        await pfs.readdir(ctx(), node.nodeid, h.fh, offs[dir], sink(dir, 4));
+        if (kept.length > before) offs[dir] = kept[kept.length - 1]!.off;
+      }
+    }
+    for (const d of ["a", "b"]) {
+      const names = kept.filter((k) => k.dir === d).map((k) => Buffer.from(k.name).toString());
+      assert.deepEqual(names.sort(), [".", "..", ...Array.from({ length: 30 }, (_, i) => `${d}-${"x".repeat(i)}`)].sort());
+    }
+    await pfs.releasedir(ctx(), a.nodeid, releaseIn(ha.fh));
+    await pfs.releasedir(ctx(), b.nodeid, releaseIn(hb.fh));
   } finally {
     await cleanup();
   }
