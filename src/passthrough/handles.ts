@@ -19,9 +19,11 @@ import { ID_REUSE_AFTER, closeNodeFd, idKey, type Inode, type InodeStore } from 
 export interface DirCursor {
   /** The `off` of the last entry handed out: where the fd's stream stands. */
   last: bigint;
-  /** Entries read from the fd; those from `next` on are not handed out yet. */
-  pending: RawDirent[];
-  next: number;
+  /** The getdents64 records read from the fd last (a copy of their own); those from `at` on are not handed out yet. */
+  records: Uint8Array;
+  at: number;
+  /** The record at `at`, once peeked. */
+  peeked: RawDirent | undefined;
 }
 
 /** One record of getdents64 (a DirEntry as the file-system interface hands it over). */
@@ -29,8 +31,10 @@ export interface RawDirent {
   readonly ino: bigint;
   readonly off: bigint;
   readonly type: number;
-  /** A view of the record's batch (see parseDirents), never of the shared getdents buffer. */
+  /** A view of the cursor's records, never of the shared getdents buffer. */
   readonly name: Uint8Array;
+  /** Where the next record starts in the cursor's records. */
+  readonly next: number;
 }
 
 export class Handle {
