@@ -123,9 +123,19 @@ export function backgroundClosesDone(): Promise<void> {
   return new Promise((resolve) => closesDone.push(resolve));
 }
 
+/**
+ * `result`, or (negative) the call's ErrnoError naming `path`. The name is
+ * decoded for the message only then: decoding it before every call (a
+ * Buffer and a UTF-8 decode) cost more than some of the calls.
+ */
+function checkPath(result: number, call: string, path: PathLike): number {
+  if (result < 0) libc.fail(call, display(path));
+  return result;
+}
+
 /** openat(2). `flags` are O_*; O_CLOEXEC is always added. Returns the fd. */
 export function openat(dirfd: number, path: PathLike, flags: number, mode = 0): number {
-  return libc.check(libc.openat(dirfd, cstring(path, "openat"), flags | O_CLOEXEC, mode), "openat", display(path));
+  return checkPath(libc.openat(dirfd, cstring(path, "openat"), flags | O_CLOEXEC, mode), "openat", path);
 }
 
 /** The `struct open_how` of openat2(2). */
@@ -150,7 +160,7 @@ export function openat2(dirfd: number, path: PathLike, how: OpenHow): number {
   openHow.writeBigUInt64LE(BigInt((how.flags | O_CLOEXEC) >>> 0), 0);
   openHow.writeBigUInt64LE(BigInt(how.mode ?? 0), 8);
   openHow.writeBigUInt64LE(BigInt(how.resolve ?? 0), 16);
-  return libc.check(libc.openat2(dirfd, cstring(path, "openat2"), openHow, 24), "openat2", display(path));
+  return checkPath(libc.openat2(dirfd, cstring(path, "openat2"), openHow, 24), "openat2", path);
 }
 
 let procFd: number | undefined;
@@ -185,7 +195,9 @@ export function renewProcSelfFd(): number {
 export function reopen(fd: number, flags: number): number {
   const name = String(fd);
   const effective = (flags & ~(O_NOFOLLOW | O_CREAT | O_EXCL)) | O_CLOEXEC;
-  return libc.check(libc.openat(procSelfFd(), name, effective, 0), "openat", `/proc/self/fd/${name}`);
+  const opened = libc.openat(procSelfFd(), name, effective, 0);
+  if (opened < 0) libc.fail("openat", `/proc/self/fd/${name}`);
+  return opened;
 }
 
 // ---- status ----
@@ -231,7 +243,7 @@ export function statx(
   mask: number = STATX_BASIC_STATS | STATX_BTIME,
 ): Statx {
   const b = scratch;
-  libc.check(libc.statx(dirfd, cstring(path, "statx"), flags, mask, b), "statx", display(path));
+  checkPath(libc.statx(dirfd, cstring(path, "statx"), flags, mask, b), "statx", path);
   const got = b.readUInt32LE(0);
   const result: Statx = {
     mask: got,
@@ -278,7 +290,7 @@ export interface Stat {
 /** fstatat(2) (glibc's x86_64 `struct stat`, 144 bytes). */
 export function fstatat(dirfd: number, path: PathLike, flags: number): Stat {
   const b = scratch;
-  libc.check(libc.fstatat(dirfd, cstring(path, "fstatat"), b, flags), "fstatat", display(path));
+  checkPath(libc.fstatat(dirfd, cstring(path, "fstatat"), b, flags), "fstatat", path);
   return {
     dev: b.readBigUInt64LE(0),
     ino: b.readBigUInt64LE(8),
@@ -336,25 +348,25 @@ export function fstatfs(fd: number): Statfs {
 
 /** mkdirat(2). */
 export function mkdirat(dirfd: number, path: PathLike, mode: number): void {
-  libc.check(libc.mkdirat(dirfd, cstring(path, "mkdirat"), mode), "mkdirat", display(path));
+  checkPath(libc.mkdirat(dirfd, cstring(path, "mkdirat"), mode), "mkdirat", path);
 }
 
 /** mknodat(2): `mode` includes the file type (S_IFREG, S_IFIFO, S_IFCHR, ...); `dev` from {@link makedev}. */
 export function mknodat(dirfd: number, path: PathLike, mode: number, dev: bigint = 0n): void {
-  libc.check(libc.mknodat(dirfd, cstring(path, "mknodat"), mode, dev), "mknodat", display(path));
+  checkPath(libc.mknodat(dirfd, cstring(path, "mknodat"), mode, dev), "mknodat", path);
 }
 
 /** unlinkat(2); AT_REMOVEDIR removes a directory. */
 export function unlinkat(dirfd: number, path: PathLike, flags = 0): void {
-  libc.check(libc.unlinkat(dirfd, cstring(path, "unlinkat"), flags), "unlinkat", display(path));
+  checkPath(libc.unlinkat(dirfd, cstring(path, "unlinkat"), flags), "unlinkat", path);
 }
 
 /** renameat2(2); `flags` RENAME_NOREPLACE, RENAME_EXCHANGE or RENAME_WHITEOUT. */
 export function renameat2(olddirfd: number, oldpath: PathLike, newdirfd: number, newpath: PathLike, flags = 0): void {
-  libc.check(
+  checkPath(
     libc.renameat2(olddirfd, cstring(oldpath, "renameat2"), newdirfd, cstring(newpath, "renameat2"), flags),
     "renameat2",
-    display(oldpath),
+    oldpath,
   );
 }
 
@@ -364,19 +376,19 @@ export function renameat2(olddirfd: number, oldpath: PathLike, newdirfd: number,
  * `/proc/self/fd/N` with AT_SYMLINK_FOLLOW.
  */
 export function linkat(olddirfd: number, oldpath: PathLike, newdirfd: number, newpath: PathLike, flags = 0): void {
-  libc.check(
+  checkPath(
     libc.linkat(olddirfd, cstring(oldpath, "linkat"), newdirfd, cstring(newpath, "linkat"), flags),
     "linkat",
-    display(newpath),
+    newpath,
   );
 }
 
 /** symlinkat(2): creates `linkpath` in `newdirfd` pointing at `target`. */
 export function symlinkat(target: PathLike, newdirfd: number, linkpath: PathLike): void {
-  libc.check(
+  checkPath(
     libc.symlinkat(cstring(target, "symlinkat"), newdirfd, cstring(linkpath, "symlinkat")),
     "symlinkat",
-    display(linkpath),
+    linkpath,
   );
 }
 
@@ -388,7 +400,7 @@ export function readlinkat(dirfd: number, path: PathLike): Buffer {
   const name = cstring(path, "readlinkat");
   for (let size = 256; ; size *= 4) {
     const buffer = Buffer.allocUnsafe(size);
-    const length = libc.check(libc.readlinkat(dirfd, name, buffer, size), "readlinkat", display(path));
+    const length = checkPath(libc.readlinkat(dirfd, name, buffer, size), "readlinkat", path);
     if (length < size) return buffer.subarray(0, length);
     if (size >= 1 << 16) throw new ErrnoError(Errno.ENAMETOOLONG, "readlinkat", display(path));
   }
@@ -411,12 +423,12 @@ export function fchmodat(dirfd: number, path: PathLike, mode: number, flags = 0)
     if (libc.lastErrno() !== Errno.ENOSYS) libc.fail("fchmodat2", display(path));
     hasFchmodat2 = false;
   }
-  libc.check(libc.fchmodat(dirfd, name, mode, flags), "fchmodat", display(path));
+  checkPath(libc.fchmodat(dirfd, name, mode, flags), "fchmodat", path);
 }
 
 /** fchownat(2); -1 leaves the uid or gid as is. AT_EMPTY_PATH works on O_PATH fds. */
 export function fchownat(dirfd: number, path: PathLike, uid: number, gid: number, flags = 0): void {
-  libc.check(libc.fchownat(dirfd, cstring(path, "fchownat"), uid >>> 0, gid >>> 0, flags), "fchownat", display(path));
+  checkPath(libc.fchownat(dirfd, cstring(path, "fchownat"), uid >>> 0, gid >>> 0, flags), "fchownat", path);
 }
 
 /** A time for utimensat: a Timespec, nanoseconds since the epoch, now, or "leave as is". */
@@ -442,7 +454,7 @@ function writeTime(at: number, time: TimeArg): void {
 export function utimensat(dirfd: number, path: PathLike, atime: TimeArg, mtime: TimeArg, flags = 0): void {
   writeTime(0, atime);
   writeTime(16, mtime);
-  libc.check(libc.utimensat(dirfd, cstring(path, "utimensat"), utimes, flags), "utimensat", display(path));
+  checkPath(libc.utimensat(dirfd, cstring(path, "utimensat"), utimes, flags), "utimensat", path);
 }
 
 /** umask(2): sets the process's file-creation mask and returns the previous one. */
@@ -584,10 +596,10 @@ export function nameToHandleAt(dirfd: number, path: PathLike, flags = 0): { hand
   const raw = Buffer.alloc(8 + MAX_HANDLE_SZ);
   raw.writeUInt32LE(MAX_HANDLE_SZ, 0);
   const mountId = new Int32Array(1);
-  libc.check(
+  checkPath(
     libc.name_to_handle_at(dirfd, cstring(path, "name_to_handle_at"), raw, mountId, flags),
     "name_to_handle_at",
-    display(path),
+    path,
   );
   const size = raw.readUInt32LE(0);
   if (size > MAX_HANDLE_SZ) throw new ErrnoError(Errno.EOVERFLOW, "name_to_handle_at", display(path));
