@@ -64,13 +64,18 @@ const SLASH = 0x2f;
 
 /** Refuses a name the Linux client would refuse in a dirent: empty, longer than 1024, with NUL or `/`. */
 function checkDirentName(name: Uint8Array, what: string): void {
-  // `length` and a loop: `byteLength` and a Buffer's `indexOf` are calls V8 does not inline, per entry.
+  // `length`: `byteLength` is a call V8 does not inline, per entry.
   const n = name.length;
   if (n === 0) throw new ProtocolError(ProtocolErrorCode.VALUE, `${what}: empty name`);
   if (n > FUSE_NAME_MAX) {
     throw new ProtocolError(ProtocolErrorCode.LIMIT, `${what}: name of ${n} bytes (max ${FUSE_NAME_MAX})`);
   }
-  for (let i = 0; i < n; i++) {
+  refuseNulOrSlash(name, what);
+}
+
+/** STRING for a name that holds NUL or '/' (a loop: a Buffer's `indexOf` is a call V8 does not inline). */
+function refuseNulOrSlash(name: Uint8Array, what: string): void {
+  for (let i = 0; i < name.length; i++) {
     const b = name[i]!;
     if (b === 0 || b === SLASH) throw new ProtocolError(ProtocolErrorCode.STRING, `${what}: name holds NUL or '/'`);
   }
@@ -190,9 +195,7 @@ function readDirent(r: WireReader): Dirent {
   const bytes = r.bytesView(h.namelen, "name");
   r.skip(padded - h.namelen);
   const name = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (name.indexOf(0) >= 0 || name.indexOf(SLASH) >= 0) {
-    throw new ProtocolError(ProtocolErrorCode.STRING, `${r.what}: name holds NUL or '/'`);
-  }
+  refuseNulOrSlash(name, r.what);
   return { ino: h.ino, off: h.off, type: h.type, name };
 }
 
