@@ -45,15 +45,18 @@ export function cursorAt(handle: Handle, offset: bigint): DirCursor {
   if (current !== undefined || offset !== 0n) {
     if (Number(lseek(handle.fd, BigInt.asIntN(64, offset), SEEK_SET)) < 0) fail("lseek");
   }
-  const fresh: DirCursor = { last: offset, records: NO_RECORDS, at: 0, peeked: undefined };
+  const fresh: DirCursor = { last: offset, records: NO_RECORDS, at: 0 };
   handle.dir = fresh;
   return fresh;
 }
 
-/** The next entry of `cursor` without taking it, reading more from the fd when needed; undefined at the end. */
+/**
+ * The next entry of `cursor` without taking it, reading more from the fd when
+ * needed; undefined at the end. An entry not taken is parsed again by the
+ * next peek (from the records kept: no second read).
+ */
 export function peek(handle: Handle, cursor: DirCursor): RawDirent | undefined {
-  if (cursor.peeked !== undefined) return cursor.peeked;
-  let entry = recordAt(cursor.records, cursor.at);
+  const entry = recordAt(cursor.records, cursor.at);
   if (entry === undefined) {
     const length = getdents64(handle.fd, scratch);
     if (length === 0) return undefined;
@@ -63,17 +66,13 @@ export function peek(handle: Handle, cursor: DirCursor): RawDirent | undefined {
     cursor.records = records;
     cursor.at = 0;
     // A read that holds no whole record ends the listing, as an empty one does.
-    entry = recordAt(records, 0);
+    return recordAt(records, 0);
   }
-  cursor.peeked = entry;
   return entry;
 }
 
-/** Takes the entry {@link peek} returned. */
-export function take(cursor: DirCursor): void {
-  const entry = cursor.peeked;
-  if (entry === undefined) return;
+/** Takes `entry`, which {@link peek} of `cursor` just returned. */
+export function take(cursor: DirCursor, entry: RawDirent): void {
   cursor.last = entry.off;
   cursor.at = entry.next;
-  cursor.peeked = undefined;
 }

@@ -22,8 +22,6 @@ export interface DirCursor {
   /** The getdents64 records read from the fd last (a copy of their own); those from `at` on are not handed out yet. */
   records: Uint8Array;
   at: number;
-  /** The record at `at`, once peeked. */
-  peeked: RawDirent | undefined;
 }
 
 /** One record of getdents64 (a DirEntry as the file-system interface hands it over). */

@@ -1075,7 +1075,7 @@ export class PassthroughFs extends FileSystemBase {
     for (let entry = peek(handle, cursor); entry !== undefined; entry = peek(handle, cursor)) {
       // A getdents64 record is a DirEntry as it is: no copy of it per entry.
       if (!(plus ? this.#addPlus(handle.node, entry, sink) : sink.add(entry))) return;
-      take(cursor);
+      take(cursor, entry);
     }
   }
 
