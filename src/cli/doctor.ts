@@ -15,8 +15,8 @@ import { delimiter, join } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { eventfd, memfdCreate } from "../sys/index.js";
 import { probeUserXattrs } from "../host/xattr-probe.js";
-import { describeFlags, flagValue, hasFlag, parseFlags, type FlagSpec } from "./flags.js";
-import { UsageError } from "./usage.js";
+import { describeFlags, flagValue, hasFlag, parseFlags, type FlagSpec } from "../common/flags.js";
+import { UsageError } from "../common/usage.js";
 
 export const doctorFlags: Record<string, FlagSpec> = {
   "shared-dir": { value: true, meta: "DIR", help: "also check that DIR holds user.* xattrs (needed with --xattr)" },

@@ -6,7 +6,7 @@ import { shellCommand } from "../shell/repl.js";
 import { doctorCommand } from "./doctor.js";
 import { mountCommand } from "./mount.js";
 import { serveCommand } from "./serve.js";
-import { UsageError } from "./usage.js";
+import { UsageError } from "../common/usage.js";
 
 interface Command {
   summary: string;

@@ -18,9 +18,9 @@ import { Errno } from "../common/errno.js";
 import { log } from "../common/log.js";
 import { VirtioFsDriver } from "../guest/driver.js";
 import { FuseRelay, type RelayEnd } from "../guest/relay.js";
-import { describeFlags, flagValue, hasFlag, parseChoice, parseFlags, splitOptionList, type FlagSpec } from "./flags.js";
-import { LOG_LEVELS, type LogLevel } from "./serve-options.js";
-import { UsageError } from "./usage.js";
+import { describeFlags, flagValue, hasFlag, parseChoice, parseFlags, splitOptionList, type FlagSpec } from "../common/flags.js";
+import { LOG_LEVELS, type Level as LogLevel } from "../common/log.js";
+import { UsageError } from "../common/usage.js";
 
 const FUSE_DEVICE = "/dev/fuse";
 /** How long connecting and the vhost-user handshake may take before the peer is judged not a backend. */

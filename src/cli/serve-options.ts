@@ -8,14 +8,13 @@ import { DEFAULT_DEVICE_OPTIONS, DEFAULT_KICK_WAIT_MS, DEFAULT_POLL_MAX_US, type
 import { KICK_WAIT_TURN_MS } from "../vhost-user/backend.js";
 import type { CacheMode } from "../passthrough/options.js";
 import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
-import { UsageError } from "./usage.js";
-import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags, splitOptionList, type FlagSpec } from "./flags.js";
+import { LOG_LEVELS, type Level as LogLevel } from "../common/log.js";
+import { UsageError } from "../common/usage.js";
+import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags, splitOptionList, type FlagSpec } from "../common/flags.js";
 
 export const CACHE_MODES = ["auto", "always", "never", "metadata"] as const satisfies readonly CacheMode[];
 export const SANDBOX_MODES = ["namespace", "chroot", "none"] as const;
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
-export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace", "off"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /**
  * What `viofs serve` was asked for: the device's options (one connection's

@@ -32,7 +32,7 @@ import { SOCK_DGRAM, SOCK_STREAM } from "../sys/constants.js";
 import { connect, reexecNode, sendmsg, socket, stopLoopIdleMetrics } from "../sys/index.js";
 import { probeUserXattrs } from "../host/xattr-probe.js";
 import { parseServeArgs, serveHelp, type ServeOptions } from "./serve-options.js";
-import { UsageError } from "./usage.js";
+import { UsageError } from "../common/usage.js";
 
 /**
  * What `--print-capabilities` prints: the vhost-user.json schema libvirt

@@ -5,6 +5,8 @@
  */
 export const LOG_LEVEL_ORDER = { off: 0, error: 1, warn: 2, info: 3, debug: 4, trace: 5 } as const;
 export type Level = keyof typeof LOG_LEVEL_ORDER;
+/** The levels a person may choose (`--log-level`), as --help lists them. */
+export const LOG_LEVELS = ["error", "warn", "info", "debug", "trace", "off"] as const satisfies readonly Level[];
 
 type Sink = (level: Exclude<Level, "off">, line: string) => void;
 

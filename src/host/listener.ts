@@ -20,7 +20,7 @@ import { spawnSync } from "node:child_process";
 import { dirname, resolve } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { Errno, errnoMessage } from "../common/errno.js";
-import { UsageError } from "../cli/usage.js";
+import { UsageError } from "../common/usage.js";
 import * as libc from "../sys/libc.js";
 import { AF_UNIX, F_SETFD, FD_CLOEXEC, LOCK_EX, O_NONBLOCK, SOCK_STREAM, SOL_SOCKET } from "../sys/constants.js";
 import { acceptAsync, connectUnix, flock, getFileFlags, listenUnix, setFileFlags } from "../sys/index.js";

@@ -35,7 +35,7 @@ import type { Readable } from "node:stream";
 import { log } from "../common/log.js";
 import { ErrnoError } from "../common/errors.js";
 import { Errno, errnoMessage } from "../common/errno.js";
-import { UsageError } from "../cli/usage.js";
+import { UsageError } from "../common/usage.js";
 import {
   AT_FDCWD,
   MNT_DETACH,

@@ -7,9 +7,9 @@
  */
 import { createInterface, type Interface } from "node:readline";
 import { log } from "../common/log.js";
-import { describeFlags, flagValue, hasFlag, parseChoice, parseFlags, type FlagSpec } from "../cli/flags.js";
-import { LOG_LEVELS, type LogLevel } from "../cli/serve-options.js";
-import { UsageError } from "../cli/usage.js";
+import { describeFlags, flagValue, hasFlag, parseChoice, parseFlags, type FlagSpec } from "../common/flags.js";
+import { LOG_LEVELS, type Level as LogLevel } from "../common/log.js";
+import { UsageError } from "../common/usage.js";
 import * as W from "../win32/index.js";
 import { COMMAND_NAMES, WindowsShell, type ShellOutput } from "./commands.js";
 import { childPath, fullPath, splitCommands } from "./parse.js";

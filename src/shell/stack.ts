@@ -13,7 +13,7 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
-import { UsageError } from "../cli/usage.js";
+import { UsageError } from "../common/usage.js";
 import { DEFAULT_DEVICE_OPTIONS } from "../host/device.js";
 import { servePrivately } from "../host/private-serve.js";
 import { FuseWindowsService } from "../service/shares.js";

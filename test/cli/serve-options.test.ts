@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseServeArgs, type ServeOptions } from "../../src/cli/serve-options.js";
-import { UsageError } from "../../src/cli/usage.js";
+import { UsageError } from "../../src/common/usage.js";
 import { DEFAULT_KICK_WAIT_MS } from "../../src/host/device.js";
 import { suiteScratchDir } from "../scratch.js";
 
