@@ -9,3 +9,4 @@ export * from "./structs.js";
 export * from "./messages.js";
 export * from "./extensions.js";
 export * from "./dirent.js";
+export * from "./reply-target.js";

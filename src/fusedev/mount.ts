@@ -4,7 +4,8 @@
  * host's `FuseServer` (serving a file system to this host's own kernel, see
  * `src/host/fusedev.ts`) and the guest side's mount relay (forwarding the
  * kernel's requests to a virtio-fs backend, `src/guest/relay.ts`). It sits
- * below both: it imports only `sys`, `fuse` and the `ReplyTarget` type.
+ * below both: it imports only `common`, `sys` and `fuse` (whose `ReplyTarget`
+ * is the contract with a handler).
  *
  * - The device fd is non-blocking and watched by the process's FdPoller:
  *   when the kernel has requests, they are read on the main thread until
@@ -39,7 +40,7 @@ import { read as readNow, write as writeFd } from "../sys/io.js";
 import { sharedPoller, type FdPoller } from "../sys/poller.js";
 import { mountFuse, openFuseDevice, unmountLazy } from "../sys/process.js";
 import { OutHeader } from "../fuse/structs.js";
-import type { ReplyTarget } from "../server/reply.js";
+import type { ReplyTarget } from "../fuse/reply-target.js";
 
 /** Room for `fuse_out_header` in front of READ data. */
 const OUT_HEADER_SIZE = OutHeader.SIZE;

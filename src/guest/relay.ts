@@ -79,7 +79,7 @@ import {
   WriteOut,
 } from "../fuse/structs.js";
 import { FuseDevMount, type FuseDevHandler } from "../fusedev/mount.js";
-import type { ReplyTarget } from "../server/reply.js";
+import type { ReplyTarget } from "../fuse/reply-target.js";
 import type { FdPoller } from "../sys/poller.js";
 import { FuseSession, MIN_SERVER_MINOR } from "./session.js";
 import type { FuseTransport, QueueKind } from "./transport.js";

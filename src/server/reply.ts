@@ -1,50 +1,24 @@
 /**
- * Where a reply goes. The {@link FuseServer} hands every reply to a
- * {@link ReplyTarget} that the transport supplies per request, so one server
- * serves both transports without knowing either:
+ * Replies of the FuseServer into what a transport gives it, as the
+ * {@link ReplyTarget} contract of src/fuse/reply-target.ts says:
  *
- * - /dev/fuse wants one `write(2)` per reply: its target gathers the chunks
- *   (or owns one contiguous buffer for READ data, header room included).
  * - virtio wants the reply written into the driver's writable buffers: the
  *   {@link ChainReply} adapter writes through a descriptor-chain writer
  *   (`Writer` of src/virtio/chain-io.ts fits {@link ChainWriter}) and lets
  *   READ data land in guest memory with no intermediate copy.
+ * - a message-based client (tests, in-process) wants each reply as one
+ *   buffer: {@link MessageReply}.
  *
- * Protocol per request: at most one of
- * - `send(chunks)`: a whole reply (header first); or
- * - `dataBuffers(max)` then exactly one of `sendData(header, n)` (success)
- *   or `send([errorHeader])` (failure; the header then takes the place the
- *   data reply's header would have had).
- * FORGET, BATCH_FORGET, NOTIFY_REPLY, an interrupt that found its request and
- * a request whose header cannot be read get no call at all.
+ * /dev/fuse has its own target (src/fusedev/mount.ts): one `write(2)` per
+ * reply.
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import type { ReplyTarget } from "../fuse/reply-target.js";
+
+export type { ReplyTarget } from "../fuse/reply-target.js";
 
 /** Size of `fuse_out_header`. */
 export const OUT_HEADER_SIZE = 16;
-
-/** Receives the reply to one request. */
-export interface ReplyTarget {
-  /**
-   * Sends a whole reply: `chunks` in order (the first starts with the
-   * 16-byte `fuse_out_header`), their lengths adding up to its `len`. Throws
-   * a ProtocolError (LENGTH) and sends nothing when the reply does not fit
-   * the room the client gave; the server then sends an error reply instead.
-   */
-  send(chunks: readonly Uint8Array[]): void | Promise<void>;
-  /**
-   * Buffers for up to `max` bytes of reply data that will follow the header
-   * (READ), in order; their total may be less than `max` when the client
-   * gave less room. Called at most once per request.
-   */
-  dataBuffers(max: number): readonly Uint8Array[];
-  /**
-   * Completes a reply begun with {@link dataBuffers}: `header` (16 bytes,
-   * `len` = 16 + `length`) followed by the first `length` bytes of the data
-   * buffers, which the file system has filled.
-   */
-  sendData(header: Uint8Array, length: number): void | Promise<void>;
-}
 
 // ---------------------------------------------------------------------------
 // Replies into a descriptor chain
