@@ -31,7 +31,7 @@
 import { errno } from "../common/errors.js";
 import type { Context } from "../server/filesystem.js";
 import { umask as setUmask } from "../sys/fs.js";
-import { getgroups, setfsgid, setfsuid, setThreadGroups } from "./native.js";
+import { getgroups, setfsgid, setfsuid, setThreadGroups } from "../sys/credentials.js";
 
 /** `-1` as an id: invalid, so setfsuid/setfsgid only report the current value. */
 const QUERY = 0xffff_ffff;

@@ -8,7 +8,7 @@ import { loadU16, loadU64 } from "../fuse/wire.js";
 import { SEEK_SET } from "../sys/constants.js";
 import { fail, lseek } from "../sys/libc.js";
 import type { DirCursor, Handle, RawDirent } from "./handles.js";
-import { getdents64 } from "./native.js";
+import { getdents64 } from "../sys/fs.js";
 
 // One buffer for every directory: records are copied out before the next read.
 const scratch = new Uint8Array(32 * 1024);

@@ -386,6 +386,7 @@ export const SHUT_RDWR = 2;
  * architecture here and selects it by `process.arch`.
  */
 export const SYS = {
+  setgroups: 116,
   pivot_root: 155,
   pidfd_open: 434,
   close_range: 436,

@@ -789,3 +789,11 @@ export function getFileFlags(fd: number): number {
 export function setFileFlags(fd: number, flags: number): void {
   libc.check(libc.fcntlInt(fd, F_SETFL, flags), "fcntl(F_SETFL)");
 }
+
+/**
+ * getdents64(2): fills `buffer` with `struct linux_dirent64` records from the
+ * directory fd's current position and returns the bytes written (0 at the end).
+ */
+export function getdents64(fd: number, buffer: Uint8Array): number {
+  return libc.check(libc.getdents64(fd, buffer, buffer.length), "getdents64");
+}

@@ -16,4 +16,6 @@ export * from "./socket.js";
 export * from "./fs.js";
 export * from "./io.js";
 export * from "./process.js";
+export * from "./clock.js";
+export * from "./credentials.js";
 export type { PathLike } from "./path.js";

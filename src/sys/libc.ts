@@ -234,6 +234,15 @@ export const utimensat = declare<[dirfd: number, path: CStr | null, times: Buf, 
   "int utimensat(int dirfd, const char *path, const void *times, int flags)",
 );
 export const umask = declare<[mask: number], number>("unsigned int umask(unsigned int mask)");
+export const clock_gettime = declare<[clock: number, ts: Buf], number>("int clock_gettime(int clk_id, void *tp)");
+export const getdents64 = declare<[fd: number, dirp: Buf, count: number], number>(
+  "long getdents64(int fd, void *dirp, unsigned long count)",
+);
+export const setfsuid = declare<[uid: number], number>("int setfsuid(unsigned int uid)");
+export const setfsgid = declare<[gid: number], number>("int setfsgid(unsigned int gid)");
+export const getgroups = declare<[size: number, list: Uint32Array], number>("int getgroups(int size, _Out_ uint32_t *list)");
+/** The raw system call, not glibc's wrapper (which sets every thread's groups). */
+export const setgroupsRaw = sys<[size: number, list: Uint32Array]>(SYS.setgroups, ["unsigned long", "const uint32_t *"]);
 
 export const fgetxattr = declare<[fd: number, name: CStr, value: Buf, size: number], number>(
   "long fgetxattr(int fd, const char *name, void *value, unsigned long size)",
