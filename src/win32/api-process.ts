@@ -4,7 +4,7 @@
  * data sections (mm.ts), events and semaphores, emulated processes that run
  * an image from a volume, and the caller's token and privileges.
  */
-import { NtStatus, Win32Error as W, ntStatusToWin32 } from "../windows/ntstatus.js";
+import { NtStatus, Win32ErrorCode as W, ntStatusToWin32 } from "../windows/ntstatus.js";
 import { AccessMask } from "../windows/security.js";
 import { CreateDisposition, CreateOption } from "../winfsp/constants.js";
 import {

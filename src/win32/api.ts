@@ -19,7 +19,7 @@
  */
 import { FileAttribute, INVALID_FILE_ATTRIBUTES } from "../windows/attributes.js";
 import { systemTimeAsFileTime } from "./clock.js";
-import { NtStatus, Win32Error as W, ntStatusToWin32, ntSuccess } from "../windows/ntstatus.js";
+import { NtStatus, Win32ErrorCode as W, ntStatusToWin32, ntSuccess } from "../windows/ntstatus.js";
 import { SYMLINK_FLAG_RELATIVE, encodeReparseBuffer } from "../windows/reparse.js";
 import { formatSddl, parseSddl } from "../windows/sddl.js";
 import {

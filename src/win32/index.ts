@@ -14,7 +14,7 @@
  * - kernel32's constants under their SDK names.
  */
 import { FileAttribute } from "../windows/attributes.js";
-import { Win32Error as Win32Codes } from "../windows/ntstatus.js";
+import { Win32ErrorCode as Win32Codes } from "../windows/ntstatus.js";
 import { AccessMask } from "../windows/security.js";
 
 export * from "./api.js";

@@ -152,7 +152,7 @@ export function ntError(status: number): boolean {
 }
 
 /** Win32 error codes, named as in winerror.h. */
-export const Win32Error = {
+export const Win32ErrorCode = {
   ERROR_SUCCESS: 0,
   ERROR_INVALID_FUNCTION: 1,
   ERROR_FILE_NOT_FOUND: 2,
@@ -252,10 +252,10 @@ export const Win32Error = {
   ERROR_REPARSE_TAG_MISMATCH: 4394,
 } as const;
 
-export type Win32ErrorName = keyof typeof Win32Error;
+export type Win32ErrorName = keyof typeof Win32ErrorCode;
 
 const win32Names = new Map<number, Win32ErrorName>(
-  (Object.entries(Win32Error) as [Win32ErrorName, number][]).map(([name, value]) => [value, name]),
+  (Object.entries(Win32ErrorCode) as [Win32ErrorName, number][]).map(([name, value]) => [value, name]),
 );
 
 /** `ERROR_…` for a known code, else its decimal value. */
@@ -264,7 +264,7 @@ export function win32ErrorName(code: number): string {
 }
 
 const S = NtStatus;
-const W = Win32Error;
+const W = Win32ErrorCode;
 
 /** RtlNtStatusToDosError for every status in {@link NtStatus}. */
 const toWin32 = new Map<number, number>([

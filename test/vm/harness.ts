@@ -7,7 +7,9 @@
  *     verifyHostTree(run.sharedDir);     // what the guest wrote is on the host
  *     run.cleanup();
  *
- * The differential test calls it for "virtiofsd" and "viofs" and compares
+ * The differential test calls it for "virtiofsd" and "viofs-libvirt" (viofs
+ * serve started as libvirt starts virtiofsd: `--fd=N`, an `-o` list, the
+ * namespace sandbox) and compares
  * `lines` one by one; {@link diffLines} formats the first differences. A
  * backend that dies mid-run fails the run at once (QEMU is killed).
  */

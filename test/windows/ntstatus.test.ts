@@ -9,7 +9,7 @@ import {
   ntStatusToWin32,
   ntSuccess,
   ntWarning,
-  Win32Error,
+  Win32ErrorCode,
   win32ErrorName,
 } from "../../src/windows/ntstatus.js";
 
@@ -102,7 +102,7 @@ test("names, severities", () => {
 
 test("RtlNtStatusToDosError for the catalogue's table (§4.4)", () => {
   const S = NtStatus;
-  const W = Win32Error;
+  const W = Win32ErrorCode;
   const cases: [number, number][] = [
     [S.STATUS_SUCCESS, W.ERROR_SUCCESS],
     [S.STATUS_INVALID_DEVICE_REQUEST, W.ERROR_INVALID_FUNCTION],
