@@ -14,11 +14,12 @@
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import type { ReplyTarget } from "../fuse/reply-target.js";
+import { OutHeader } from "../fuse/structs.js";
 
 export type { ReplyTarget } from "../fuse/reply-target.js";
 
 /** Size of `fuse_out_header`. */
-export const OUT_HEADER_SIZE = 16;
+export const OUT_HEADER_SIZE = OutHeader.SIZE;
 
 // ---------------------------------------------------------------------------
 // Replies into a descriptor chain
