@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { DEFAULT_DEVICE_OPTIONS, DEFAULT_KICK_WAIT_MS, DEFAULT_POLL_MAX_US, type DeviceOptions } from "../host/device.js";
 import { KICK_WAIT_TURN_MS } from "../vhost-user/backend.js";
-import type { CacheMode } from "../passthrough/options.js";
+import type { CacheMode, FlushMode } from "../passthrough/options.js";
 import { CAPABILITIES, type CapabilityName } from "../sys/constants.js";
 import { LOG_LEVELS, type Level as LogLevel } from "../common/log.js";
 import { UsageError } from "../common/usage.js";
@@ -14,6 +14,7 @@ import { describeFlags, flagValue, hasFlag, parseChoice, parseCount, parseFlags,
 
 export const CACHE_MODES = ["auto", "always", "never", "metadata"] as const satisfies readonly CacheMode[];
 export const SANDBOX_MODES = ["namespace", "chroot", "none"] as const;
+export const FLUSH_MODES = ["auto", "always"] as const satisfies readonly FlushMode[];
 export type SandboxMode = (typeof SANDBOX_MODES)[number];
 
 /**
@@ -56,6 +57,7 @@ export const serveFlags: Record<string, FlagSpec> = {
   cache: { value: true, meta: "MODE", help: "auto (default), always, never or metadata" },
   xattr: { value: false, help: "serve extended attributes" },
   "no-readdirplus": { value: false, help: "answer READDIR only" },
+  flush: { value: true, meta: "MODE", help: "auto (default): a guest's close(2) is no FLUSH where the FLUSH would do nothing (FOPEN_NOFLUSH: files on a tmpfs, ext4, xfs or btrfs share before the guest's first POSIX lock); always: every close is a FLUSH, as virtiofsd" },
   writeback: { value: false, help: "let the guest cache writes (FUSE_WRITEBACK_CACHE)" },
   readonly: { value: false, help: "refuse every change with EROFS" },
   "announce-submounts": { value: false, help: "report submounts so the guest sees separate file systems" },
@@ -219,6 +221,7 @@ export function parseServeArgs(argv: string[]): ServeRequest {
     readonly: opts.readonly,
     announceSubmounts: opts.announceSubmounts,
     killprivV2: opts.killprivV2,
+    flush: parseChoice("flush", flagValue(parsed, "flush") ?? DEFAULT_DEVICE_OPTIONS.flush, FLUSH_MODES),
     threadPoolSize: parseCount("thread-pool-size", opts.threadPoolSize ?? "0", 0, 1024),
     pollMaxUs: parseCount("poll-max", flagValue(parsed, "poll-max") ?? String(DEFAULT_POLL_MAX_US), 0, 1_000_000),
     kickWaitMs: parseCount("kick-wait", flagValue(parsed, "kick-wait") ?? String(DEFAULT_KICK_WAIT_MS), 0, KICK_WAIT_TURN_MS),

@@ -312,6 +312,7 @@ function deviceOptions(options: ServeOptions, fdBudget: number): DeviceOptions {
     readonly: options.readonly,
     announceSubmounts: options.announceSubmounts,
     killprivV2: options.killprivV2,
+    flush: options.flush,
     threadPoolSize: options.threadPoolSize,
     pollMaxUs: options.pollMaxUs,
     kickWaitMs: options.kickWaitMs,

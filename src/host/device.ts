@@ -18,7 +18,7 @@ import { HostSystem, SocketTransport } from "../vhost-user/system.js";
 import { ChainReply } from "../server/reply.js";
 import { FuseServer } from "../server/server.js";
 import { PassthroughFs, ReadOnlyFs } from "../passthrough/index.js";
-import type { CacheMode } from "../passthrough/options.js";
+import type { CacheMode, FlushMode } from "../passthrough/options.js";
 
 /** virtio-fs device features: none of its own (no notification queue), only the transport's. */
 const DEVICE_FEATURES = featureMask("VERSION_1") | featureMask("RING_INDIRECT_DESC") | featureMask("RING_EVENT_IDX");
@@ -465,6 +465,8 @@ export interface DeviceOptions {
   readonly: boolean;
   announceSubmounts: boolean;
   killprivV2: boolean;
+  /** "auto": FOPEN_NOFLUSH where a FLUSH would do nothing (see src/passthrough/passthrough.ts, "Closes"); "always": never. */
+  flush: FlushMode;
   /** 0: READ and WRITE inline on the main thread (virtiofsd's default); more: on the libuv thread pool. */
   threadPoolSize: number;
   /** The longest a drained request queue is polled before sleeping, in µs (adaptive; 0: off). */
@@ -492,6 +494,7 @@ export const DEFAULT_DEVICE_OPTIONS: Readonly<DeviceOptions> = {
   readonly: false,
   announceSubmounts: false,
   killprivV2: false,
+  flush: "auto",
   threadPoolSize: 0,
   pollMaxUs: DEFAULT_POLL_MAX_US,
   kickWaitMs: DEFAULT_KICK_WAIT_MS,
@@ -522,6 +525,7 @@ export function createServer(root: string, options: DeviceOptions): FuseServer {
       announceSubmounts: options.announceSubmounts,
       writeback: options.writeback,
       killprivV2: options.killprivV2,
+      flush: options.flush,
       ...(options.fdBudget !== undefined ? { fdBudget: options.fdBudget } : {}),
     },
     { inline: options.threadPoolSize === 0 },

@@ -45,6 +45,10 @@ export class Handle {
    * need, for the page-cache writes (FUSE_WRITE_CACHE) that carry their own offset.
    */
   positionedFd = -1;
+  /** Opened with FOPEN_NOFLUSH: the client closes it without a FLUSH. */
+  noFlush = false;
+  /** For a {@link noFlush} handle: the lock owners that took POSIX locks through it, whose locks its RELEASE drops. */
+  lockOwners: Set<bigint> | null = null;
 
   constructor(
     readonly id: bigint,

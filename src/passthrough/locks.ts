@@ -190,6 +190,11 @@ export class LockManager {
     }
   }
 
+  /** Whether `owner` holds a POSIX lock on `inode`. */
+  holds(inode: Inode, owner: bigint): boolean {
+    return inode.locks instanceof InodeLocks && inode.locks.owners.has(owner);
+  }
+
   /** Drops every POSIX lock `owner` holds on `inode` (FLUSH: a close in the guest). */
   dropOwner(inode: Inode, owner: bigint): void {
     const state = inode.locks instanceof InodeLocks ? inode.locks : undefined;

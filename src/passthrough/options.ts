@@ -36,7 +36,17 @@ export interface PassthroughOptions {
   readonly preserveNoatime?: boolean;
   /** Negotiate FUSE_HANDLE_KILLPRIV_V2 (off by default, as in virtiofsd). */
   readonly killprivV2?: boolean;
+  /**
+   * "auto" (the default): opens of regular files whose FLUSH would do
+   * nothing carry FOPEN_NOFLUSH, so the guest's close(2) is no round trip
+   * (see PassthroughFs's module comment); "always": every close is a FLUSH,
+   * as with virtiofsd.
+   */
+  readonly flush?: FlushMode;
 }
+
+/** When the client is told it may close a file without a FLUSH. */
+export type FlushMode = "auto" | "always";
 
 /** What a cache mode means for replies. */
 export interface CachePolicy {

@@ -29,6 +29,19 @@
  * a read from the disk or a throttled write holds every queue meanwhile).
  * SETLKW waits without holding a thread (locks.ts).
  *
+ * Closes. A FLUSH (each close(2) in the guest) drops the closing owner's
+ * POSIX locks and closes a duplicate of the fd, as virtiofsd's, for host
+ * file systems that act on a close (NFS writes back and reports errors).
+ * Where that does nothing, the OPEN or CREATE reply carries FOPEN_NOFLUSH
+ * and the guest's close costs no round trip: a regular file on the share
+ * root's file system when that is tmpfs, ext2/3/4, xfs or btrfs, while the
+ * guest has taken no POSIX lock in the session (`flush: "always"` turns
+ * this off). A Linux guest's create of a file is then four requests, not
+ * five. Locks taken through a handle opened before the first are dropped at
+ * its RELEASE instead of at each close: with the file open twice in one
+ * process (or shared with a child), closing one of them leaves them held
+ * until the last close, where POSIX drops them at the first.
+ *
  * Credentials. Creating operations run as the caller (credentials.ts).
  * SUID/SGID are cleared as the kernel would for an unprivileged writer: a
  * WRITE, a truncating SETATTR or an O_TRUNC OPEN clears S_ISUID, and S_ISGID
@@ -48,11 +61,13 @@ import {
   AccessMask,
   AttrFlag,
   FAttr,
+  FOpen,
   FUSE_FSYNC_FDATASYNC,
   FUSE_LK_FLOCK,
   FUSE_OPEN_KILL_SUIDGID,
   FUSE_ROOT_ID,
   InitFlag,
+  LockType,
   ReleaseFlag,
   RenameFlag,
   WriteFlag,
@@ -98,6 +113,8 @@ import {
   AT_STATX_DONT_SYNC,
   AT_SYMLINK_FOLLOW,
   AT_SYMLINK_NOFOLLOW,
+  BTRFS_SUPER_MAGIC,
+  EXT4_SUPER_MAGIC,
   F_DUPFD_CLOEXEC,
   LOCK_UN,
   O_ACCMODE,
@@ -128,7 +145,9 @@ import {
   STATX_BASIC_STATS,
   STATX_BTIME,
   STATX_MNT_ID,
+  TMPFS_MAGIC,
   XATTR_CREATE,
+  XFS_SUPER_MAGIC,
   XATTR_REPLACE,
   XATTR_SIZE_MAX,
 } from "../sys/constants.js";
@@ -282,6 +301,16 @@ export interface PassthroughIo {
   readonly inline?: boolean;
 }
 
+/**
+ * File systems whose regular files have no `flush` operation: a close(2) of
+ * an fd does nothing there that a FLUSH could report (NFS, CIFS, FUSE, f2fs
+ * and overlayfs do have one).
+ */
+const FLUSHLESS_FILE_SYSTEMS: ReadonlySet<number> = new Set([TMPFS_MAGIC, EXT4_SUPER_MAGIC, XFS_SUPER_MAGIC, BTRFS_SUPER_MAGIC]);
+
+/** Lock owners a FOPEN_NOFLUSH handle remembers before it forgets those without locks (see #noteLockOwner). */
+const LOCK_OWNERS_KEPT = 64;
+
 /** Whether a request's caller loses SUID/SGID on what it writes: flagged so, or not root. */
 function killsPrivileges(ctx: Context, flagged: boolean): boolean {
   return flagged || ctx.uid !== 0;
@@ -305,6 +334,10 @@ export class PassthroughFs extends FileSystemBase {
   readonly #host = new HostStat();
   #writeback = false;
   #submounts = false;
+  /** The guest took a POSIX lock in this session: opens from then on keep FLUSH, which drops a closing owner's locks. */
+  #posixLockTaken = false;
+  /** The host device (the share root's) whose regular files need no FLUSH, or null: see {@link #noFlush}. */
+  #flushlessDev: number | bigint | null = null;
   readonly #inlineIo: boolean;
   /** Recent lookups' outcome, 0..REUSE_MAX: high when they found nodes already open (see #lookupIn). */
   #reuse = 0;
@@ -360,6 +393,7 @@ export class PassthroughFs extends FileSystemBase {
     this.#inodes.clear();
     this.#writeback = false;
     this.#submounts = false;
+    this.#posixLockTaken = false;
     // Large files' last fds close on the thread pool (inodes.ts closeNodeFd): the session ends when they are closed.
     await sys.backgroundClosesDone();
   }
@@ -374,7 +408,8 @@ export class PassthroughFs extends FileSystemBase {
       libc.close(fd);
       throw error;
     }
-    this.#inodes.setRoot(fd, st);
+    const root = this.#inodes.setRoot(fd, st);
+    this.#flushlessDev = this.options.flush !== "always" && FLUSHLESS_FILE_SYSTEMS.has(sys.fstatfs(fd).type) ? root.dev : null;
   }
 
   // ---- names ----
@@ -825,7 +860,23 @@ export class PassthroughFs extends FileSystemBase {
   }
 
   #openOut(handle: Handle): OpenOut {
-    return { fh: handle.id, openFlags: handle.isDir ? this.#policy.dirFlags : this.#policy.fileFlags, backingId: 0 };
+    if (handle.isDir) return { fh: handle.id, openFlags: this.#policy.dirFlags, backingId: 0 };
+    handle.noFlush = this.#noFlush(handle.node);
+    return { fh: handle.id, openFlags: handle.noFlush ? this.#policy.fileFlags | FOpen.NOFLUSH : this.#policy.fileFlags, backingId: 0 };
+  }
+
+  /**
+   * Whether a new open of regular file `inode` may tell the client to close
+   * it without a FLUSH (FOPEN_NOFLUSH): when a FLUSH would do nothing. Its
+   * close(dup(fd)) does nothing on a file system without a `flush`
+   * operation (the share root's, when {@link FLUSHLESS_FILE_SYSTEMS} has
+   * it; not a submount's). Its other work, dropping the closing owner's
+   * POSIX locks, is needed once the guest has taken one: opens from then on
+   * keep FLUSH, and a handle opened before drops at its RELEASE the locks
+   * taken through it. With a writeback cache the client flushes anyway.
+   */
+  #noFlush(inode: Inode): boolean {
+    return inode.dev === this.#flushlessDev && !this.#writeback && !this.#posixLockTaken;
   }
 
   override open(ctx: Context, nodeid: bigint, flags: number, openFlags: number): Answer<OpenOut> {
@@ -990,6 +1041,8 @@ export class PassthroughFs extends FileSystemBase {
       const handle = this.#handles.get(arg.fh, nodeid, "release");
       if (arg.releaseFlags & ReleaseFlag.FLOCK_UNLOCK) libc.flock(handle.fd, LOCK_UN);
       if (arg.releaseFlags & ReleaseFlag.FLUSH && this.options.posixLocks) this.#locks.dropOwner(handle.node, arg.lockOwner);
+      // No FLUSH came for the locks taken through a handle opened with FOPEN_NOFLUSH (see #noFlush).
+      if (handle.lockOwners !== null) for (const owner of handle.lockOwners) this.#locks.dropOwner(handle.node, owner);
       this.#handles.release(arg.fh, nodeid, "release");
       this.#locks.wake(handle.node);
     } catch (error) {
@@ -1190,6 +1243,21 @@ export class PassthroughFs extends FileSystemBase {
     }
   }
 
+  /**
+   * Remembers that `owner` locks through `handle`, opened with FOPEN_NOFLUSH,
+   * for its RELEASE to drop. Owners that hold no lock on the node any more
+   * are forgotten once {@link LOCK_OWNERS_KEPT} are remembered, so a guest
+   * cycling through owners cannot grow the set past those holding locks
+   * (each holds an fd of the budget).
+   */
+  #noteLockOwner(handle: Handle, owner: bigint): void {
+    const owners = (handle.lockOwners ??= new Set());
+    if (owners.size >= LOCK_OWNERS_KEPT && !owners.has(owner)) {
+      for (const held of owners) if (!this.#locks.holds(handle.node, held)) owners.delete(held);
+    }
+    owners.add(owner);
+  }
+
   override setlk(ctx: Context, nodeid: bigint, arg: LkIn, wait: boolean): Answer<void> {
     try {
       const op = wait ? "setlkw" : "setlk";
@@ -1197,6 +1265,10 @@ export class PassthroughFs extends FileSystemBase {
       if (flockLock ? !this.options.flock : !this.options.posixLocks) throw errno("ENOSYS", op);
       const handle = this.#handles.get(arg.fh, nodeid, op);
       if (flockLock) return this.#locks.flock(handle.node, handle, arg.lk.type, wait, ctx.signal);
+      if (arg.lk.type !== LockType.F_UNLCK) {
+        this.#posixLockTaken = true;
+        if (handle.noFlush) this.#noteLockOwner(handle, arg.owner);
+      }
       return this.#locks.setlk(handle.node, handle, arg.owner, arg.lk, wait, ctx.signal);
     } catch (error) {
       return Promise.reject(error);

@@ -63,6 +63,14 @@ export const RESOLVE_BENEATH = 0x08;
 export const RESOLVE_IN_ROOT = 0x10;
 export const RESOLVE_CACHED = 0x20;
 
+// ---- statfs(2) f_type (linux/magic.h) ----
+
+export const TMPFS_MAGIC = 0x01021994;
+/** ext2, ext3 and ext4. */
+export const EXT4_SUPER_MAGIC = 0xef53;
+export const XFS_SUPER_MAGIC = 0x58465342;
+export const BTRFS_SUPER_MAGIC = 0x9123683e;
+
 // ---- statx(2) (STATX_*, linux/stat.h) ----
 
 export const STATX_TYPE = 0x1;

@@ -58,6 +58,8 @@ test("defaults are virtiofsd's", () => {
   assert.equal(o.readdirplus, true);
   assert.equal(o.kickWaitMs, DEFAULT_KICK_WAIT_MS);
   assert.equal(serve(["--socket-path", "s", "--shared-dir", dir, "--kick-wait=0"]).kickWaitMs, 0, "--kick-wait=0 turns the wait off");
+  assert.equal(o.flush, "auto");
+  assert.equal(serve(["--socket-path", "s", "--shared-dir", dir, "--flush", "always"]).flush, "always");
 });
 
 test("help and capabilities need nothing else", () => {
@@ -77,6 +79,7 @@ test("bad input is one clear line", () => {
   refused(["--socket-path=s", "--shared-dir", dir, "--cache=sometimes"], /--cache must be one of auto, always, never, metadata/);
   refused(["--socket-path=s", "--shared-dir", dir, "--thread-pool-size=-1"], /whole number/);
   refused(["--socket-path=s", "--shared-dir", dir, "--kick-wait=21"], /--kick-wait/);
+  refused(["--socket-path=s", "--shared-dir", dir, "--flush=never"], /--flush must be one of auto, always/);
   refused(["--socket-path=s", "--shared-dir", dir, "--tag=" + "x".repeat(37)], /1 to 36 bytes/);
   refused(["--socket-path=s", "-o", `source=${dir},frobnicate`], /unknown -o option 'frobnicate'/);
   refused(["--socket-path"], /needs a value/);

@@ -7,15 +7,22 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { DEFAULT_DEVICE_OPTIONS, type DeviceOptions } from "../../src/host/device.js";
 import { warmUp } from "../../src/cli/warmup.js";
 import { scratchDir } from "../scratch.js";
 
-const OPTIONS: DeviceOptions = { ...DEFAULT_DEVICE_OPTIONS, xattr: true };
+/** Every close a FLUSH, whatever file system the temporary directory is on. */
+const OPTIONS: DeviceOptions = { ...DEFAULT_DEVICE_OPTIONS, xattr: true, flush: "always" };
 
-/** INIT, then 14 calls a round (13 without xattrs), and 7 more in every 16th round (from the first). */
-const requestsFor = (rounds: number, xattr = true): number => 1 + (xattr ? 14 : 13) * rounds + 7 * Math.ceil(rounds / 16);
+/**
+ * INIT, then 14 calls a round (13 without xattrs), one fewer where the
+ * CREATE reply said FOPEN_NOFLUSH (`noFlush`) except every 8th round, and 7
+ * more in every 16th round (from the first).
+ */
+const requestsFor = (rounds: number, xattr = true, noFlush = false): number =>
+  1 + (xattr ? 14 : 13) * rounds - (noFlush ? rounds - Math.ceil(rounds / 8) : 0) + 7 * Math.ceil(rounds / 16);
 
 test("warm-up: every round's requests are answered; its directory and fds are gone afterwards", async (t) => {
   const tmp = scratchDir(t, "viofs-warmup-test-");
@@ -35,6 +42,14 @@ test("warm-up: runs writable for a --readonly daemon, on the thread pool, withou
   const options: DeviceOptions = { ...OPTIONS, readonly: true, threadPoolSize: 2, xattr: false, readdirplus: false, cache: "never", tag: "x" };
   const report = await warmUp(options, { rounds: 17, tmpRoot: tmp });
   assert.equal(report.requests, requestsFor(17, false));
+  assert.deepEqual(readdirSync(tmp), []);
+});
+
+test("warm-up: on a tmpfs, as a Linux guest, no FLUSH after a CREATE that says FOPEN_NOFLUSH but in every 8th round", async (t) => {
+  const tmp = scratchDir(t, "viofs-warmup-test-"); // unmounts the tmpfs first
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=64m", "viofs-warmup-test", tmp]);
+  const report = await warmUp({ ...OPTIONS, flush: "auto" }, { rounds: 40, tmpRoot: tmp });
+  assert.equal(report.requests, requestsFor(40, true, true));
   assert.deepEqual(readdirSync(tmp), []);
 });
 

@@ -81,7 +81,7 @@ test("the request path warms up before the first connection, in the temporary di
   const s = scratch(t);
   const tmp = join(s.dir, "tmp");
   mkdirSync(tmp);
-  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=50"], { env: { TMPDIR: tmp } }));
+  const server = stopAtEnd(t, start(["serve", `--socket-path=${s.socket}`, `--shared-dir=${s.share}`, "--sandbox=none", "--warmup=50", "--flush=always"], { env: { TMPDIR: tmp } }));
   await server.waitFor(WAITING);
   const lines = server.stderr().split("\n");
   const warm = lines.findIndex((l) => /INFO {2}viofs: warm-up: 679 requests in \d+ ms$/.test(l));

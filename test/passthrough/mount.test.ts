@@ -2,35 +2,47 @@
  * The passthrough file system under the real Linux FUSE client (/dev/fuse),
  * used by real processes: POSIX locks between two processes (conflict, GETLK
  * naming the holder, a blocking wait the daemon serves without stalling, the
- * holder's exit releasing it), flock(1), xattrs and a large directory.
+ * holder's exit releasing it), closes without FLUSH (FOPEN_NOFLUSH) and the
+ * locks they release, flock(1), xattrs and a large directory.
  *
  * This process serves the mount: it touches the mount only with async calls
  * (a synchronous one would block the loop that has to answer it).
  */
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess, type ChildProcessWithoutNullStreams } from "node:child_process";
 import * as fs from "node:fs";
 import * as fsp from "node:fs/promises";
 import * as path from "node:path";
 import { log } from "../../src/common/log.js";
 import { FuseDevMount } from "../../src/host/fusedev.js";
 import { FuseServer } from "../../src/server/server.js";
+import type { FlushIn } from "../../src/fuse/structs.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
+import type { Answer, Context } from "../../src/server/filesystem.js";
 import { removeScratch } from "../scratch.js";
 import { defaults, scratchDir } from "./helpers.js";
 
 log.setLevel("off");
 
-/** Serves a fresh `host/` at `mnt/` for `fn`; then unmounts and removes both, also when `fn` or the unmount fails. */
-async function withMount(tag: string, fn: (mnt: string, host: string) => Promise<void>): Promise<void> {
+/**
+ * Serves a fresh `host/` (a tmpfs of its own with `tmpfs`) at `mnt/` for
+ * `fn`, through `make`'s file system; then unmounts and removes both, also
+ * when `fn` or the unmount fails.
+ */
+async function withMount(
+  tag: string,
+  fn: (mnt: string, host: string) => Promise<void>,
+  { tmpfs = false, make = (root: string) => new PassthroughFs({ ...defaults, root }) } = {},
+): Promise<void> {
   const scratch = scratchDir(tag);
   try {
     const host = path.join(scratch.dir, "host");
     const mnt = path.join(scratch.dir, "mnt");
     fs.mkdirSync(host);
     fs.mkdirSync(mnt);
-    const pfs = new PassthroughFs({ ...defaults, root: host });
+    if (tmpfs) execFileSync("mount", ["-t", "tmpfs", "-o", "size=8m", "viofs-test", host]);
+    const pfs = make(host);
     try {
       const mount = await FuseDevMount.mount(new FuseServer(pfs, { posixLocks: true, flock: true }), mnt);
       try {
@@ -127,6 +139,83 @@ test("POSIX locks between two processes through the kernel: conflict, GETLK, a b
     assert.equal(granted, true);
     waiter.child.kill();
   });
+});
+
+/** Counts the FLUSHes the kernel sends. */
+class CountingFs extends PassthroughFs {
+  flushes = 0;
+  override flush(ctx: Context, nodeid: bigint, arg: FlushIn): Answer<void> {
+    this.flushes++;
+    return super.flush(ctx, nodeid, arg);
+  }
+}
+
+const CLOSER = `
+import fcntl, os, sys
+path = sys.argv[1]
+for i in range(3):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"0123456789")
+    os.close(fd)
+print("closed", flush=True)
+fd = os.open(path, os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+print("locked", flush=True)
+sys.stdin.readline()
+os.close(fd)
+print("closed the locked file", flush=True)
+sys.stdin.readline()
+fd = os.open(path, os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX, 10, 0)
+other = os.open(path, os.O_RDONLY)
+os.close(other)
+print("closed another fd", flush=True)
+sys.stdin.readline()
+`;
+
+/** Tries to lock bytes 0-9 of argv[1] for up to argv[2] tries, 50 ms apart, until the answer is argv[3]; prints the last answer. */
+const PROBE = `
+import fcntl, os, sys, time
+for i in range(int(sys.argv[2])):
+    fd = os.open(sys.argv[1], os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
+        answer = "free"
+    except OSError:
+        answer = "busy"
+    os.close(fd)
+    if answer == sys.argv[3]:
+        break
+    time.sleep(0.05)
+print(answer, flush=True)
+`;
+
+test("through the kernel: no FLUSH for a close on a tmpfs share until the first POSIX lock; a lock goes at the last close of a file opened before it, and at any close after it", async () => {
+  let counting: CountingFs | undefined;
+  const make = (root: string) => (counting = new CountingFs({ ...defaults, root }));
+  await withMount(
+    "mnt-noflush",
+    async (mnt) => {
+      const file = path.join(mnt, "f");
+      const closer = python(CLOSER, file);
+      assert.equal(await closer.line(), "closed");
+      assert.equal(counting!.flushes, 0, "three opens and closes, no FLUSH");
+      assert.equal(await closer.line(), "locked");
+      assert.equal(await python(PROBE, file, "1", "busy").line(), "busy");
+      closer.child.stdin.write("\n");
+      assert.equal(await closer.line(), "closed the locked file");
+      // Its RELEASE (sent in the background by the kernel) drops the lock: no FLUSH came for it.
+      assert.equal(await python(PROBE, file, "40", "free").line(), "free");
+      closer.child.stdin.write("\n");
+      // Opened after the first lock: closing the other fd is a FLUSH, which drops the process's lock at once (POSIX).
+      assert.equal(await closer.line(), "closed another fd");
+      assert.equal(await python(PROBE, file, "1", "free").line(), "free");
+      assert.ok(counting!.flushes > 0);
+      closer.child.stdin.end("\n");
+      assert.equal(await exitCode(closer.child), 0);
+    },
+    { tmpfs: true, make },
+  );
 });
 
 test("flock(1) through the kernel: exclusive holders exclude, a waiter gets the lock when the holder ends", async () => {
