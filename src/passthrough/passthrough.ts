@@ -96,6 +96,7 @@ import type {
 import {
   FileSystemBase,
   NO_ENTRY,
+  NO_XATTR,
   type Answer,
   type Context,
   type DirEntry,
@@ -1164,7 +1165,7 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- extended attributes ----
 
-  #xattrTarget(nodeid: bigint, name: Uint8Array | undefined, op: string): { path: string; name: Uint8Array | string } {
+  #xattrTarget(nodeid: bigint, name: Uint8Array | undefined, op: string): { fd: number; path: string; name: Uint8Array | string } {
     if (!this.options.xattr) throw errno("ENOSYS", op);
     const inode = this.#inodes.get(nodeid, op);
     let cname: Uint8Array | string = "";
@@ -1175,7 +1176,7 @@ export class PassthroughFs extends FileSystemBase {
     }
     // Through the /proc/self/fd link (relative, inside sys.inProcFdDir), which leads to the
     // inode itself: a symlink's own xattrs, never its target's; it works inside the sandbox too.
-    return { path: String(inode.fd), name: cname };
+    return { fd: inode.fd, path: String(inode.fd), name: cname };
   }
 
   override setxattr(
@@ -1195,10 +1196,12 @@ export class PassthroughFs extends FileSystemBase {
     }
   }
 
-  /** Fails synchronously (an attribute not set is a common answer; see the FileSystem contract). */
+  /** Fails synchronously; an attribute not set (a common answer: see NO_XATTR) is no exception. */
   override getxattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array> {
     const target = this.#xattrTarget(nodeid, name, "getxattr");
-    const n = sys.inProcFdDir(() => libc.check(libc.getxattr(target.path, target.name, xattrScratch, xattrScratch.length), "getxattr"));
+    const n = sys.getxattrOfFd(target.fd, target.name, xattrScratch);
+    if (n === -Errno.ENODATA) return NO_XATTR;
+    if (n < 0) throw new ErrnoError(-n, "getxattr");
     return Buffer.from(xattrScratch.subarray(0, n));
   }
 

@@ -130,6 +130,15 @@ export type Answer<T> = T | Promise<T>;
 const NO_ENTRY_ATTR = Object.freeze(Attr.zero());
 export const NO_ENTRY: EntryOut = Object.freeze({ ...EntryOut.zero(), attr: NO_ENTRY_ATTR });
 
+/**
+ * GETXATTR's answer for an attribute that is not set, without an exception
+ * (see {@link NO_ENTRY}): the server sends ENODATA. A Linux client asks for
+ * security.capability before every WRITE while xattrs are served, so this is
+ * the common answer. Compare by identity; an empty value is any other
+ * zero-length array.
+ */
+export const NO_XATTR: Uint8Array = new Uint8Array(0);
+
 /** The FUSE operations, one per opcode. See the module comment for the contract. */
 export interface FileSystem {
   /** INIT: the features to enable. Called once per session, before any other method. */
@@ -197,7 +206,11 @@ export interface FileSystem {
   access(ctx: Context, nodeid: bigint, mask: number): Answer<void>;
 
   setxattr(ctx: Context, nodeid: bigint, name: Uint8Array, value: Uint8Array, flags: number, setxattrFlags: number): Answer<void>;
-  /** GETXATTR: the value; the server answers a size-0 request with its length and ERANGE when it exceeds `size`. */
+  /**
+   * GETXATTR: the value; the server answers a size-0 request with its length
+   * and ERANGE when it exceeds `size`. Not set: ENODATA, thrown or answered
+   * as {@link NO_XATTR}.
+   */
   getxattr(ctx: Context, nodeid: bigint, name: Uint8Array): Answer<Uint8Array>;
   /** LISTXATTR: the names, each NUL-terminated; the server handles the size rules as for GETXATTR. */
   listxattr(ctx: Context, nodeid: bigint): Answer<Uint8Array>;

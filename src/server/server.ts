@@ -55,7 +55,7 @@ import { decodeExtensions } from "../fuse/extensions.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
 import { loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
-import { NO_ENTRY, type Answer, type Context, type FileSystem, type WriteSource } from "./filesystem.js";
+import { NO_ENTRY, NO_XATTR, type Answer, type Context, type FileSystem, type WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
 
 // ---------------------------------------------------------------------------
@@ -945,7 +945,7 @@ function xattrReply(size: number, value: Uint8Array): { size: number } | Uint8Ar
 on(Opcode.GETXATTR, (s, req, ctx, reply) => {
   checkXattrName(req.name);
   return andThen(s.fs.getxattr(ctx, req.header.nodeid, req.name), (value) =>
-    ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value)),
+    value === NO_XATTR ? s.fail(reply, ctx.unique, Errno.ENODATA) : ok(s, reply, ctx.unique, Opcode.GETXATTR, xattrReply(req.arg.size, value)),
   );
 });
 

@@ -400,4 +400,5 @@ export const SYS = {
   close_range: 436,
   openat2: 437,
   fchmodat2: 452,
+  getxattrat: 464,
 } as const;

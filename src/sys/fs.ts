@@ -521,6 +521,43 @@ export function inProcFdDir<T>(fn: () => T): T {
   }
 }
 
+let hasGetxattrat = true;
+
+/** Makes {@link getxattrOfFd} take its pre-6.13 path (`false`) or try getxattrat again (`true`): for tests of both. */
+export function useGetxattrat(use: boolean): void {
+  hasGetxattrat = use;
+}
+
+/** getxattrat's struct xattr_args. */
+const xattrArgs = Buffer.alloc(16);
+
+/**
+ * getxattr(2) of `name` into `value` on the inode that `fd` (any fd of this
+ * process, O_PATH ones too) holds, through its /proc/self/fd entry: the
+ * inode itself, a symlink's own xattrs and never its target's. Returns the
+ * value's length, or a negated errno (-ENODATA: no such attribute), so that
+ * the common "not set" costs no exception. One getxattrat(2) from the
+ * /proc/self/fd directory (Linux 6.13); before that kernel, getxattr(2)
+ * inside {@link inProcFdDir} (four more system calls).
+ */
+export function getxattrOfFd(fd: number, name: libc.CStr, value: Buffer): number {
+  const path = String(fd);
+  if (hasGetxattrat) {
+    xattrArgs.writeBigUInt64LE(libc.addressOf(value), 0);
+    xattrArgs.writeUInt32LE(value.length, 8);
+    xattrArgs.writeUInt32LE(0, 12);
+    const n = libc.getxattrat(procSelfFd(), path, 0, name, xattrArgs, xattrArgs.length);
+    if (n >= 0) return n;
+    const error = libc.lastErrno();
+    if (error !== Errno.ENOSYS) return -error;
+    hasGetxattrat = false;
+  }
+  return inProcFdDir(() => {
+    const n = libc.getxattr(path, name, value, value.length);
+    return n >= 0 ? n : -libc.lastErrno();
+  });
+}
+
 /** The value of xattr `name`. Throws ENODATA when there is none. */
 export function fgetxattr(fd: number, name: string): Buffer {
   const cname = cstring(name, "fgetxattr");

@@ -254,6 +254,15 @@ export const flistxattr = declare<[fd: number, list: Buf, size: number], number>
   "long flistxattr(int fd, void *list, unsigned long size)",
 );
 export const fremovexattr = declare<[fd: number, name: CStr], number>("int fremovexattr(int fd, const char *name)");
+/** getxattrat(2) (Linux 6.13): `args` is a struct xattr_args { u64 value; u32 size; u32 flags; }. */
+export const getxattrat = sys<[dirfd: number, path: CStr, atFlags: number, name: CStr, args: Buf, size: number]>(SYS.getxattrat, [
+  "int",
+  "const char *",
+  "unsigned int",
+  "const char *",
+  "void *",
+  "unsigned long",
+]);
 export const getxattr = declare<[path: CStr, name: CStr, value: Buf, size: number], number>(
   "long getxattr(const char *path, const char *name, void *value, unsigned long size)",
 );

@@ -44,6 +44,7 @@ import {
 import {
   FileSystemBase,
   NO_ENTRY,
+  NO_XATTR,
   type Answer,
   type Context,
   type DirSink,
@@ -507,6 +508,21 @@ test("LOOKUP answered NO_ENTRY goes out as ENOENT, at once; another negative ent
   assert.ok(entry.ok, "a negative entry with a timeout is the file system's to send");
   assert.equal((entry.body as EntryOut).nodeid, 0n);
   assert.equal((entry.body as EntryOut).entryValid, 5n);
+});
+
+test("GETXATTR answered NO_XATTR goes out as ENODATA, also for a size-0 request; an empty value is a value", async () => {
+  class Sparse extends FileSystemBase {
+    override getxattr(_ctx: Context, _nodeid: bigint, name: Uint8Array): Answer<Uint8Array> {
+      return Buffer.from(name).toString() === "user.empty" ? new Uint8Array(0) : NO_XATTR;
+    }
+  }
+  const server = await ready(new Sparse());
+  const get = (size: number, name: string): Request => ({ opcode: Opcode.GETXATTR, header: hdr(), arg: { size }, name: B(name) });
+  assert.equal(await errnoOf(server, get(64, "user.none")), Errno.ENODATA);
+  assert.equal(await errnoOf(server, get(0, "user.none")), Errno.ENODATA);
+  const empty = await call(server, get(0, "user.empty"));
+  assert.ok(empty.ok);
+  assert.deepEqual(empty.body, { size: 0 });
 });
 
 test("GETXATTR/LISTXATTR size rules: 0 asks for the length, too small is ERANGE", async () => {
