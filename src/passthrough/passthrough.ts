@@ -1174,8 +1174,8 @@ export class PassthroughFs extends FileSystemBase {
       if (ACL_NAMES.some((acl) => acl.equals(name))) throw errno("EOPNOTSUPP", op);
       cname = cstring(name, op);
     }
-    // Through the /proc/self/fd link (relative, inside sys.inProcFdDir), which leads to the
-    // inode itself: a symlink's own xattrs, never its target's; it works inside the sandbox too.
+    // Through the /proc/self/fd link (relative: from that directory's fd, or inside sys.inProcFdDir),
+    // which leads to the inode itself: a symlink's own xattrs, never its target's; it works inside the sandbox too.
     return { fd: inode.fd, path: String(inode.fd), name: cname };
   }
 
