@@ -1165,7 +1165,7 @@ export class PassthroughFs extends FileSystemBase {
 
   // ---- extended attributes ----
 
-  #xattrTarget(nodeid: bigint, name: Uint8Array | undefined, op: string): { fd: number; path: string; name: Uint8Array | string } {
+  #xattrTarget(nodeid: bigint, name: Uint8Array | undefined, op: string): { fd: number; name: Uint8Array | string } {
     if (!this.options.xattr) throw errno("ENOSYS", op);
     const inode = this.#inodes.get(nodeid, op);
     let cname: Uint8Array | string = "";
@@ -1176,7 +1176,7 @@ export class PassthroughFs extends FileSystemBase {
     }
     // Through the /proc/self/fd link (relative: from that directory's fd, or inside sys.inProcFdDir),
     // which leads to the inode itself: a symlink's own xattrs, never its target's; it works inside the sandbox too.
-    return { fd: inode.fd, path: String(inode.fd), name: cname };
+    return { fd: inode.fd, name: cname };
   }
 
   override setxattr(
@@ -1190,7 +1190,7 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const target = this.#xattrTarget(nodeid, name, "setxattr");
       if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw errno("EINVAL", "setxattr");
-      sys.inProcFdDir(() => libc.check(libc.setxattr(target.path, target.name, value, value.byteLength, flags), "setxattr"));
+      sys.inProcFdDir(() => libc.check(libc.setxattr(String(target.fd), target.name, value, value.byteLength, flags), "setxattr"));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -1208,7 +1208,7 @@ export class PassthroughFs extends FileSystemBase {
   override listxattr(_ctx: Context, nodeid: bigint): Answer<Uint8Array> {
     try {
       const target = this.#xattrTarget(nodeid, undefined, "listxattr");
-      const n = sys.inProcFdDir(() => libc.check(libc.listxattr(target.path, xattrScratch, xattrScratch.length), "listxattr"));
+      const n = sys.inProcFdDir(() => libc.check(libc.listxattr(String(target.fd), xattrScratch, xattrScratch.length), "listxattr"));
       const kept: Buffer[] = [];
       for (let at = 0; at < n; ) {
         let end = xattrScratch.indexOf(0, at);
@@ -1227,7 +1227,7 @@ export class PassthroughFs extends FileSystemBase {
   override removexattr(_ctx: Context, nodeid: bigint, name: Uint8Array): Answer<void> {
     try {
       const target = this.#xattrTarget(nodeid, name, "removexattr");
-      sys.inProcFdDir(() => libc.check(libc.removexattr(target.path, target.name), "removexattr"));
+      sys.inProcFdDir(() => libc.check(libc.removexattr(String(target.fd), target.name), "removexattr"));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -11,7 +11,7 @@ import * as assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { FOpen, LockType, OpenFlag } from "../../src/fuse/abi.js";
+import { FOpen, FUSE_LK_FLOCK, LockType, OpenFlag } from "../../src/fuse/abi.js";
 import { PassthroughFs } from "../../src/passthrough/passthrough.js";
 import type { PassthroughOptions } from "../../src/passthrough/options.js";
 import { suiteScratchDir } from "../scratch.js";
@@ -92,7 +92,7 @@ test("after the session's first POSIX lock, opens keep FLUSH; a new session star
   const pfs = await session(tmpfsShare);
   try {
     const h = await openOf(pfs, "f");
-    await pfs.setlk(ctx(), h.id, lkIn(h.fh, 1n, LockType.F_RDLCK, 0n, 9n, 1, 1 /* FUSE_LK_FLOCK */), false);
+    await pfs.setlk(ctx(), h.id, lkIn(h.fh, 1n, LockType.F_RDLCK, 0n, 9n, 1, FUSE_LK_FLOCK), false);
     assert.ok(noFlush((await openOf(pfs, "f")).flags), "a flock lock is released by RELEASE, not FLUSH");
     await pfs.setlk(ctx(), h.id, lkIn(h.fh, 1n, F_UNLCK, 0n, 9n, 1), false);
     assert.ok(noFlush((await openOf(pfs, "f")).flags), "an unlock takes no lock");
