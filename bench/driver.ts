@@ -9,6 +9,8 @@
  * - sequential write, then read, of one file in 1 MiB calls, at queue depth
  *   1 (each call awaited) and 16 (16 calls in flight; the session splits each
  *   call into max_write/max_read requests, the same way for both backends);
+ *   each write pass after the first writes the file over, opened with O_TRUNC
+ *   (see {@link SEQ_WRITE_NOTE});
  * - LOOKUP + GETATTR of an existing file (the reference given back with a
  *   batched FORGET), at QD 1 and 16; native: lstat;
  * - CREATE + RELEASE + UNLINK of a new file, at QD 1 and 16; native:
@@ -62,6 +64,21 @@ const IO_GOAL = 1.2;
 const OPS_GOAL = 1.0;
 const NATIVE_SEQ_GOAL = 0.5;
 const PAGE = 4096;
+
+/**
+ * Why a write pass truncates the file it wrote before instead of deleting it
+ * and creating a new one (the pattern until 2026-11-27): on this kind of host
+ * (a VM whose balloon reports free pages to its hypervisor, and 6.x per-CPU
+ * page lists that hold hundreds of MiB) a write into pages the hypervisor
+ * has not backed costs twice the CPU, and whether a pass got those depended on
+ * when and on which thread each daemon closed the deleted file, which it
+ * does during the timed loop (the FORGET comes after the CREATE): samples of
+ * one subject swung 300–1,400 MiB/s. With O_TRUNC each daemon frees the old
+ * data inside the OPEN, before the timer starts, on its request thread
+ * (docs/performance.md, "Why the write benchmark writes its file over").
+ */
+const SEQ_WRITE_NOTE =
+  "driver: a seq write pass writes the file over (OPEN with O_TRUNC; native: open \"w+\"), so each daemon frees the old data before the timed loop; deleting it instead freed it during the loop, on a thread and CPU of the daemon's choosing, and on this host the pass then got fresh pages the hypervisor had to back (samples 300–1,400 MiB/s).";
 
 export interface DriverSettings {
   /** File size of the sequential workloads, MiB. */
@@ -185,28 +202,32 @@ class FuseTarget implements Target {
   write(bytes: number, chunk: Uint8Array, qd: number): Promise<number> {
     return this.guard("seq write", async () => {
       const s = this.session;
-      // A new file every pass: QEMU 7.2's virtiofsd aborts (glibc fortify: "O_CREAT without mode")
-      // on a CREATE without O_EXCL of a name that exists, and answers EIO to an UNLINK of a name
-      // it holds no inode for. The Linux client never sends either: it looks the name up first.
+      // The first pass creates the file; the others write it over, opened with O_TRUNC as dd and
+      // a shell's > do (see SEQ_WRITE_NOTE). A CREATE without O_EXCL of a name that exists is no
+      // way to do that: QEMU 7.2's virtiofsd aborts on it (glibc fortify: "O_CREAT without mode").
       const old = await s.lookup(this.dirs.bench, "seq").catch((e: unknown) => {
         if (e instanceof ErrnoError && e.errno === Errno.ENOENT) return null;
         throw e;
       });
+      let node: bigint;
+      let fh: bigint;
       if (old !== null) {
-        await s.unlink(this.dirs.bench, "seq");
-        s.forget(old.nodeid);
+        node = old.nodeid;
+        fh = (await s.open(node, OpenFlag.O_RDWR | OpenFlag.O_TRUNC)).fh;
+      } else {
+        const c = await s.create(this.dirs.bench, "seq", 0o644, OpenFlag.O_RDWR | OpenFlag.O_CREAT | OpenFlag.O_EXCL);
+        node = c.entry.nodeid;
+        fh = c.open.fh;
       }
-      const c = await s.create(this.dirs.bench, "seq", 0o644, OpenFlag.O_RDWR | OpenFlag.O_CREAT | OpenFlag.O_EXCL);
-      const node = c.entry.nodeid;
       try {
         return await timeSeconds(() =>
           pool(bytes / chunk.length, qd, async (i) => {
-            const n = await s.write(node, c.open.fh, i * chunk.length, chunk);
+            const n = await s.write(node, fh, i * chunk.length, chunk);
             if (n !== chunk.length) throw new Error(`${this.name}: short write ${n} at ${i * chunk.length}`);
           }),
         );
       } finally {
-        await s.release(node, c.open.fh, { flags: OpenFlag.O_RDWR });
+        await s.release(node, fh, { flags: OpenFlag.O_RDWR });
         s.forget(node);
       }
     });
@@ -365,8 +386,7 @@ class NativeTarget implements Target {
   }
 
   async write(bytes: number, chunk: Uint8Array, qd: number): Promise<number> {
-    await unlink(join(this.bench, "seq")).catch(() => undefined);
-    const fh = await open(join(this.bench, "seq"), "wx+", 0o644);
+    const fh = await open(join(this.bench, "seq"), "w+", 0o644);
     try {
       return await timeSeconds(() =>
         pool(bytes / chunk.length, qd, async (i) => {
@@ -597,6 +617,7 @@ export const driverGroup: BenchGroup = {
       "driver: each 1 MiB call is split by FuseSession into max_write/max_read requests sent together; QD counts calls in flight, not FUSE requests.",
       "driver: the host page cache holds the data for every subject (nothing is dropped); native = node:fs/promises on the host directory (lstat for LOOKUP+GETATTR, libuv's 4 threads).",
       "driver: random 4 KiB I/O goes to the sequential workloads' file; readdir lists with READDIR (32 KiB replies), the same for every daemon.",
+      SEQ_WRITE_NOTE,
     ];
     if (daemons.includes("virtiofsd-tp64")) notes.push(`driver: virtiofsd-tp64 is measured at QD1 only.${TP64_HINT}`);
     try {
