@@ -230,6 +230,16 @@ export interface MachineInfo {
   scratchFs: string;
   /** 1-, 5- and 15-minute load averages when the run started (other work on the machine skews figures). */
   loadAverage: number[];
+  /**
+   * When this machine is a VM whose balloon reports free memory to its
+   * hypervisor (virtio_balloon's free page reporting): the smallest block it
+   * reports, as a page order (`page_reporting_order`, 11 or more: none), and
+   * how much it has reported since boot. Memory freed and then reported is
+   * no longer backed, and the next write into it costs the hypervisor's page
+   * faults: write figures then swing with where each daemon's pages came
+   * from (docs/performance.md, "Free page reporting"). null: not such a VM.
+   */
+  freePageReporting: { order: number; reportedKiB: number | null } | null;
 }
 
 const FS_NAMES: Record<number, string> = { 0xef53: "ext4", 0x01021994: "tmpfs", 0x58465342: "xfs", 0x9123683e: "btrfs", 0x794c7630: "overlayfs" };
@@ -244,7 +254,25 @@ export function machineInfo(scratch: string): MachineInfo {
     kernel: release(),
     scratchFs: `${FS_NAMES[type] ?? "unknown"} (0x${type.toString(16)})`,
     loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+    freePageReporting: freePageReporting(),
   };
+}
+
+/** The largest buddy-allocator order on x86-64: a `page_reporting_order` above it reports nothing. */
+export const MAX_PAGE_ORDER = 10;
+
+/** See {@link MachineInfo.freePageReporting}: null when the page_reporting module is absent (no reporting balloon). */
+function freePageReporting(): MachineInfo["freePageReporting"] {
+  const read = (name: string): number | null => {
+    try {
+      const value = Number(readFileSync(`/sys/module/page_reporting/parameters/${name}`, "utf8").trim());
+      return Number.isFinite(value) ? value : null;
+    } catch {
+      return null;
+    }
+  };
+  const order = read("page_reporting_order");
+  return order === null ? null : { order, reportedKiB: read("reported_kib") };
 }
 
 export interface VersionInfo {

@@ -23,6 +23,7 @@ import {
   BACKEND_NOTE,
   formatTable,
   machineInfo,
+  MAX_PAGE_ORDER,
   mountTmpfs,
   versionInfo,
   viofsServeUnavailable,
@@ -201,6 +202,7 @@ async function measure(args: Args, argv: readonly string[], tmp: string): Promis
   process.stdout.write(
     `viofs bench (${report.mode}), ${m.cpuModel} × ${m.cores}, ${(m.ramBytes / 2 ** 30).toFixed(0)} GiB, kernel ${m.kernel}, ` +
       `load ${m.loadAverage[0]} → ${report.loadAverageAtEnd[0]}, ` +
+      (m.freePageReporting !== null && m.freePageReporting.order <= MAX_PAGE_ORDER ? `free page reporting (order ${m.freePageReporting.order}), ` : "") +
       `node ${report.versions.node}, viofs ${report.versions.viofs.describe} (dist built ${report.versions.viofs.distBuiltAt ?? "never"})\n\n` +
       `${formatTable(ratios)}\n\n` +
       (notes.length > 0 ? `${notes.map((n) => `- ${n}`).join("\n")}\n\n` : "") +

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { Results, formatTable, median, writeReport, type BenchReport } from "../../bench/lib.js";
+import { Results, formatTable, machineInfo, median, writeReport, type BenchReport } from "../../bench/lib.js";
 import { buildHelper, epochMicros, guestScript, parseGuestOutput, vmSettings } from "../../bench/vm.js";
 
 test("median: odd and even counts, unsorted input left alone, empty input refused", () => {
@@ -76,7 +76,7 @@ test("writeReport: <timestamp>.json and latest.json, the same JSON, no temporary
     finishedAt: "2026-01-02T03:05:00.000Z",
     mode: "quick",
     argv: ["--quick"],
-    machine: { cpuModel: "cpu", cores: 2, ramBytes: 1, kernel: "k", scratchFs: "ext4 (0xef53)", loadAverage: [0, 0, 0] },
+    machine: { cpuModel: "cpu", cores: 2, ramBytes: 1, kernel: "k", scratchFs: "ext4 (0xef53)", loadAverage: [0, 0, 0], freePageReporting: { order: 9, reportedKiB: null } },
     loadAverageAtEnd: [0, 0, 0],
     versions: { node: "v20", qemu: "q", virtiofsd: "v", viofs: { commit: "c", describe: "d", dirtyFiles: 0, distBuiltAt: null } },
     settings: {},
@@ -90,6 +90,21 @@ test("writeReport: <timestamp>.json and latest.json, the same JSON, no temporary
   assert.deepEqual(readdirSync(join(dir, "results")).sort(), ["2026-01-02T03-04-05-678Z.json", "latest.json"]);
   assert.deepEqual(JSON.parse(readFileSync(path, "utf8")), report);
   assert.equal(readFileSync(join(dir, "results", "latest.json"), "utf8"), readFileSync(path, "utf8"));
+});
+
+test("machineInfo: the balloon's free page reporting as this machine's sysfs shows it, or null without the module", () => {
+  const m = machineInfo(tmpdir());
+  const dir = "/sys/module/page_reporting/parameters";
+  if (!existsSync(dir)) {
+    assert.equal(m.freePageReporting, null);
+    return;
+  }
+  const order = Number(readFileSync(join(dir, "page_reporting_order"), "utf8").trim());
+  assert.ok(m.freePageReporting !== null);
+  assert.equal(m.freePageReporting.order, order);
+  assert.ok(Number.isInteger(order) && order >= 0, `order ${order}`);
+  const reported = m.freePageReporting.reportedKiB;
+  assert.ok(reported === null || (Number.isInteger(reported) && reported >= 0), `reported ${reported}`);
 });
 
 test("epochMicros: $EPOCHREALTIME to integer microseconds; anything else is refused", () => {
