@@ -6,12 +6,23 @@
  *
  * Protocol per request: at most one of
  * - `send(chunks)`: a whole reply (header first); or
- * - `dataBuffers(max)` then exactly one of `sendData(header, n)` (success)
- *   or `send([errorHeader])` (failure; the header then takes the place the
- *   data reply's header would have had).
+ * - `dataBuffers(max)` (or `dataSegments(max)`) then exactly one of
+ *   `sendData(header, n)` (success) or `send([errorHeader])` (failure; the
+ *   header then takes the place the data reply's header would have had).
  * FORGET, BATCH_FORGET, NOTIFY_REPLY, an interrupt that found its request and
  * a request whose header cannot be read get no call at all.
  */
+
+/**
+ * Buffers given as spans of larger ones, without a view of each: buffer `i`
+ * is bytes `[spans[2i], spans[2i] + spans[2i+1])` of `segs[i]`. What a
+ * descriptor chain's pages are in the guest memory they lie in; a vectored
+ * system call takes them as they are (no typed array per page).
+ */
+export interface DataSegments {
+  readonly segs: readonly Uint8Array[];
+  readonly spans: readonly number[];
+}
 
 /** Receives the reply to one request. */
 export interface ReplyTarget {
@@ -28,6 +39,12 @@ export interface ReplyTarget {
    * gave less room. Called at most once per request.
    */
   dataBuffers(max: number): readonly Uint8Array[];
+  /**
+   * {@link dataBuffers} as spans (optional: a transport whose buffers are
+   * pages of a larger memory offers it). The same protocol: called instead
+   * of `dataBuffers`, at most once per request, then `sendData` or `send`.
+   */
+  dataSegments?(max: number): DataSegments;
   /**
    * Completes a reply begun with {@link dataBuffers}: `header` (16 bytes,
    * `len` = 16 + `length`) followed by the first `length` bytes of the data

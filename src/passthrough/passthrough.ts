@@ -93,10 +93,14 @@ import type {
   StatxOut,
   WriteIn,
 } from "../fuse/structs.js";
+import type { DataSegments } from "../fuse/reply-target.js";
 import {
   FileSystemBase,
   NO_ENTRY,
   NO_XATTR,
+  dataLength,
+  dataViews,
+  isSegments,
   type Answer,
   type Context,
   type DirEntry,
@@ -153,6 +157,7 @@ import {
   XATTR_SIZE_MAX,
 } from "../sys/constants.js";
 import * as sys from "../sys/fs.js";
+import { preadvSpans, pwritevSpans } from "../sys/io.js";
 import type { TimeArg } from "../sys/fs.js";
 import * as libc from "../sys/libc.js";
 import type { CStr } from "../sys/libc.js";
@@ -210,6 +215,25 @@ function clip(list: readonly Uint8Array[], size: number): Uint8Array[] {
     left -= Math.min(left, buffer.length);
   }
   return out;
+}
+
+/** {@link clip} of spans: the first `size` bytes of them (the same object when they hold no more). */
+function clipSegments(data: DataSegments, size: number): DataSegments {
+  const { segs, spans } = data;
+  if (size <= 0) return { segs: [], spans: [] };
+  let left = size;
+  for (let i = 0; i < segs.length; i++) {
+    const length = spans[2 * i + 1]!;
+    if (length < left) {
+      left -= length;
+      continue;
+    }
+    if (length === left && i === segs.length - 1) return data;
+    const out = spans.slice(0, 2 * i + 2);
+    out[2 * i + 1] = left;
+    return { segs: segs.slice(0, i + 1), spans: out };
+  }
+  return data;
 }
 
 /** A node:fs call with a callback as a promise; a synchronous throw (argument validation) rejects too. */
@@ -986,9 +1010,13 @@ export class PassthroughFs extends FileSystemBase {
     try {
       const handle = this.#handles.get(arg.fh, nodeid, "read");
       if (arg.offset > INT64_MAX) throw errno("EINVAL", "read"); // a negative off_t
-      const buffers = clip(target, arg.size);
-      if (buffers.length === 0) return 0;
       // Inline, the handle needs no pin: nothing can release it before the call returns.
+      if (this.#inlineIo && isSegments(target) && arg.offset <= MAX_SAFE) {
+        const { segs, spans } = clipSegments(target, arg.size);
+        return segs.length === 0 ? 0 : preadvSpans(handle.fd, segs, spans, Number(arg.offset));
+      }
+      const buffers = clip(dataViews(target), arg.size);
+      if (buffers.length === 0) return 0;
       if (this.#inlineIo) return preadIntoSync(handle.fd, buffers, arg.offset);
       return this.#handles.use(handle, (h) => preadInto(h.fd, buffers, arg.offset));
     } catch (error) {
@@ -999,7 +1027,6 @@ export class PassthroughFs extends FileSystemBase {
   override write(ctx: Context, nodeid: bigint, arg: WriteIn, source: WriteSource): Answer<number> {
     try {
       const handle = this.#handles.get(arg.fh, nodeid, "write");
-      const buffers = clip(source, arg.size);
       // What the file may hold now, for how its last fd is closed (an estimate: a failed write counts too).
       const end = Number(arg.offset) + arg.size;
       if (end > handle.node.size) handle.node.size = end;
@@ -1007,9 +1034,14 @@ export class PassthroughFs extends FileSystemBase {
       // A page-cache write is the client's writeback, not the caller's write: the client
       // cleared the bits when the caller wrote into its cache, so only the flag counts.
       if (arg.writeFlags & WriteFlag.CACHE ? flagged : killsPrivileges(ctx, flagged)) this.#killPrivileges(handle.node);
-      if (buffers.length === 0) return 0;
+      if (arg.size === 0 || dataLength(source) === 0) return 0;
       // A page-cache write carries its offset even to a file opened O_APPEND.
       const fd = handle.flags & O_APPEND && arg.writeFlags & WriteFlag.CACHE ? this.#positionedFd(handle) : handle.fd;
+      if (this.#inlineIo && isSegments(source) && end <= Number.MAX_SAFE_INTEGER) {
+        const { segs, spans } = clipSegments(source, arg.size);
+        return pwritevSpans(fd, segs, spans, Number(arg.offset));
+      }
+      const buffers = clip(dataViews(source), arg.size);
       if (this.#inlineIo) return pwriteFromSync(fd, buffers, arg.offset);
       return this.#handles.use(handle, () => pwriteFrom(fd, buffers, arg.offset));
     } catch (error) {

@@ -51,6 +51,7 @@ import type {
 } from "../fuse/structs.js";
 import { Attr, EntryOut } from "../fuse/structs.js";
 import type { CreateOut } from "../fuse/messages.js";
+import type { DataSegments } from "../fuse/reply-target.js";
 import { errno } from "../common/errors.js";
 
 /** Who is asking: from `fuse_in_header` and the request's extensions. */
@@ -106,11 +107,40 @@ export interface DirSink {
 /**
  * The guest's buffers a READ writes into (scatter list) and how many bytes it
  * may write in all. Implementations fill them in order and return the count.
+ * A transport whose buffers are pages of the guest's memory gives them as
+ * spans of it (`DataSegments`: no typed array per page, for a vectored
+ * system call); {@link dataViews} turns either form into views.
  */
-export type ReadTarget = readonly Uint8Array[];
+export type ReadTarget = readonly Uint8Array[] | DataSegments;
 
-/** The guest's bytes a WRITE takes (gather list), in order. */
-export type WriteSource = readonly Uint8Array[];
+/** The guest's bytes a WRITE takes (gather list), in order: views or spans, as {@link ReadTarget}. */
+export type WriteSource = readonly Uint8Array[] | DataSegments;
+
+/** Whether `data` is the spans form of a {@link ReadTarget} or {@link WriteSource}. */
+export function isSegments(data: ReadTarget | WriteSource): data is DataSegments {
+  return !Array.isArray(data);
+}
+
+/** The buffers of a {@link ReadTarget} or {@link WriteSource} as views, in order. */
+export function dataViews(data: ReadTarget | WriteSource): readonly Uint8Array[] {
+  if (!isSegments(data)) return data as readonly Uint8Array[];
+  const { segs, spans } = data;
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < segs.length; i++) out.push(segs[i]!.subarray(spans[2 * i]!, spans[2 * i]! + spans[2 * i + 1]!));
+  return out;
+}
+
+/** The total length of a {@link ReadTarget} or {@link WriteSource}. */
+export function dataLength(data: ReadTarget | WriteSource): number {
+  let total = 0;
+  if (!isSegments(data)) {
+    for (const b of data as readonly Uint8Array[]) total += b.length;
+    return total;
+  }
+  const spans = data.spans;
+  for (let i = 1; i < spans.length; i += 2) total += spans[i]!;
+  return total;
+}
 
 /**
  * What a method answers: the result itself when the file system finished at

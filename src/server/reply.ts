@@ -13,7 +13,7 @@
  * reply.
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
-import type { ReplyTarget } from "../fuse/reply-target.js";
+import type { DataSegments, ReplyTarget } from "../fuse/reply-target.js";
 import { OutHeader } from "../fuse/structs.js";
 
 export type { ReplyTarget } from "../fuse/reply-target.js";
@@ -38,6 +38,8 @@ export interface ChainWriter {
   reserve(n: number): ChainWriter;
   /** Live views of the next `n` bytes, without moving. */
   peekViews(n: number): Uint8Array[];
+  /** The next `n` bytes as spans of the chain's buffers, without moving. */
+  peekSegments(n: number): DataSegments;
   /** Counts `n` bytes filled through `peekViews` as written. */
   advance(n: number): void;
 }
@@ -63,7 +65,7 @@ export class ChainReply implements ReplyTarget {
       // A data reply was begun: only a header-only (error) reply can follow.
       const only = chunks.length === 1 ? chunks[0]! : null;
       if (only === null || only.length !== OUT_HEADER_SIZE) {
-        throw new Error("ChainReply: only a header-only reply may follow dataBuffers");
+        throw new Error("ChainReply: only a header-only reply may follow dataBuffers or dataSegments");
       }
       head.write(only);
       this.head = null;
@@ -77,11 +79,20 @@ export class ChainReply implements ReplyTarget {
   }
 
   dataBuffers(max: number): readonly Uint8Array[] {
+    const n = this.beginData(max);
+    return n > 0 ? this.writer.peekViews(n) : [];
+  }
+
+  dataSegments(max: number): DataSegments {
+    return this.writer.peekSegments(this.beginData(max));
+  }
+
+  /** Reserves the header of a data reply; returns the room for data, up to `max`. */
+  private beginData(max: number): number {
     const room = this.writer.available;
     if (room < OUT_HEADER_SIZE) throw tooSmall("reply header", OUT_HEADER_SIZE, room);
     this.head = this.writer.reserve(OUT_HEADER_SIZE);
-    const n = Math.min(max, room - OUT_HEADER_SIZE);
-    return n > 0 ? this.writer.peekViews(n) : [];
+    return Math.min(max, room - OUT_HEADER_SIZE);
   }
 
   sendData(header: Uint8Array, length: number): void {

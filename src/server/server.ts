@@ -52,10 +52,11 @@ import {
   type WireOptions,
 } from "../fuse/messages.js";
 import { decodeExtensions } from "../fuse/extensions.js";
+import type { DataSegments } from "../fuse/reply-target.js";
 import { InHeader, WriteIn, type InitOut } from "../fuse/structs.js";
 import { loadU32, loadU64, sharedBytes, WireReader } from "../fuse/wire.js";
 import { ReplyDirSink } from "./dir-sink.js";
-import { NO_ENTRY, NO_XATTR, type Answer, type Context, type FileSystem, type WriteSource } from "./filesystem.js";
+import { NO_ENTRY, NO_XATTR, dataLength, type Answer, type Context, type FileSystem, type ReadTarget, type WriteSource } from "./filesystem.js";
 import { OUT_HEADER_SIZE, type ReplyTarget } from "./reply.js";
 
 // ---------------------------------------------------------------------------
@@ -196,7 +197,7 @@ type Handler = (
   req: Request,
   ctx: RequestContext,
   reply: ReplyTarget,
-  payload: readonly Uint8Array[] | undefined,
+  payload: WriteSource | undefined,
 ) => Handled;
 
 // ---------------------------------------------------------------------------
@@ -304,11 +305,12 @@ export class FuseServer {
   /**
    * Serves one request. `request` is a private copy of the message (it must
    * not change while the call runs). `payload`, when given, are the bytes
-   * that follow `request` in the message, left in place (live views of guest
-   * memory): only WRITE data may travel that way (see {@link handleChain}).
+   * that follow `request` in the message, left in place (live views or spans
+   * of guest memory): only WRITE data may travel that way (see
+   * {@link handleChain}).
    * Never rejects.
    */
-  handle(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): Promise<void> {
+  handle(request: Uint8Array, reply: ReplyTarget, payload?: WriteSource): Promise<void> {
     const done = this.serveNow(request, reply, payload);
     return done === undefined ? Promise.resolve() : done;
   }
@@ -319,7 +321,7 @@ export class FuseServer {
    * file system answered synchronously, or the request needed no file
    * system), else a promise that settles after that. Never throws or rejects.
    */
-  serveNow(request: Uint8Array, reply: ReplyTarget, payload?: readonly Uint8Array[]): void | Promise<void> {
+  serveNow(request: Uint8Array, reply: ReplyTarget, payload?: WriteSource): void | Promise<void> {
     if (request.length < IN_HEADER_SIZE) {
       log.warn(`fuse: dropped a request of ${request.length} bytes (shorter than fuse_in_header): no reply possible`);
       return undefined;
@@ -335,7 +337,7 @@ export class FuseServer {
   private async traced(
     request: Uint8Array,
     reply: ReplyTarget,
-    payload: readonly Uint8Array[] | undefined,
+    payload: WriteSource | undefined,
     opcode: number,
   ): Promise<void> {
     const start = performance.now();
@@ -355,7 +357,7 @@ export class FuseServer {
    */
   handleChain(reader: ChainReader, reply: ReplyTarget): void | Promise<void> {
     let request: Uint8Array;
-    let payload: Uint8Array[] | undefined;
+    let payload: WriteSource | undefined;
     try {
       const total = reader.remaining;
       if (total < IN_HEADER_SIZE) return this.serveNow(reader.readBytes(total), reply);
@@ -371,7 +373,7 @@ export class FuseServer {
       // Small copies share memory blocks (see sharedBytes); the decoder's name and data views point into them.
       request = sharedBytes(split ? IN_HEADER_SIZE + writeIn : len);
       reader.readInto(request);
-      if (split) payload = reader.views(len - request.length);
+      if (split) payload = reader.segments !== undefined ? reader.segments(len - request.length) : reader.views(len - request.length);
     } catch (error) {
       // Only the reader can fail here: the chain is shorter than it said.
       log.warn(`fuse: unreadable request chain: ${describe(error)}`);
@@ -417,7 +419,7 @@ export class FuseServer {
   private serve(
     request: Uint8Array,
     reply: ReplyTarget,
-    payload: readonly Uint8Array[] | undefined,
+    payload: WriteSource | undefined,
     opcode: number,
   ): number | Promise<number> {
     const unique = loadU64(request, 8);
@@ -426,7 +428,7 @@ export class FuseServer {
       return NO_REPLY;
     }
     let total = request.length;
-    if (payload !== undefined) for (const p of payload) total += p.length;
+    if (payload !== undefined) total += dataLength(payload);
     if (total > this.requestLimit || loadU32(request, 0) > this.requestLimit) {
       return this.fail(reply, unique, Errno.ENOMEM);
     }
@@ -503,7 +505,7 @@ export class FuseServer {
   private async restart(
     request: Uint8Array,
     reply: ReplyTarget,
-    payload: readonly Uint8Array[] | undefined,
+    payload: WriteSource | undefined,
     opcode: number,
   ): Promise<number> {
     log.info("fuse: INIT during a session: ending it and starting a new one");
@@ -558,9 +560,8 @@ export class FuseServer {
    * WRITE whose data stayed in place: `request` is the header and
    * `fuse_write_in`, `payload` the data (the handler takes it from there).
    */
-  private decodeSplit(request: Uint8Array, payload: readonly Uint8Array[]): Request {
-    let size = 0;
-    for (const p of payload) size += p.length;
+  private decodeSplit(request: Uint8Array, payload: WriteSource): Request {
+    const size = dataLength(payload);
     const r = new WireReader(request, "WRITE request");
     const h = InHeader.decode(r);
     if (h.opcode !== Opcode.WRITE) {
@@ -715,6 +716,8 @@ export interface ChainReader {
   readInto(dst: Uint8Array, at?: number): void;
   /** Live views of the next `n` bytes (opaque payload only). */
   views(n: number): Uint8Array[];
+  /** The next `n` bytes as spans of the chain's buffers, without a view of each (opaque payload only). */
+  segments?(n: number): DataSegments;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -777,7 +780,7 @@ function on<O extends RequestOpcode>(
     req: RequestOf<O>,
     ctx: RequestContext,
     reply: ReplyTarget,
-    payload: readonly Uint8Array[] | undefined,
+    payload: WriteSource | undefined,
   ) => Handled,
 ): void {
   HANDLERS[opcode] = fn as unknown as Handler;
@@ -899,9 +902,9 @@ on(Opcode.TMPFILE, (s, req, ctx, reply) => {
 on(Opcode.READ, (s, req, ctx, reply) => {
   let arg = req.arg;
   if (arg.size > s.readLimit) throw errno("ENOMEM", "read size");
-  const target = reply.dataBuffers(arg.size);
-  let room = 0;
-  for (const b of target) room += b.length;
+  // Pages of guest memory as spans, where the transport has them: no view per page.
+  const target: ReadTarget = reply.dataSegments !== undefined ? reply.dataSegments(arg.size) : reply.dataBuffers(arg.size);
+  const room = dataLength(target);
   if (room < arg.size) arg = { ...arg, size: room };
   return andThen(s.fs.read(ctx, req.header.nodeid, arg, target), (n) => {
     if (!Number.isSafeInteger(n) || n < 0 || n > room) throw fsBug(`read returned ${n} for ${room} bytes of room`);

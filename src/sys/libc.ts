@@ -121,6 +121,12 @@ export const write = declare<[fd: number, buf: Buf, count: number], number>(
 export const writev = declare<[fd: number, iov: Buf, iovcnt: number], number>(
   "long writev(int fd, const void *iov, int iovcnt)",
 );
+export const preadv = declare<[fd: number, iov: Buf, iovcnt: number, offset: number], number>(
+  "long preadv(int fd, const void *iov, int iovcnt, int64_t offset)",
+);
+export const pwritev = declare<[fd: number, iov: Buf, iovcnt: number, offset: number], number>(
+  "long pwritev(int fd, const void *iov, int iovcnt, int64_t offset)",
+);
 export const fcntlInt = declare<[fd: number, cmd: number, arg: number], number>(
   "int fcntl(int fd, int cmd, long arg)",
 );

@@ -156,6 +156,33 @@ abstract class ChainCursor {
     return (this.byteAhead(ahead) | (this.byteAhead(ahead + 1) << 8) | (this.byteAhead(ahead + 2) << 16) | (this.byteAhead(ahead + 3) << 24)) >>> 0;
   }
 
+  /**
+   * The next `n` bytes as spans of the segments, without a view of each and
+   * without moving (caller checked `n <= left`): what a vectored system call
+   * takes (see `preadvSpans` in src/sys/io.ts).
+   */
+  protected segmentsAhead(n: number): Segments {
+    const segs: Uint8Array[] = [];
+    const out: number[] = [];
+    const spans = this.spans;
+    let index = this.index;
+    let offset = this.offset;
+    while (n > 0) {
+      const avail = spans[2 * index + 1]! - offset;
+      if (avail === 0) {
+        index++;
+        offset = 0;
+        continue;
+      }
+      const k = avail < n ? avail : n;
+      segs.push(this.segs[index]!);
+      out.push(spans[2 * index]! + offset, k);
+      offset += k;
+      n -= k;
+    }
+    return { segs, spans: out };
+  }
+
   /** Live views of the next `n` bytes without moving (caller checked `n <= left`). */
   protected peek(n: number): Uint8Array[] {
     const out: Uint8Array[] = [];
@@ -264,6 +291,14 @@ export class Reader extends ChainCursor {
     this.step(n, out);
     return out;
   }
+
+  /** {@link views} as spans of the chain's buffers, without a view of each (see `preadvSpans` in src/sys/io.ts). */
+  segments(n: number): Segments {
+    this.need(n, "segments");
+    const out = this.segmentsAhead(n);
+    this.step(n, null);
+    return out;
+  }
 }
 
 /**
@@ -345,7 +380,16 @@ export class Writer extends ChainCursor {
     return this.peek(n);
   }
 
-  /** Counts `n` bytes filled through `peekViews` as written. */
+  /** {@link peekViews} as spans of the chain's buffers, without a view of each (see `preadvSpans` in src/sys/io.ts). */
+  peekSegments(n: number): Segments {
+    checkCount(n, "peekSegments");
+    if (n > this.left) {
+      throw new ProtocolError(ProtocolErrorCode.LENGTH, `peekSegments: ${n} bytes do not fit the ${this.left} writable bytes left`);
+    }
+    return this.segmentsAhead(n);
+  }
+
+  /** Counts `n` bytes filled through `peekViews` or `peekSegments` as written. */
   advance(n: number): void {
     this.room(n, "advance");
     this.step(n, null);

@@ -52,6 +52,30 @@ for (const inline of [false, true]) {
     });
   });
 
+  test(`${mode}: spans of guest memory (a chain's pages): gather writes, scatter reads, cut to the request's size`, async () => {
+    await withFs(inline, async (pfs, share) => {
+      const c = await pfs.create(ctx(), ROOT, n("spans"), RW, 0o644, 0o022, 0);
+      const id = c.entry.nodeid;
+      const fh = c.open.fh;
+      const memory = new Uint8Array(8192);
+      const other = new Uint8Array(16);
+      memory.set(Buffer.from("hello "), 100);
+      other.set(Buffer.from("world!"), 4);
+      // Two buffers of one memory and one of another; the request asks for 11 of their 12 bytes.
+      const source = { segs: [memory, other, memory], spans: [100, 6, 4, 5, 0, 1] };
+      assert.equal(await pfs.write(ctx(), id, writeIn(fh, 0n, 11), source), 11);
+      assert.equal(fs.readFileSync(path.join(share, "spans"), "utf8"), "hello world");
+      memory.fill(0);
+      const target = { segs: [memory, memory], spans: [4096, 3, 200, 100] };
+      assert.equal(await pfs.read(ctx(), id, readIn(fh, 2n, 6), target), 6);
+      assert.equal(Buffer.from(memory.subarray(4096, 4099)).toString() + Buffer.from(memory.subarray(200, 203)).toString(), "llo wo");
+      assert.equal(memory[203], 0, "nothing past the request's size");
+      assert.equal(await pfs.read(ctx(), id, readIn(fh, 8n, 100), target), 3, "short at end of file");
+      assert.equal(await pfs.read(ctx(), id, readIn(fh, 0n, 0), { segs: [], spans: [] }), 0, "nothing asked");
+      await pfs.release(ctx(), id, releaseIn(fh));
+    });
+  });
+
   test(`${mode}: offsets at the edges (EINVAL past INT64_MAX, EFBIG past 2^53 on writes, bigint positions on reads)`, async () => {
     await withFs(inline, async (pfs) => {
       const c = await pfs.create(ctx(), ROOT, n("edge"), RW, 0o644, 0, 0);

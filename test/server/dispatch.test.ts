@@ -45,6 +45,7 @@ import {
   FileSystemBase,
   NO_ENTRY,
   NO_XATTR,
+  dataViews,
   type Answer,
   type Context,
   type DirSink,
@@ -143,11 +144,11 @@ class RecordingFs extends FileSystemBase {
   }
   override async read(c: Context, n: bigint, a: ReadIn, t: ReadTarget): Promise<number> {
     this.rec("read", [c, n, a]);
-    t[0]!.set([1, 2, 3]);
+    dataViews(t)[0]!.set([1, 2, 3]);
     return 3;
   }
   override async write(c: Context, n: bigint, a: WriteIn, s: WriteSource): Promise<number> {
-    this.rec("write", [c, n, a, s.map((x) => [...x])]);
+    this.rec("write", [c, n, a, dataViews(s).map((x) => [...x])]);
     return a.size;
   }
   override async flush(c: Context, n: bigint, a: FlushIn): Promise<void> {

@@ -9,6 +9,7 @@ import type { CreateOut } from "../../src/fuse/messages.js";
 import type { Attr, AttrOut, EntryOut, Kstatfs, OpenOut, ReadIn, ReleaseIn, SetattrIn, WriteIn, FlushIn } from "../../src/fuse/structs.js";
 import {
   FileSystemBase,
+  dataViews,
   type Context,
   type DirSink,
   type InitAnswer,
@@ -245,7 +246,7 @@ export class MemFs extends FileSystemBase {
     let at = Number(arg.offset);
     let left = Math.max(0, Math.min(arg.size, n.size - at));
     let done = 0;
-    for (const buf of target) {
+    for (const buf of dataViews(target)) {
       if (left === 0) break;
       const k = Math.min(left, buf.byteLength);
       buf.set(n.data.subarray(at, at + k));
@@ -259,10 +260,11 @@ export class MemFs extends FileSystemBase {
     this.calls.push("write");
     const n = this.node(nodeid);
     let at = Number(arg.offset);
+    const views = dataViews(source);
     let total = 0;
-    for (const s of source) total += s.byteLength;
+    for (const s of views) total += s.byteLength;
     if (at + total > n.size) this.resize(n, at + total);
-    for (const s of source) {
+    for (const s of views) {
       n.data.set(s, at);
       at += s.byteLength;
     }

@@ -231,6 +231,29 @@ test("segments: views and peekViews are live views of the ranges", () => {
   assert.deepEqual([...region.subarray(32, 40)], new Array(8).fill(5));
 });
 
+test("segments: Reader.segments and Writer.peekSegments are the same ranges as spans, with no view made", () => {
+  const region = new Uint8Array(64);
+  const other = new Uint8Array(16);
+  const chain = { segs: [region, other, region], spans: [8, 4, 0, 16, 32, 8] };
+  const r = new Reader(chain, 0, 28);
+  r.skip(2);
+  const got = r.segments(20);
+  assert.ok(got.segs[0] === region && got.segs[1] === other && got.segs[2] === region);
+  assert.deepEqual(got.spans, [10, 2, 0, 16, 32, 2]);
+  assert.equal(r.remaining, 6, "segments() moves on");
+  assert.deepEqual(r.segments(6).spans, [34, 6]);
+  assert.throws(() => r.segments(1), isProto(ProtocolErrorCode.SHORT));
+  const w = new Writer(chain, 0, 28);
+  w.write(Uint8Array.of(1, 2, 3));
+  const p = w.peekSegments(10);
+  assert.deepEqual(p.spans, [11, 1, 0, 9]);
+  assert.equal(w.bytesWritten, 3, "peekSegments does not move");
+  assert.deepEqual(w.peekSegments(0), { segs: [], spans: [] });
+  assert.throws(() => w.peekSegments(26), isProto(ProtocolErrorCode.LENGTH));
+  w.advance(25);
+  assert.equal(w.available, 0);
+});
+
 test("Reader.readInto from an offset fills the rest of the target and nothing before it", () => {
   const r = new Reader([Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)]);
   const dst = new Uint8Array(6).fill(9);
