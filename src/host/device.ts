@@ -9,6 +9,7 @@
  * the same server, and many requests of a queue are in flight at once.
  */
 import { Buffer } from "node:buffer";
+import { performance } from "node:perf_hooks";
 import { log } from "../common/log.js";
 import { ProtocolError } from "../common/errors.js";
 import { DeviceQueue, type DescriptorChain, type Writer } from "../virtio/device-queue.js";

@@ -22,6 +22,7 @@
  * stopped, all memory unmapped, every fd closed, the device reset and
  * {@link VhostUserBackend.closed} resolved.
  */
+import { performance } from "node:perf_hooks";
 import { Errno } from "../common/errno.js";
 import { ErrnoError, ProtocolError, ProtocolErrorCode } from "../common/errors.js";
 import { log } from "../common/log.js";
