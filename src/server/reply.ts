@@ -40,7 +40,7 @@ export interface ChainWriter {
   peekViews(n: number): Uint8Array[];
   /** The next `n` bytes as spans of the chain's buffers, without moving. */
   peekSegments(n: number): DataSegments;
-  /** Counts `n` bytes filled through `peekViews` as written. */
+  /** Counts `n` bytes filled through `peekViews` or `peekSegments` as written. */
   advance(n: number): void;
 }
 

@@ -183,26 +183,10 @@ abstract class ChainCursor {
     return { segs, spans: out };
   }
 
-  /** Live views of the next `n` bytes without moving (caller checked `n <= left`). */
+  /** Live views of the next `n` bytes without moving (caller checked `n <= left`): {@link segmentsAhead} as views. */
   protected peek(n: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    const spans = this.spans;
-    let index = this.index;
-    let offset = this.offset;
-    while (n > 0) {
-      const avail = spans[2 * index + 1]! - offset;
-      if (avail === 0) {
-        index++;
-        offset = 0;
-        continue;
-      }
-      const k = avail < n ? avail : n;
-      const at = spans[2 * index]! + offset;
-      out.push(this.segs[index]!.subarray(at, at + k));
-      offset += k;
-      n -= k;
-    }
-    return out;
+    const { segs, spans } = this.segmentsAhead(n);
+    return segs.map((seg, i) => seg.subarray(spans[2 * i]!, spans[2 * i]! + spans[2 * i + 1]!));
   }
 }
 
