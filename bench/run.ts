@@ -56,7 +56,7 @@ const USAGE = `usage: bench/run.js [--quick] [--only=${GROUPS.map((g) => g.name)
   --only=LIST   the groups to run (default all, in the order below)
   --backends=L  the vhost-user-fs daemons to measure (default virtiofsd,viofs); with virtiofsd the driver
                 group also runs virtiofsd --thread-pool-size=64; without viofs the service group measures Samba only
-  --rounds=N    repeat each group's side-by-side cycle N times, order alternating (vm: N boots per backend)
+  --rounds=N    repeat each group's side-by-side cycle N times, order alternating (vm: N boots, each with a device per backend)
   --out=DIR     where the JSON report goes (default bench/results): <start time>.json and latest.json
   --tmp=DIR     where scratch trees go (default: a tmpfs the run mounts and unmounts, which needs root)
   --help        this text

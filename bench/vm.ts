@@ -1,7 +1,9 @@
 /**
  * Group "vm" (issue #3): a real Linux guest (test/vm's image, QEMU under TCG)
- * on a virtiofs mount, booted once against QEMU's C virtiofsd and once
- * against `viofs serve`, the same script in both boots:
+ * with a virtiofs device for each daemon, QEMU's C virtiofsd and `viofs
+ * serve`, each serving a share of its own, in one boot. The guest runs every
+ * workload on each mount in turn, the order alternating between workloads
+ * and between repetitions (and which daemon's share is /mnt between boots):
  *
  * - write: `dd if=/dev/zero bs=1M count=<size> conv=fsync` into a new file;
  * - read: the same file with `dd bs=1M` after `sync; echo 3 > drop_caches`;
@@ -12,6 +14,11 @@
  * - the same three phases as busybox shell loops (`: >f`, `[ -e f ]`, `rm f`:
  *   builtins or NOFORK applets, so no fork per file), to show how much of a
  *   shell loop is the emulated CPU rather than the file system.
+ *
+ * One boot for both daemons, not a boot each: the guest's speed under TCG
+ * differs from boot to boot and the host's from minute to minute, more than
+ * the daemons differ; side by side in one boot, a pair of passes seconds
+ * apart sees the same guest and the same host.
  *
  * Times are taken inside the guest ($EPOCHREALTIME, microseconds; the helper
  * uses CLOCK_MONOTONIC). Each workload runs `reps` times in the one boot and
@@ -87,14 +94,33 @@ function names(s: VmSettings): Record<"write" | "read" | "create" | "stat" | "un
   };
 }
 
-/** The busybox sh script the guest runs (in /mnt). Every timed line starts with "sample ". */
-export function guestScript(s: VmSettings, helper: boolean): string {
+/**
+ * The busybox sh script the guest runs. Subject 1's share is the guest's
+ * /mnt (the init mounts it); the script mounts each further tag in `tags`
+ * (subjects 2, 3, …) at /m2, /m3, … Every workload runs on every subject
+ * back to back, in an order that alternates between workloads and between
+ * repetitions, so that no subject always goes first. Every timed line
+ * starts with "sample <subject> ".
+ */
+export function guestScript(s: VmSettings, helper: boolean, tags: readonly string[] = ["one"]): string {
+  const n = tags.length;
+  const all = Array.from({ length: n }, (_, i) => i + 1);
+  const dirs = all.map((x) => `D${x}=${x === 1 ? "/mnt" : `/m${x}`}/viofs-bench`);
+  const mounts = tags.slice(1).map((tag, i) => `mkdir -p /m${i + 2} && mount -t virtiofs '${tag}' /m${i + 2} || { echo "error mount ${tag}"; exit 1; }`);
+  /** A loop over the subjects, each with its bench directory in $B, in the order of workload `j`. */
+  const each = (j: number, body: string[]): string[] => [`  for x in $(ord ${j}); do at $x`, ...body.map((l) => `    ${l}`), "  done"];
   const lines = [
     "set -u",
     "export LC_ALL=C",
-    "B=/mnt/viofs-bench",
-    'rm -rf "$B"',
-    'mkdir "$B" || exit 1',
+    ...mounts,
+    ...dirs,
+    // at X: subject X's bench directory into $B.
+    `at() { case $1 in ${all.map((x) => `${x}) B=$D${x};;`).join(" ")} esac; }`,
+    `FWD="${all.join(" ")}"`,
+    `REV="${[...all].reverse().join(" ")}"`,
+    // Workload j of repetition rep runs forwards or backwards; rep is the loop's variable.
+    'ord() { if [ $(( (rep + $1) % 2 )) = 1 ]; then echo "$REV"; else echo "$FWD"; fi; }',
+    'for x in $FWD; do at $x; rm -rf "$B"; mkdir "$B" || exit 1; done',
     "FSOPS=",
     helper ? `cp /mnt/${HELPER_DIR}/fsops /tmp/fsops && chmod 755 /tmp/fsops && FSOPS=/tmp/fsops` : ":",
     "drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }",
@@ -102,42 +128,56 @@ export function guestScript(s: VmSettings, helper: boolean): string {
     'echo "info guest_kernel $(uname -r)"',
     `N=${s.files}`,
     `for rep in $(seq 1 ${s.reps}); do`,
-    '  rm -f "$B/big"; drop',
-    "  s=$EPOCHREALTIME",
-    `  dd if=/dev/zero of="$B/big" bs=1M count=${s.sizeMiB} conv=fsync 2>/dev/null || echo "error write rc=$?"`,
-    "  e=$EPOCHREALTIME",
-    '  echo "sample write $rep $s $e $(stat -c %s "$B/big")"',
-    "  drop",
-    "  s=$EPOCHREALTIME",
-    '  dd if="$B/big" of=/dev/null bs=1M 2>/dev/null || echo "error read rc=$?"',
-    "  e=$EPOCHREALTIME",
-    '  echo "sample read $rep $s $e $(stat -c %s "$B/big")"',
-    "  if [ -n \"$FSOPS\" ]; then",
-    '    mkdir "$B/m"',
+    ...each(0, [
+      'rm -f "$B/big"; drop',
+      "s=$EPOCHREALTIME",
+      `dd if=/dev/zero of="$B/big" bs=1M count=${s.sizeMiB} conv=fsync 2>/dev/null || echo "error write rc=$?"`,
+      "e=$EPOCHREALTIME",
+      'echo "sample $x write $rep $s $e $(stat -c %s "$B/big")"',
+    ]),
+    ...each(1, [
+      "drop",
+      "s=$EPOCHREALTIME",
+      'dd if="$B/big" of=/dev/null bs=1M 2>/dev/null || echo "error read rc=$?"',
+      "e=$EPOCHREALTIME",
+      'echo "sample $x read $rep $s $e $(stat -c %s "$B/big")"',
+    ]),
+    '  if [ -n "$FSOPS" ]; then',
+    '    for x in $FWD; do at $x; mkdir "$B/m"; done',
+    "    j=2",
     "    for op in create stat unlink; do",
-    "      drop",
-    '      out=$("$FSOPS" $op "$B/m" $N) || echo "error fsops $op"',
-    '      echo "sample fsops $rep $out"',
+    '      for x in $(ord $j); do at $x',
+    "        drop",
+    '        out=$("$FSOPS" $op "$B/m" $N) || echo "error fsops $op"',
+    '        echo "sample $x fsops $rep $out"',
+    "      done",
+    "      j=$((j + 1))",
     "    done",
-    '    rmdir "$B/m" || echo "error rmdir m"',
+    '    for x in $FWD; do at $x; rmdir "$B/m" || echo "error rmdir m"; done',
     "  fi",
   ];
   if (s.shellLoops) {
+    const loop = (j: number, op: string, body: string): string[] =>
+      each(j, [
+        'cd "$B/s" || exit 1',
+        "drop; s=$EPOCHREALTIME; i=0",
+        `while [ $i -lt $N ]; do ${body}; i=$((i + 1)); done`,
+        `e=$EPOCHREALTIME; echo "sample $x shell $rep ${op} $s $e $N"`,
+      ]);
     lines.push(
-      '  mkdir "$B/s"; cd "$B/s" || exit 1',
-      "  drop; s=$EPOCHREALTIME; i=0",
-      '  while [ $i -lt $N ]; do : >"f$i" || echo "error create f$i"; i=$((i + 1)); done',
-      '  e=$EPOCHREALTIME; echo "sample shell $rep create $s $e $N"',
-      "  drop; s=$EPOCHREALTIME; i=0",
-      '  while [ $i -lt $N ]; do [ -e "f$i" ] || echo "error stat f$i"; i=$((i + 1)); done',
-      '  e=$EPOCHREALTIME; echo "sample shell $rep stat $s $e $N"',
-      "  drop; s=$EPOCHREALTIME; i=0",
-      '  while [ $i -lt $N ]; do rm "f$i" || echo "error unlink f$i"; i=$((i + 1)); done',
-      '  e=$EPOCHREALTIME; echo "sample shell $rep unlink $s $e $N"',
-      '  cd /mnt; rmdir "$B/s" || echo "error rmdir s"',
+      '  for x in $FWD; do at $x; mkdir "$B/s"; done',
+      ...loop(5, "create", ': >"f$i" || echo "error create f$i"'),
+      ...loop(6, "stat", '[ -e "f$i" ] || echo "error stat f$i"'),
+      ...loop(7, "unlink", 'rm "f$i" || echo "error unlink f$i"'),
+      '  cd /; for x in $FWD; do at $x; rmdir "$B/s" || echo "error rmdir s"; done',
     );
   }
-  lines.push("done", 'rm -rf "$B"', "echo done");
+  lines.push(
+    "done",
+    'cd /; for x in $FWD; do at $x; rm -rf "$B"; done',
+    ...tags.slice(1).map((_, i) => `umount /m${i + 2} || echo "error umount /m${i + 2}"`),
+    "echo done",
+  );
   return `${lines.join("\n")}\n`;
 }
 
@@ -148,8 +188,9 @@ export function epochMicros(text: string): bigint {
   return BigInt(m[1]!) * 1_000_000n + BigInt(m[2]!.padEnd(6, "0"));
 }
 
-/** One timed run inside the guest: what was done, how much, in how many seconds. */
+/** One timed run inside the guest: on which subject (1-based), what was done, how much, in how many seconds. */
 export interface GuestSample {
+  subject: number;
   kind: "write" | "read" | "create" | "stat" | "unlink";
   tool: "dd" | "helper" | "shell";
   rep: number;
@@ -173,20 +214,23 @@ export function parseGuestOutput(output: string): { samples: GuestSample[]; info
       continue;
     }
     if (f[0] !== "sample") continue;
-    const rep = Number(f[2]);
-    if (f[1] === "write" || f[1] === "read") {
-      if (f.length !== 6) throw new Error(`bench/vm: malformed line '${line}'`);
-      samples.push({ kind: f[1], tool: "dd", rep, amount: Number(f[5]), seconds: seconds(f[3]!, f[4]!) });
-    } else if (f[1] === "fsops") {
-      // sample fsops <rep> <op> <count> <ns>
-      const op = f[3];
-      if (f.length !== 6 || (op !== "create" && op !== "stat" && op !== "unlink")) throw new Error(`bench/vm: malformed line '${line}'`);
-      samples.push({ kind: op, tool: "helper", rep, amount: Number(f[4]), seconds: Number(f[5]) / 1e9 });
-    } else if (f[1] === "shell") {
-      // sample shell <rep> <op> <start> <end> <count>
-      const op = f[3];
+    const subject = Number(f[1]);
+    if (!Number.isInteger(subject) || subject < 1) throw new Error(`bench/vm: malformed line '${line}'`);
+    const rep = Number(f[3]);
+    if (f[2] === "write" || f[2] === "read") {
+      // sample <subject> write|read <rep> <start> <end> <bytes>
+      if (f.length !== 7) throw new Error(`bench/vm: malformed line '${line}'`);
+      samples.push({ subject, kind: f[2], tool: "dd", rep, amount: Number(f[6]), seconds: seconds(f[4]!, f[5]!) });
+    } else if (f[2] === "fsops") {
+      // sample <subject> fsops <rep> <op> <count> <ns>
+      const op = f[4];
       if (f.length !== 7 || (op !== "create" && op !== "stat" && op !== "unlink")) throw new Error(`bench/vm: malformed line '${line}'`);
-      samples.push({ kind: op, tool: "shell", rep, amount: Number(f[6]), seconds: seconds(f[4]!, f[5]!) });
+      samples.push({ subject, kind: op, tool: "helper", rep, amount: Number(f[5]), seconds: Number(f[6]) / 1e9 });
+    } else if (f[2] === "shell") {
+      // sample <subject> shell <rep> <op> <start> <end> <count>
+      const op = f[4];
+      if (f.length !== 8 || (op !== "create" && op !== "stat" && op !== "unlink")) throw new Error(`bench/vm: malformed line '${line}'`);
+      samples.push({ subject, kind: op, tool: "shell", rep, amount: Number(f[7]), seconds: seconds(f[5]!, f[6]!) });
     } else {
       throw new Error(`bench/vm: unknown sample '${line}'`);
     }
@@ -222,14 +266,19 @@ function scrubTmp(arg: string): string {
   return arg.replace(/\/tmp\/[^,\s]*?(viofs-[A-Za-z-]*?)[A-Za-z0-9]{6}(?=\/)/g, "$TMP/$1XXXXXX");
 }
 
-interface BootOutcome {
+/** One subject of a boot: the daemon serving one of the guest's devices. */
+interface BootSubject {
   backend: BackendName;
   commandLine: string[];
   samples: GuestSample[];
-  info: Record<string, string>;
-  guest: GuestRun;
   /** The daemon's kick-to-call time over the whole guest run (service-time.ts), when traced. */
   service: ServiceTimes | null;
+}
+
+interface BootOutcome {
+  subjects: BootSubject[];
+  info: Record<string, string>;
+  guest: GuestRun;
 }
 
 /** What viofs serve logs once its warm-up is over and it waits for QEMU. */
@@ -241,32 +290,48 @@ async function warmedUp(handle: BackendHandle): Promise<void> {
   while (!handle.log().includes(READY_LINE) && performance.now() < deadline) await sleepMs(20);
 }
 
-async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, helper: string | null, trace: boolean): Promise<BootOutcome> {
-  const dir = scratchDir(ctx.tmpRoot, `vm-${backend}`);
+/**
+ * One boot of the guest with a virtiofs device per backend, each daemon
+ * serving a share of its own; `order[0]`'s is the guest's /mnt (and holds
+ * the helper).
+ */
+async function bootOnce(ctx: BenchContext, order: readonly BackendName[], s: VmSettings, helper: string | null, trace: boolean): Promise<BootOutcome> {
+  const dir = scratchDir(ctx.tmpRoot, "vm");
+  const handles: BackendHandle[] = [];
+  const commandLines: string[][] = [];
+  const tracers: Array<ServiceTrace | null> = [];
   try {
-    const share = join(dir.path, "share");
-    mkdirSync(share);
-    if (helper !== null) {
-      mkdirSync(join(share, HELPER_DIR));
-      copyFileSync(helper, join(share, HELPER_DIR, "fsops"));
-      chmodSync(join(share, HELPER_DIR, "fsops"), 0o755);
-    }
-    const handle = await startBackend(backend, share, join(dir.path, "vfs.sock"));
-    const commandLine = commandLineOf(handle).map((a) => a.replaceAll(dir.path, "$DIR"));
     const died = new AbortController();
-    void handle.exited.then((x) => died.abort(new Error(`${backend} exited (${x.signal ?? `status ${x.code}`}) while the guest ran`)));
-    let tracer: ServiceTrace | null = null;
-    if (trace) {
-      if (backend !== "virtiofsd") await warmedUp(handle);
-      tracer = new ServiceTrace(workerPid(handle.pid), join(dir.path, "service.perf"));
-      await tracer.started();
+    for (const [i, backend] of order.entries()) {
+      const share = join(dir.path, `share-${backend}`);
+      mkdirSync(share);
+      if (i === 0 && helper !== null) {
+        mkdirSync(join(share, HELPER_DIR));
+        copyFileSync(helper, join(share, HELPER_DIR, "fsops"));
+        chmodSync(join(share, HELPER_DIR, "fsops"), 0o755);
+      }
+      const handle = await startBackend(backend, share, join(dir.path, `${backend}.sock`));
+      handles.push(handle);
+      commandLines.push(commandLineOf(handle).map((a) => a.replaceAll(dir.path, "$DIR")));
+      void handle.exited.then((x) => died.abort(new Error(`${backend} exited (${x.signal ?? `status ${x.code}`}) while the guest ran`)));
     }
+    for (const [i, handle] of handles.entries()) {
+      let tracer: ServiceTrace | null = null;
+      if (trace) {
+        if (order[i] !== "virtiofsd") await warmedUp(handle);
+        tracer = new ServiceTrace(workerPid(handle.pid), join(dir.path, `${order[i]}.perf`));
+        await tracer.started();
+      }
+      tracers.push(tracer);
+    }
+    const tags = order.map((b) => `${TAG}-${b}`);
     let guest: GuestRun;
     try {
       guest = await runGuest({
-        socketPath: handle.socketPath,
-        tag: TAG,
-        script: guestScript(s, helper !== null),
+        socketPath: handles[0]!.socketPath,
+        tag: tags[0]!,
+        moreDevices: handles.slice(1).map((h, i) => ({ socketPath: h.socketPath, tag: tags[i + 1]! })),
+        script: guestScript(s, helper !== null, tags),
         timeoutMs: s.timeoutMs,
         memMiB: s.memMiB,
         smp: s.smp,
@@ -275,17 +340,24 @@ async function bootOnce(ctx: BenchContext, backend: BackendName, s: VmSettings, 
         shutdownGraceMs: SHUTDOWN_GRACE_MS,
       });
     } catch (e) {
-      await tracer?.stop();
-      await handle.stop(0);
-      const tail = handle.log().split("\n").slice(-20).join("\n");
-      throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- ${backend} output (tail):\n${tail}`, { cause: e });
+      const tails = handles.map((h, i) => `--- ${order[i]} output (tail):\n${h.log().split("\n").slice(-20).join("\n")}`);
+      throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tails.join("\n")}`, { cause: e });
     }
-    const service = (await tracer?.stop()) ?? null;
-    await handle.stop();
-    if (guest.exitCode !== 0) throw new Error(`bench/vm: the guest script exited ${guest.exitCode} against ${backend}:\n${guest.output}`);
+    const services = await Promise.all(tracers.map((t) => t?.stop() ?? Promise.resolve(null)));
+    tracers.length = 0;
+    if (guest.exitCode !== 0) throw new Error(`bench/vm: the guest script exited ${guest.exitCode} against ${order.join(" and ")}:\n${guest.output}`);
     const { samples, info } = parseGuestOutput(guest.output);
-    return { backend, commandLine, samples, info, guest, service };
+    const subjects = order.map((backend, i) => ({
+      backend,
+      commandLine: commandLines[i]!,
+      samples: samples.filter((x) => x.subject === i + 1),
+      service: services[i] ?? null,
+    }));
+    return { subjects, info, guest };
   } finally {
+    await Promise.all(tracers.map((t) => t?.stop()));
+    // Both daemons exit by themselves once QEMU has gone; stop() waits for that, then signals.
+    await Promise.all(handles.map((h) => h.stop()));
     dir.cleanup();
   }
 }
@@ -308,16 +380,23 @@ export const vmGroup: BenchGroup = {
 
     const boots: Array<Record<string, unknown>> = [];
     for (let round = 0; round < ctx.rounds; round++) {
+      // Which daemon's share is the guest's /mnt (and whose device the guest finds first) alternates between boots.
       const order = round % 2 === 0 ? ctx.backends : [...ctx.backends].reverse();
-      for (const backend of order) {
-        const which = ctx.rounds > 1 ? ` (round ${round + 1} of ${ctx.rounds})` : "";
-        ctx.progress(`vm: booting the guest against ${backend}${which}, ${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload…`);
-        const out = await bootOnce(ctx, backend, s, helper, trace);
-        if (out.service !== null) service.set(backend, [...(service.get(backend) ?? []), out.service.p50Us]);
-        if (out.guest.shutdownHung) {
-          notes.push(`vm: against ${backend}${which}, the guest did not unmount and power off within ${SHUTDOWN_GRACE_MS / 1000} s after the workload; QEMU was killed, the figures kept`);
-        }
-        boots.push({ backend, round: round + 1, ...out.guest.timings, info: out.info, kickToCall: out.service, backendCommandLine: out.commandLine, qemuCommandLine: out.guest.commandLine.map(scrubTmp) });
+      const which = ctx.rounds > 1 ? ` (boot ${round + 1} of ${ctx.rounds})` : "";
+      ctx.progress(`vm: booting the guest with a device for each of ${order.join(", ")}${which}, ${s.reps} rep${s.reps > 1 ? "s" : ""} of every workload on each…`);
+      const out = await bootOnce(ctx, order, s, helper, trace);
+      if (out.guest.shutdownHung) {
+        notes.push(`vm: in boot ${round + 1}, the guest did not unmount and power off within ${SHUTDOWN_GRACE_MS / 1000} s after the workload; QEMU was killed, the figures kept`);
+      }
+      boots.push({
+        round: round + 1,
+        backends: out.subjects.map((x) => ({ backend: x.backend, kickToCall: x.service, commandLine: x.commandLine })),
+        ...out.guest.timings,
+        info: out.info,
+        qemuCommandLine: out.guest.commandLine.map(scrubTmp),
+      });
+      for (const { backend, samples, service: times } of out.subjects) {
+        if (times !== null) service.set(backend, [...(service.get(backend) ?? []), times.p50Us]);
         // This boot's figures, per workload, in the order of `w`.
         const figures = new Map<string, { unit: string; values: number[] }>();
         const add = (name: string, unit: string, value: number): void => {
@@ -327,7 +406,7 @@ export const vmGroup: BenchGroup = {
           results.add(name, unit, backend, value);
         };
         const phase = new Map<string, number>();
-        for (const x of out.samples) {
+        for (const x of samples) {
           if (x.tool === "dd") {
             add(x.kind === "write" ? w.write : w.read, "MiB/s", x.amount / MiB / x.seconds);
             continue;
@@ -348,11 +427,9 @@ export const vmGroup: BenchGroup = {
           const f = figures.get(name);
           if (f) ctx.progress(`vm: ${backend}: ${name}: ${formatValue(median(f.values))} ${f.unit}`);
         }
-        ctx.progress(`vm: ${backend}: boot ${(out.guest.timings.bootMs / 1000).toFixed(1)} s, script ${(out.guest.timings.scriptMs / 1000).toFixed(1)} s`);
-        if (out.service !== null) {
-          ctx.progress(`vm: ${backend}: kick to call ${out.service.p50Us.toFixed(0)} µs median, ${out.service.p90Us.toFixed(0)} µs at p90 (${out.service.samples} requests)`);
-        }
+        if (times !== null) ctx.progress(`vm: ${backend}: kick to call ${times.p50Us.toFixed(0)} µs median, ${times.p90Us.toFixed(0)} µs at p90 (${times.samples} requests)`);
       }
+      ctx.progress(`vm: boot ${(out.guest.timings.bootMs / 1000).toFixed(1)} s, script ${(out.guest.timings.scriptMs / 1000).toFixed(1)} s`);
     }
 
     // Lower is better here, unlike every figure above: a note, not a ratio row.
@@ -375,7 +452,7 @@ export const vmGroup: BenchGroup = {
     return {
       records: results.records(),
       ratios,
-      settings: { ...s, rounds: ctx.rounds, tag: TAG, accel: "tcg", helper: helper !== null ? "bench/guest/fsops.c (gcc -static -O2)" : "none", boots },
+      settings: { ...s, rounds: ctx.rounds, layout: "one boot per round, a device per daemon, every workload on each in alternating order", tag: TAG, accel: "tcg", helper: helper !== null ? "bench/guest/fsops.c (gcc -static -O2)" : "none", boots },
       notes,
     };
   },

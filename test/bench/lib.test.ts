@@ -116,29 +116,30 @@ test("epochMicros: $EPOCHREALTIME to integer microseconds; anything else is refu
 test("parseGuestOutput: samples of every kind, seconds from the guest's clocks, info lines", () => {
   const out = [
     "info clocksource tsc",
-    "sample write 1 100.000000 102.000000 67108864",
-    "sample read 1 200.250000 200.750000 67108864",
-    "sample fsops 1 create 2000 4000000000",
-    "sample shell 1 stat 10.000000 12.500000 2000",
+    "sample 2 write 1 100.000000 102.000000 67108864",
+    "sample 1 read 1 200.250000 200.750000 67108864",
+    "sample 1 fsops 1 create 2000 4000000000",
+    "sample 2 shell 1 stat 10.000000 12.500000 2000",
     "done",
     "",
   ].join("\n");
   const { samples, info } = parseGuestOutput(out);
   assert.deepEqual(info, { clocksource: "tsc" });
   assert.deepEqual(samples, [
-    { kind: "write", tool: "dd", rep: 1, amount: 67108864, seconds: 2 },
-    { kind: "read", tool: "dd", rep: 1, amount: 67108864, seconds: 0.5 },
-    { kind: "create", tool: "helper", rep: 1, amount: 2000, seconds: 4 },
-    { kind: "stat", tool: "shell", rep: 1, amount: 2000, seconds: 2.5 },
+    { subject: 2, kind: "write", tool: "dd", rep: 1, amount: 67108864, seconds: 2 },
+    { subject: 1, kind: "read", tool: "dd", rep: 1, amount: 67108864, seconds: 0.5 },
+    { subject: 1, kind: "create", tool: "helper", rep: 1, amount: 2000, seconds: 4 },
+    { subject: 2, kind: "stat", tool: "shell", rep: 1, amount: 2000, seconds: 2.5 },
   ]);
 });
 
 test("parseGuestOutput: an error line, a missing 'done', a malformed or implausible sample each throw", () => {
-  assert.throws(() => parseGuestOutput("error write rc=1\nsample write 1 1.0 2.0 10\ndone\n"), /the guest reported:\nerror write rc=1/);
-  assert.throws(() => parseGuestOutput("sample write 1 1.000000 2.000000 10\n"), /did not finish/);
-  assert.throws(() => parseGuestOutput("sample fsops 1 rename 10 5\ndone\n"), /malformed/);
-  assert.throws(() => parseGuestOutput("sample write 1 2.000000 1.000000 10\ndone\n"), /implausible/);
-  assert.throws(() => parseGuestOutput("sample bogus 1\ndone\n"), /unknown sample/);
+  assert.throws(() => parseGuestOutput("error write rc=1\nsample 1 write 1 1.0 2.0 10\ndone\n"), /the guest reported:\nerror write rc=1/);
+  assert.throws(() => parseGuestOutput("sample 1 write 1 1.000000 2.000000 10\n"), /did not finish/);
+  assert.throws(() => parseGuestOutput("sample 1 fsops 1 rename 10 5\ndone\n"), /malformed/);
+  assert.throws(() => parseGuestOutput("sample write 1 1.000000 2.000000 10\ndone\n"), /malformed/, "a line without its subject");
+  assert.throws(() => parseGuestOutput("sample 1 write 1 2.000000 1.000000 10\ndone\n"), /implausible/);
+  assert.throws(() => parseGuestOutput("sample 1 bogus 1\ndone\n"), /unknown sample/);
 });
 
 test("guestScript: sizes, counts and repetitions from the settings; the helper and shell variants only when asked", () => {
@@ -148,8 +149,14 @@ test("guestScript: sizes, counts and repetitions from the settings; the helper a
   assert.match(script, /^N=50$/m);
   assert.match(script, /for rep in \$\(seq 1 2\); do/);
   assert.match(script, /FSOPS=\/tmp\/fsops/);
-  assert.doesNotMatch(script, /sample shell/);
-  assert.match(guestScript({ ...s, shellLoops: true }, false), /sample shell \$rep unlink/);
+  assert.doesNotMatch(script, /sample \$x shell/);
+  assert.doesNotMatch(script, /mount -t virtiofs/, "one subject: the init's /mnt only");
+  const two = guestScript(s, true, ["t-one", "t-two"]);
+  assert.match(two, /^mkdir -p \/m2 && mount -t virtiofs 't-two' \/m2 /m);
+  assert.match(two, /^FWD="1 2"$/m);
+  assert.match(two, /^REV="2 1"$/m);
+  assert.match(two, /^umount \/m2 /m);
+  assert.match(guestScript({ ...s, shellLoops: true }, false), /sample \$x shell \$rep unlink/);
   assert.doesNotMatch(guestScript(s, false), /\/tmp\/fsops/);
   // Every timed phase starts from dropped guest caches.
   assert.equal(script.match(/drop\b/g)!.length >= 4, true);

@@ -1,6 +1,6 @@
 /** runGuest itself: framing of the script's output and status, and its two failure reports. */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test, type TestContext } from "node:test";
@@ -33,6 +33,23 @@ test("runGuest: output with and without a final newline, stderr merged, the exit
   assert.match(run.console, /@@VIOFS-OUTPUT-BEGIN@@/);
   assert.ok(run.timings.bootMs > 0 && run.timings.scriptMs >= 0 && run.timings.totalMs >= run.timings.bootMs);
   assert.deepEqual(await backend.stop(), { code: 0, signal: null });
+});
+
+test("runGuest: a second device, mounted by the script, writes to its own backend's share", { timeout: 120_000 }, async (t) => {
+  const first = await virtiofsd(t);
+  const second = await virtiofsd(t);
+  const run = await runGuest({
+    socketPath: first.socketPath,
+    tag: "qt",
+    moreDevices: [{ socketPath: second.socketPath, tag: "qt2" }],
+    script: "mkdir /m2 && mount -t virtiofs qt2 /m2 || exit 3\necho one >/mnt/f\necho two >/m2/f\numount /m2\n",
+    timeoutMs: 90_000,
+  });
+  assert.equal(run.exitCode, 0, run.output);
+  const i = run.commandLine.indexOf("vhost-user-fs-pci,chardev=vfs2,tag=qt2");
+  assert.ok(i > 0 && run.commandLine[i - 2] === `socket,id=vfs2,path=${second.socketPath}`, run.commandLine.join(" "));
+  assert.equal(readFileSync(join(first.sharedDir, "f"), "utf8"), "one\n");
+  assert.equal(readFileSync(join(second.sharedDir, "f"), "utf8"), "two\n");
 });
 
 test("runGuest: a tag the device does not offer is reported as a failed mount", { timeout: 120_000 }, async (t) => {

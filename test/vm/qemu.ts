@@ -1,6 +1,6 @@
 /**
- * Boots the test guest (image.ts) in QEMU under TCG with one
- * vhost-user-fs-pci device, runs a shell script on the virtiofs mount, and
+ * Boots the test guest (image.ts) in QEMU under TCG with a
+ * vhost-user-fs-pci device (or more), runs a shell script on the virtiofs mount, and
  * returns what the script printed.
  *
  * KVM is not used: on the machines this runs on, QEMU with KVM hangs. Guest
@@ -14,6 +14,12 @@ import { buildGuestImage, MARKERS, runArchive, type GuestImage } from "./image.j
 
 export const QEMU = "qemu-system-x86_64";
 
+/** A vhost-user-fs-pci device: its backend's listening socket and its virtiofs tag. */
+export interface FsDevice {
+  socketPath: string;
+  tag: string;
+}
+
 export interface RunGuestOptions {
   /** The vhost-user-fs backend's listening socket; it must exist before the call. */
   socketPath: string;
@@ -21,6 +27,11 @@ export interface RunGuestOptions {
   tag: string;
   /** Mount this tag instead of `tag` (to test the failure report). */
   mountTag?: string;
+  /**
+   * More vhost-user-fs-pci devices, each with its own backend socket and
+   * tag. The guest does not mount them: the script does, where it wants.
+   */
+  moreDevices?: readonly FsDevice[];
   /** A busybox `sh` script, run with /mnt as the working directory; stdout and stderr are collected. */
   script: string;
   /** Kill QEMU and reject when the whole run (boot included) takes longer. */
@@ -89,11 +100,16 @@ export function qemuCommandLine(o: {
   memMiB: number;
   smp: number;
   queueSize?: number;
+  moreDevices?: readonly FsDevice[];
   append?: string[];
   reboot?: boolean;
 }): string[] {
-  const device = ["vhost-user-fs-pci", "chardev=vfs", `tag=${qemuOpt(o.tag)}`];
-  if (o.queueSize !== undefined) device.push(`queue-size=${o.queueSize}`);
+  const devices = [{ socketPath: o.socketPath, tag: o.tag }, ...(o.moreDevices ?? [])].flatMap((d, i) => {
+    const id = i === 0 ? "vfs" : `vfs${i + 1}`;
+    const device = ["vhost-user-fs-pci", `chardev=${id}`, `tag=${qemuOpt(d.tag)}`];
+    if (o.queueSize !== undefined) device.push(`queue-size=${o.queueSize}`);
+    return ["-chardev", `socket,id=${id},path=${qemuOpt(d.socketPath)}`, "-device", device.join(",")];
+  });
   return [
     QEMU,
     "-accel", "tcg",
@@ -104,8 +120,7 @@ export function qemuCommandLine(o: {
     "-m", `${o.memMiB}M`,
     "-object", `memory-backend-memfd,id=mem,size=${o.memMiB}M,share=on`,
     "-numa", "node,memdev=mem",
-    "-chardev", `socket,id=vfs,path=${qemuOpt(o.socketPath)}`,
-    "-device", device.join(","),
+    ...devices,
     "-kernel", o.vmlinuz,
     "-initrd", o.initrd,
     "-append", ["console=ttyS0", "quiet", "panic=-1", ...(o.append ?? [])].join(" "),
@@ -138,6 +153,7 @@ export async function runGuest(options: RunGuestOptions): Promise<GuestRun> {
       memMiB,
       smp: options.smp ?? 1,
       ...(options.queueSize !== undefined ? { queueSize: options.queueSize } : {}),
+      ...(options.moreDevices ? { moreDevices: options.moreDevices } : {}),
       ...(options.append ? { append: options.append } : {}),
       ...(options.reboot ? { reboot: true } : {}),
     });
