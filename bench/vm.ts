@@ -74,7 +74,7 @@ export interface VmSettings {
 export function vmSettings(quick: boolean): VmSettings {
   return quick
     ? { sizeMiB: 64, files: 2000, reps: 1, shellLoops: false, memMiB: 512, smp: 1, timeoutMs: 300_000 }
-    : { sizeMiB: 64, files: 2000, reps: 3, shellLoops: true, memMiB: 512, smp: 1, timeoutMs: 900_000 };
+    : { sizeMiB: 64, files: 2000, reps: 5, shellLoops: true, memMiB: 512, smp: 1, timeoutMs: 900_000 };
 }
 
 /** Workload names, as they appear in records and ratio rows. */
