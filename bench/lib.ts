@@ -101,7 +101,7 @@ export interface RatioRow {
   /** Null when that side was not measured (e.g. `viofs serve` not built yet). */
   ours: number | null;
   peer: number | null;
-  /** ours / peer (medians); null when either side is missing. */
+  /** ours / peer (medians; in a paired group the median of each pair's ratio, see Results.pairedRatio); null when either side is missing. */
   ratio: number | null;
   /** The same ratio of the best samples, for information: less sensitive to other load on the machine. */
   ratioOfBest: number | null;
@@ -119,21 +119,29 @@ export interface RatioRow {
 
 /** Collects the samples of one group and turns them into records and ratio rows. */
 export class Results {
-  private readonly samples = new Map<string, { workload: string; unit: string; backend: Subject; values: number[] }>();
+  private readonly samples = new Map<string, { workload: string; unit: string; backend: Subject; values: number[]; pairs: Map<string, number> }>();
   private readonly order: string[] = [];
 
   constructor(readonly group: string) {}
 
-  /** Adds one sample of `workload` served by `backend`. */
-  add(workload: string, unit: string, backend: Subject, value: number): void {
+  /**
+   * Adds one sample of `workload` served by `backend`. `pair` names the
+   * occasion it was taken on (a boot and a pass): samples of two subjects
+   * with the same `pair` were taken side by side, for {@link pairedRatio}.
+   */
+  add(workload: string, unit: string, backend: Subject, value: number, pair?: string): void {
     const key = `${workload}\0${backend}`;
     let entry = this.samples.get(key);
     if (!entry) {
-      entry = { workload, unit, backend, values: [] };
+      entry = { workload, unit, backend, values: [], pairs: new Map() };
       this.samples.set(key, entry);
       this.order.push(key);
     }
     entry.values.push(value);
+    if (pair !== undefined) {
+      if (entry.pairs.has(pair)) throw new Error(`bench: two samples of '${workload}' for ${backend} on occasion '${pair}'`);
+      entry.pairs.set(pair, value);
+    }
   }
 
   /** The median of the samples so far, or undefined. */
@@ -161,6 +169,26 @@ export class Results {
         samples: [...e.values],
       };
     });
+  }
+
+  /**
+   * {@link ratio}, with `ratio` the median of ours / peer over the occasions
+   * both were measured on (see {@link add}'s `pair`), not the ratio of the
+   * two medians: in a paired design each pair shares the machine's and the
+   * guest's speed of that moment, which moves more between pairs than the
+   * subjects differ. Null when no occasion has both.
+   */
+  pairedRatio(workload: string, unit: string, ours: Subject, peer: Subject, goal: number | null): RatioRow & { pairs: number } {
+    const row = this.ratio(workload, unit, ours, peer, goal);
+    const o = this.samples.get(`${workload}\0${ours}`)?.pairs;
+    const p = this.samples.get(`${workload}\0${peer}`)?.pairs;
+    const ratios: number[] = [];
+    for (const [pair, value] of o ?? []) {
+      const other = p?.get(pair);
+      if (other !== undefined && other > 0) ratios.push(value / other);
+    }
+    const ratio = ratios.length > 0 ? median(ratios) : null;
+    return { ...row, ratio, met: goal === null || ratio === null ? null : ratio >= goal, pairs: ratios.length };
   }
 
   /** A ratio row for `workload`: `ours` / `peer`, against `goal` (null: for information). */

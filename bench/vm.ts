@@ -399,28 +399,29 @@ export const vmGroup: BenchGroup = {
         if (times !== null) service.set(backend, [...(service.get(backend) ?? []), times.p50Us]);
         // This boot's figures, per workload, in the order of `w`.
         const figures = new Map<string, { unit: string; values: number[] }>();
-        const add = (name: string, unit: string, value: number): void => {
+        const add = (name: string, unit: string, value: number, rep: number): void => {
           const f = figures.get(name) ?? { unit, values: [] };
           f.values.push(value);
           figures.set(name, f);
-          results.add(name, unit, backend, value);
+          // Pass `rep` of this boot, on every daemon: one occasion, the passes seconds apart.
+          results.add(name, unit, backend, value, `boot ${round + 1} pass ${rep}`);
         };
         const phase = new Map<string, number>();
         for (const x of samples) {
           if (x.tool === "dd") {
-            add(x.kind === "write" ? w.write : w.read, "MiB/s", x.amount / MiB / x.seconds);
+            add(x.kind === "write" ? w.write : w.read, "MiB/s", x.amount / MiB / x.seconds, x.rep);
             continue;
           }
           const shell = x.tool === "shell";
           const name = { create: shell ? w.shCreate : w.create, stat: shell ? w.shStat : w.stat, unlink: shell ? w.shUnlink : w.unlink }[x.kind as "create" | "stat" | "unlink"];
-          add(name, "ops/s", x.amount / x.seconds);
+          add(name, "ops/s", x.amount / x.seconds, x.rep);
           phase.set(`${x.tool} ${x.kind} ${x.rep}`, x.seconds);
         }
         // The whole metadata cycle per rep: 3 × files operations over the sum of the three phases.
         for (let rep = 1; rep <= s.reps; rep++) {
           for (const [tool, name] of [["helper", w.meta], ["shell", w.shMeta]] as const) {
             const t = ["create", "stat", "unlink"].map((k) => phase.get(`${tool} ${k} ${rep}`));
-            if (t.every((x) => x !== undefined)) add(name, "ops/s", (3 * s.files) / t.reduce((a, b) => a! + b!, 0)!);
+            if (t.every((x) => x !== undefined)) add(name, "ops/s", (3 * s.files) / t.reduce((a, b) => a! + b!, 0)!, rep);
           }
         }
         for (const name of Object.values(w)) {
@@ -441,9 +442,10 @@ export const vmGroup: BenchGroup = {
       const unit = key === "write" || key === "read" ? "MiB/s" : "ops/s";
       if (results.value(name, "virtiofsd") === undefined && results.value(name, "viofs") === undefined) continue;
       // The shell-loop figures mostly time the emulated CPU; kept for information.
-      ratios.push(results.ratio(name, unit, "viofs", "virtiofsd", key.startsWith("sh") ? null : GOAL));
+      ratios.push(results.pairedRatio(name, unit, "viofs", "virtiofsd", key.startsWith("sh") ? null : GOAL));
     }
     notes.push(
+      "vm: ours/peer is the median of the pairs' ratios: each pass of a workload on one daemon against the same pass on the other, seconds apart in the same boot (ours and peer are each daemon's median, for information).",
       "vm: times are taken inside the guest; caches are dropped in the guest before every timed phase; the host page cache is left alone (same for both backends).",
       s.shellLoops
         ? "vm: shell-loop figures are dominated by busybox sh interpreting under TCG (compare them with the helper rows); only the helper rows are held to the bar."

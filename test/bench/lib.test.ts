@@ -52,6 +52,22 @@ test("Results: a side that was not measured gives null values, ratio and verdict
   );
 });
 
+test("Results.pairedRatio: the median of the pairs' ratios, occasions one side lacks left out; a repeated occasion refused", () => {
+  const r = new Results("vm");
+  // Occasion speeds move more than the subjects differ: ours is 0.9× the peer on each, yet the medians say 1.3×.
+  const peer = { a: 100, b: 300, c: 310, d: 320 };
+  const ours = { a: 90, b: 270, c: 279, e: 1000 };
+  for (const [k, v] of Object.entries(peer)) r.add("w", "ops/s", "virtiofsd", v, k);
+  for (const [k, v] of Object.entries(ours)) r.add("w", "ops/s", "viofs", v, k);
+  const row = r.pairedRatio("w", "ops/s", "viofs", "virtiofsd", 0.9);
+  assert.equal(row.pairs, 3, "d and e have no partner");
+  assert.ok(Math.abs(row.ratio! - 0.9) < 1e-9, String(row.ratio));
+  assert.equal(row.met, true);
+  assert.ok(Math.abs(r.ratio("w", "ops/s", "viofs", "virtiofsd", 0.9).ratio! - 274.5 / 305) < 1e-9, "the plain ratio of medians, for comparison");
+  assert.throws(() => r.add("w", "ops/s", "viofs", 1, "a"), /two samples of 'w' for viofs on occasion 'a'/);
+  assert.equal(new Results("g").pairedRatio("x", "ops/s", "viofs", "virtiofsd", 1).ratio, null);
+});
+
 test("formatTable: a header, a rule and one aligned line per row", () => {
   const r = new Results("vm");
   r.add("write 64 MiB", "MiB/s", "virtiofsd", 100);
