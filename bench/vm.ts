@@ -21,8 +21,10 @@
  * apart sees the same guest and the same host.
  *
  * Times are taken inside the guest ($EPOCHREALTIME, microseconds; the helper
- * uses CLOCK_MONOTONIC). Each workload runs `reps` times in the one boot and
- * the median counts. The bar: viofs ≥ 0.9× virtiofsd on every figure.
+ * uses CLOCK_MONOTONIC). Each workload runs `reps` times on each daemon in a
+ * boot; the figure is the median, over every boot and pass, of viofs's
+ * pass ÷ virtiofsd's same pass (Results.pairedRatio). The bar: viofs ≥ 0.9×
+ * virtiofsd on every figure.
  *
  * Where perf can trace system calls, each boot also reports the daemon's
  * kick-to-call time (service-time.ts): how long it takes to serve a request
