@@ -25,7 +25,9 @@
  *
  * The subjects take turns within each repetition (order reversed every other
  * repetition), after a warm-up pass of every workload, so that drift on a
- * shared machine falls on all of them alike. Data stays in the host page
+ * shared machine falls on all of them alike; each ratio is the median, over
+ * the repetitions, of the two subjects' passes in that repetition
+ * (Results.pairedRatio). Data stays in the host page
  * cache throughout (nothing is dropped; the comparison is of the transports
  * and servers, not the disk). The bar (issue #7): viofs ≥ 1.2× each
  * virtiofsd on MiB/s and ≥ 1.0× on ops/s and entries/s; 1 MiB sequential
@@ -655,7 +657,8 @@ export const driverGroup: BenchGroup = {
           const order = rep % 2 === 0 ? targets : [...targets].reverse();
           for (const t of order) {
             const values = await attempt(t, w, `r${rep}-${w.qd}`, false);
-            if (values !== null) w.figures.forEach((f, i) => results.add(f.name, f.unit, t.name, values[i]!));
+            // Every subject's pass of repetition `rep` is one occasion: they ran back to back.
+            if (values !== null) w.figures.forEach((f, i) => results.add(f.name, f.unit, t.name, values[i]!, `rep ${rep}`));
           }
         }
         for (const f of w.figures) {
@@ -672,8 +675,8 @@ export const driverGroup: BenchGroup = {
     for (const w of list) {
       for (const f of w.figures) {
         const goal = f.unit === "MiB/s" ? IO_GOAL : OPS_GOAL;
-        for (const peer of daemons) if (peer !== ours && w.qd <= maxQd(peer)) ratios.push(results.ratio(f.name, f.unit, ours, peer, ours === "viofs" ? goal : null));
-        ratios.push(results.ratio(f.name, f.unit, ours, "native", ours === "viofs" ? f.nativeGoal : null));
+        for (const peer of daemons) if (peer !== ours && w.qd <= maxQd(peer)) ratios.push(results.pairedRatio(f.name, f.unit, ours, peer, ours === "viofs" ? goal : null));
+        ratios.push(results.pairedRatio(f.name, f.unit, ours, "native", ours === "viofs" ? f.nativeGoal : null));
       }
     }
     return {
