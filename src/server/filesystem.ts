@@ -53,6 +53,7 @@ import { Attr, EntryOut } from "../fuse/structs.js";
 import type { CreateOut } from "../fuse/messages.js";
 import type { DataSegments } from "../fuse/reply-target.js";
 import { errno } from "../common/errors.js";
+import { spanViews } from "../common/spans.js";
 
 /** Who is asking: from `fuse_in_header` and the request's extensions. */
 export interface Context {
@@ -123,11 +124,7 @@ export function isSegments(data: ReadTarget | WriteSource): data is DataSegments
 
 /** The buffers of a {@link ReadTarget} or {@link WriteSource} as views, in order. */
 export function dataViews(data: ReadTarget | WriteSource): readonly Uint8Array[] {
-  if (!isSegments(data)) return data as readonly Uint8Array[];
-  const { segs, spans } = data;
-  const out: Uint8Array[] = [];
-  for (let i = 0; i < segs.length; i++) out.push(segs[i]!.subarray(spans[2 * i]!, spans[2 * i]! + spans[2 * i + 1]!));
-  return out;
+  return isSegments(data) ? spanViews(data.segs, data.spans) : (data as readonly Uint8Array[]);
 }
 
 /** The total length of a {@link ReadTarget} or {@link WriteSource}. */

@@ -15,6 +15,7 @@
  *   non-integer count).
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { spanViews } from "../common/spans.js";
 
 /**
  * Copies of up to this many bytes go byte by byte; longer ones through `set`,
@@ -186,7 +187,7 @@ abstract class ChainCursor {
   /** Live views of the next `n` bytes without moving (caller checked `n <= left`): {@link segmentsAhead} as views. */
   protected peek(n: number): Uint8Array[] {
     const { segs, spans } = this.segmentsAhead(n);
-    return segs.map((seg, i) => seg.subarray(spans[2 * i]!, spans[2 * i]! + spans[2 * i + 1]!));
+    return spanViews(segs, spans);
   }
 }
 

@@ -30,6 +30,7 @@
  * between publishing and reading the peer's event index).
  */
 import { ProtocolError, ProtocolErrorCode } from "../common/errors.js";
+import { spanViews } from "../common/spans.js";
 import { Reader, Writer, type Segments } from "./chain-io.js";
 import type { GuestMemory } from "./memory.js";
 import {
@@ -110,18 +111,12 @@ export class DescriptorChain implements Segments {
 
   /** Views of the device-readable buffers. */
   get readable(): Uint8Array[] {
-    return this.views(0, this.readableCount);
+    return spanViews(this.segs, this.spans, 0, this.readableCount);
   }
 
   /** Views of the device-writable buffers. */
   get writable(): Uint8Array[] {
-    return this.views(this.readableCount, this.segs.length);
-  }
-
-  private views(from: number, to: number): Uint8Array[] {
-    const out: Uint8Array[] = [];
-    for (let i = from; i < to; i++) out.push(this.segs[i]!.subarray(this.spans[2 * i]!, this.spans[2 * i]! + this.spans[2 * i + 1]!));
-    return out;
+    return spanViews(this.segs, this.spans, this.readableCount);
   }
 
   /** A Reader over the readable buffers. */
