@@ -117,6 +117,11 @@ export interface RatioRow {
   maxOurs?: number | null;
 }
 
+/** The key of one subject's samples of one workload in {@link Results}. */
+function sampleKey(workload: string, backend: Subject): string {
+  return `${workload}\0${backend}`;
+}
+
 /** Collects the samples of one group and turns them into records and ratio rows. */
 export class Results {
   private readonly samples = new Map<string, { workload: string; unit: string; backend: Subject; values: number[]; pairs: Map<string, number> }>();
@@ -130,7 +135,7 @@ export class Results {
    * with the same `pair` were taken side by side, for {@link pairedRatio}.
    */
   add(workload: string, unit: string, backend: Subject, value: number, pair?: string): void {
-    const key = `${workload}\0${backend}`;
+    const key = sampleKey(workload, backend);
     let entry = this.samples.get(key);
     if (!entry) {
       entry = { workload, unit, backend, values: [], pairs: new Map() };
@@ -146,13 +151,13 @@ export class Results {
 
   /** The median of the samples so far, or undefined. */
   value(workload: string, backend: Subject): number | undefined {
-    const entry = this.samples.get(`${workload}\0${backend}`);
+    const entry = this.samples.get(sampleKey(workload, backend));
     return entry && entry.values.length > 0 ? median(entry.values) : undefined;
   }
 
   /** The highest sample so far, or undefined. */
   best(workload: string, backend: Subject): number | undefined {
-    const entry = this.samples.get(`${workload}\0${backend}`);
+    const entry = this.samples.get(sampleKey(workload, backend));
     return entry && entry.values.length > 0 ? Math.max(...entry.values) : undefined;
   }
 
@@ -180,8 +185,8 @@ export class Results {
    */
   pairedRatio(workload: string, unit: string, ours: Subject, peer: Subject, goal: number | null): RatioRow & { pairs: number } {
     const row = this.ratio(workload, unit, ours, peer, goal);
-    const o = this.samples.get(`${workload}\0${ours}`)?.pairs;
-    const p = this.samples.get(`${workload}\0${peer}`)?.pairs;
+    const o = this.samples.get(sampleKey(workload, ours))?.pairs;
+    const p = this.samples.get(sampleKey(workload, peer))?.pairs;
     const ratios: number[] = [];
     for (const [pair, value] of o ?? []) {
       const other = p?.get(pair);

@@ -36,6 +36,7 @@ export class ServiceTrace {
   readonly #started: Promise<void>;
   /** Settles when perf has exited (or could not start), whenever that is. */
   readonly #exited: Promise<void>;
+  #stopped: Promise<ServiceTimes | null> | null = null;
 
   constructor(pid: number, file: string) {
     this.#file = file;
@@ -54,8 +55,13 @@ export class ServiceTrace {
     return this.#started;
   }
 
-  /** Stops tracing; the figure, or null when perf recorded nothing usable. */
-  async stop(): Promise<ServiceTimes | null> {
+  /** Stops tracing; the figure, or null when perf recorded nothing usable. A second call answers the first's figure. */
+  stop(): Promise<ServiceTimes | null> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<ServiceTimes | null> {
     if (this.#perf.exitCode === null && this.#perf.signalCode === null) this.#perf.kill("SIGINT");
     await this.#exited;
     try {

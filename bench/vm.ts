@@ -346,7 +346,6 @@ async function bootOnce(ctx: BenchContext, order: readonly BackendName[], s: VmS
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n${tails.join("\n")}`, { cause: e });
     }
     const services = await Promise.all(tracers.map((t) => t?.stop() ?? Promise.resolve(null)));
-    tracers.length = 0;
     if (guest.exitCode !== 0) throw new Error(`bench/vm: the guest script exited ${guest.exitCode} against ${order.join(" and ")}:\n${guest.output}`);
     const { samples, info } = parseGuestOutput(guest.output);
     const subjects = order.map((backend, i) => ({
@@ -357,6 +356,7 @@ async function bootOnce(ctx: BenchContext, order: readonly BackendName[], s: VmS
     }));
     return { subjects, info, guest };
   } finally {
+    // Stopped already when the guest ran its course (stop() answers once).
     await Promise.all(tracers.map((t) => t?.stop()));
     // Both daemons exit by themselves once QEMU has gone; stop() waits for that, then signals.
     await Promise.all(handles.map((h) => h.stop()));

@@ -6,7 +6,11 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseServiceTimes } from "../../bench/service-time.js";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ServiceTrace, parseServiceTimes } from "../../bench/service-time.js";
 
 const trace = [
   // Thread 100: a kick at 1.000010, its call 30 µs later.
@@ -34,4 +38,20 @@ test("kick-to-call intervals are paired per thread, 8-byte read to 8-byte write"
 
 test("a trace without a kick has no samples", () => {
   assert.deepEqual(parseServiceTimes("   100  1.000040:       syscalls:sys_enter_write: fd: 0x1, buf: 0x2, count: 0x00000008\n"), { samples: 0, p50Us: 0, p90Us: 0 });
+});
+
+test("ServiceTrace.stop: a second call answers the first's figure, and the trace file is gone", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "viofs-service-trace-"));
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  t.after(() => {
+    child.kill("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const trace = new ServiceTrace(child.pid!, join(dir, "trace.perf"));
+  await trace.started();
+  const first = trace.stop();
+  assert.equal(trace.stop(), first, "the same promise");
+  // A sleeping process takes no kicks: no figure, whether or not perf could trace here.
+  assert.equal(await first, null);
+  assert.equal(existsSync(join(dir, "trace.perf")), false);
 });
