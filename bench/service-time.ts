@@ -1,12 +1,14 @@
 /**
- * A daemon's kick-to-call time, from the kernel's system-call tracepoints:
- * for each thread, the time from a read(2) that returned 8 bytes (the
- * daemon taking an eventfd kick) to that thread's next 8-byte write(2) (the
- * daemon signalling the call eventfd). With a guest that sends one request
- * at a time (a Linux guest under TCG does), that is the time the daemon
- * takes to serve a request once it is woken: its own share of every
- * request's round trip, without the guest's or QEMU's, measured the same way
- * for C virtiofsd and for viofs serve.
+ * A daemon's wake-to-call time, from the kernel's system-call tracepoints:
+ * for each thread, the time from its return from a wait for fds (poll,
+ * ppoll, epoll_wait, epoll_pwait, with something ready) to that thread's
+ * next 8-byte write(2) (the daemon signalling a call eventfd). With a guest
+ * that sends one request at a time (a Linux guest under TCG does), that is
+ * the time the daemon takes to serve a request once the kick has woken it:
+ * its own share of every request's round trip, without the guest's or
+ * QEMU's, measured the same way for C virtiofsd (ppoll, then a read of the
+ * kick) and for viofs serve (an edge-triggered epoll_wait that needs no read
+ * of the kick, or Node's event loop).
  *
  * `perf record` on the daemon's process does the tracing (it needs perf and
  * tracefs, as root); without them the figure is simply absent.
@@ -15,13 +17,14 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { rmSync } from "node:fs";
 
 export interface ServiceTimes {
-  /** Kick-to-call intervals seen. */
+  /** Wake-to-call intervals seen. */
   samples: number;
   p50Us: number;
   p90Us: number;
 }
 
-const EVENTS = ["syscalls:sys_exit_read", "syscalls:sys_enter_write"];
+const WAITS = ["poll", "ppoll", "epoll_wait", "epoll_pwait"];
+const EVENTS = [...WAITS.map((w) => `syscalls:sys_exit_${w}`), "syscalls:sys_enter_write"];
 
 /** Whether `perf` can record system-call tracepoints here (a dry run of the events). */
 export function perfAvailable(): boolean {
@@ -76,28 +79,37 @@ export class ServiceTrace {
 }
 
 /**
- * The kick-to-call figure from `perf script -F tid,time,event,trace` output
- * of the {@link EVENTS}: one line per event, `TID TIME: EVENT: ARGS`.
+ * The wake-to-call figure from `perf script -F tid,time,event,trace` output
+ * of the {@link EVENTS}: one line per event, `TID TIME: EVENT: ARGS`. A
+ * wait's exit counts when it returned a positive count (ready fds; not 0, the
+ * time passed, nor an error); a thread's later wake-ups before its call move
+ * the start (the last one woke it for the request).
  */
 export function parseServiceTimes(text: string): ServiceTimes {
-  const kickAt = new Map<number, number>();
+  const wokeAt = new Map<number, number>();
   const intervals: number[] = [];
   for (const line of text.split("\n")) {
-    const m = /^\s*(\d+)\s+(\d+\.\d+):\s+syscalls:(sys_exit_read|sys_enter_write):\s*(.*)$/.exec(line);
+    const m = /^\s*(\d+)\s+(\d+\.\d+):\s+syscalls:sys_(exit_(?:poll|ppoll|epoll_wait|epoll_pwait)|enter_write):\s*(.*)$/.exec(line);
     if (m === null) continue;
     const tid = Number(m[1]);
     const seconds = Number(m[2]);
-    const args = m[4]!;
-    if (m[3] === "sys_exit_read") {
-      if (/^0x0*8$/.test(args.trim())) kickAt.set(tid, seconds);
+    const args = m[4]!.trim();
+    if (m[3] !== "enter_write") {
+      if (readyCount(args) > 0n) wokeAt.set(tid, seconds);
       continue;
     }
-    const kick = kickAt.get(tid);
-    if (kick === undefined || !/count: 0x0*8\b/.test(args)) continue;
-    intervals.push((seconds - kick) * 1e6);
-    kickAt.delete(tid);
+    const woke = wokeAt.get(tid);
+    if (woke === undefined || !/count: 0x0*8\b/.test(args)) continue;
+    intervals.push((seconds - woke) * 1e6);
+    wokeAt.delete(tid);
   }
   intervals.sort((a, b) => a - b);
   const at = (q: number): number => (intervals.length === 0 ? 0 : intervals[Math.min(intervals.length - 1, Math.floor(intervals.length * q))]!);
   return { samples: intervals.length, p50Us: at(0.5), p90Us: at(0.9) };
+}
+
+/** A system call's return value as perf prints it ("0x1"; an error as a 64-bit two's complement), negative as -1n. */
+function readyCount(text: string): bigint {
+  if (!/^0x[0-9a-f]{1,16}$/i.test(text)) return -1n;
+  return BigInt.asIntN(64, BigInt(text));
 }

@@ -27,7 +27,7 @@
  * virtiofsd on every figure.
  *
  * Where perf can trace system calls, each boot also reports the daemon's
- * kick-to-call time (service-time.ts): how long it takes to serve a request
+ * wake-to-call time (service-time.ts): how long it takes to serve a request
  * once woken, the daemon's own share of the guest's round trips.
  */
 import { spawnSync } from "node:child_process";
@@ -275,7 +275,7 @@ interface BootSubject {
   backend: BackendName;
   commandLine: string[];
   samples: GuestSample[];
-  /** The daemon's kick-to-call time over the whole guest run (service-time.ts), when traced. */
+  /** The daemon's wake-to-call time over the whole guest run (service-time.ts), when traced. */
   service: ServiceTimes | null;
 }
 
@@ -379,7 +379,7 @@ export const vmGroup: BenchGroup = {
     const helper = built.path;
     if (built.path === null) notes.push(`vm: no static helper (gcc failed: ${built.why}); metadata figures come from shell loops only`);
     const trace = perfAvailable();
-    if (!trace) notes.push("vm: perf cannot trace system calls here; no kick-to-call times");
+    if (!trace) notes.push("vm: perf cannot trace system calls here; no wake-to-call times");
     const service = new Map<BackendName, number[]>();
 
     const boots: Array<Record<string, unknown>> = [];
@@ -394,7 +394,7 @@ export const vmGroup: BenchGroup = {
       }
       boots.push({
         round: round + 1,
-        backends: out.subjects.map((x) => ({ backend: x.backend, kickToCall: x.service, commandLine: x.commandLine })),
+        backends: out.subjects.map((x) => ({ backend: x.backend, wakeToCall: x.service, commandLine: x.commandLine })),
         ...out.guest.timings,
         info: out.info,
         qemuCommandLine: out.guest.commandLine.map(scrubTmp),
@@ -439,7 +439,7 @@ export const vmGroup: BenchGroup = {
 
     // Lower is better here, unlike every figure above: a note, not a ratio row.
     for (const [backend, medians] of service) {
-      notes.push(`vm: ${backend}'s kick-to-call time (each boot's median over the whole guest run, service-time.ts): ${medians.map((m) => `${m.toFixed(0)} µs`).join(", ")}`);
+      notes.push(`vm: ${backend}'s wake-to-call time (each boot's median over the whole guest run, service-time.ts): ${medians.map((m) => `${m.toFixed(0)} µs`).join(", ")}`);
     }
     const ratios: RatioRow[] = [];
     for (const [key, name] of Object.entries(w)) {
