@@ -67,8 +67,8 @@ export class HostSystem implements FrontendSystem {
   ) {}
 
   closeFd(fd: number): void {
-    // epoll forgets a closed file: a wait set that held it must not be used again.
-    if (this.waitSet?.has(fd)) this.dropWaitSet();
+    // epoll forgets a closed file: a wait set that held it must not be used again, nor a refusal of a list with it.
+    if (this.waitSet?.has(fd) || this.unwaitable?.includes(fd)) this.dropWaitSet();
     try {
       closeSync(fd);
     } catch {

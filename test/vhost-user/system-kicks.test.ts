@@ -82,6 +82,7 @@ test("waitEventFd: a wait set kept for the same fds, dropped when one is closed,
     assert.equal(system.waitEventFd([a, b], 1000), 1);
     // A list with a regular file cannot be watched: -1 at once, every time, until the list changes.
     const file = openSync("/proc/self/cmdline", "r");
+    let fileOpen = true;
     try {
       const start = performance.now();
       assert.equal(system.waitEventFd([a, file], 5000), -1);
@@ -89,8 +90,22 @@ test("waitEventFd: a wait set kept for the same fds, dropped when one is closed,
       assert.ok(performance.now() - start < 1000);
       system.signalEventFd(a);
       assert.equal(system.waitEventFd([a], 1000), 0);
+      // The file closed here and its number given to an eventfd: the same list is tried again.
+      assert.equal(system.waitEventFd([a, file], 0), -1);
+      system.closeFd(file);
+      fileOpen = false;
+      const spare: number[] = [];
+      let again = system.createEventFd();
+      for (; again !== file && spare.length < 1000; again = system.createEventFd()) spare.push(again);
+      for (const fd of spare) system.closeFd(fd);
+      assert.equal(again, file);
+      // A new set answers an fd whose count is up at once (here a's, left by the waits above): none left.
+      eventfdRead(a);
+      system.signalEventFd(again);
+      assert.equal(system.waitEventFd([a, again], 1000), 1);
+      system.closeFd(again);
     } finally {
-      closeSync(file);
+      if (fileOpen) closeSync(file);
     }
   } finally {
     stop();
