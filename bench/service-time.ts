@@ -25,6 +25,8 @@ export interface ServiceTimes {
 
 const WAITS = ["poll", "ppoll", "epoll_wait", "epoll_pwait"];
 const EVENTS = [...WAITS.map((w) => `syscalls:sys_exit_${w}`), "syscalls:sys_enter_write"];
+/** One of the {@link EVENTS} as `perf script -F tid,time,event,trace` prints it: tid, seconds, which, arguments. */
+const EVENT_LINE = new RegExp(`^\\s*(\\d+)\\s+(\\d+\\.\\d+):\\s+syscalls:sys_(exit_(?:${WAITS.join("|")})|enter_write):\\s*(.*)$`);
 
 /** Whether `perf` can record system-call tracepoints here (a dry run of the events). */
 export function perfAvailable(): boolean {
@@ -89,7 +91,7 @@ export function parseServiceTimes(text: string): ServiceTimes {
   const wokeAt = new Map<number, number>();
   const intervals: number[] = [];
   for (const line of text.split("\n")) {
-    const m = /^\s*(\d+)\s+(\d+\.\d+):\s+syscalls:sys_(exit_(?:poll|ppoll|epoll_wait|epoll_pwait)|enter_write):\s*(.*)$/.exec(line);
+    const m = EVENT_LINE.exec(line);
     if (m === null) continue;
     const tid = Number(m[1]);
     const seconds = Number(m[2]);
