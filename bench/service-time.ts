@@ -7,8 +7,8 @@
  * the time the daemon takes to serve a request once the kick has woken it:
  * its own share of every request's round trip, without the guest's or
  * QEMU's, measured the same way for C virtiofsd (ppoll, then a read of the
- * kick) and for viofs serve (an edge-triggered epoll_wait that needs no read
- * of the kick, or Node's event loop).
+ * kick) and for viofs serve (poll, then a read of the kick, or Node's event
+ * loop), and for any daemon whose wait needs no read of the kick.
  *
  * `perf record` on the daemon's process does the tracing (it needs perf and
  * tracefs, as root); without them the figure is simply absent.

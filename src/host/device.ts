@@ -373,23 +373,17 @@ export class VirtioFsDevice implements VhostUserDevice {
         continue;
       }
       if (chain === null) {
-        // Run dry: the FORGETs that waited behind it, the replies told first.
-        if (forgets !== null && forgets.queue.hasAvailable()) {
-          if (running.unsignalled > 0) running.notify();
-          this.drain(forgets);
-        }
-        // No polling while FORGETs still wait (this drain runs inside the hiprio queue's), nor while a request of
-        // this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it. Replies are told before.
-        if (running.pollMs > 0 && running.inFlight === 0 && (forgets === null || !forgets.queue.hasAvailable())) {
-          if (running.unsignalled > 0) running.notify();
-          if (this.poll(running)) {
-            running.servedSince = performance.now();
-            continue;
-          }
+        // Not while a request of this queue waits (a thread-pool READ, a SETLKW): the loop must run to complete it.
+        if (running.unsignalled > 0) running.notify();
+        // Run dry, replies told: the FORGETs that waited behind it.
+        if (forgets !== null && forgets.queue.hasAvailable()) this.drain(forgets);
+        // No polling while FORGETs still wait (this drain runs inside the hiprio queue's).
+        const forgetsWait = forgets !== null && forgets.queue.hasAvailable();
+        if (running.pollMs > 0 && running.inFlight === 0 && !forgetsWait && this.poll(running)) {
+          running.servedSince = performance.now();
+          continue;
         }
         if (queue.enableNotification()) continue;
-        // The replies are told by drain() on the way out: the interrupt is the last thing before the daemon sleeps,
-        // since QEMU's thread that injects it is mostly woken on this CPU and runs once the daemon is off it.
         running.sleptAt = performance.now();
         return false;
       }

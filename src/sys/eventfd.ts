@@ -3,10 +3,11 @@
  * eventfd holds a 64-bit counter; a write adds to it, a read returns it and
  * resets it to zero (or, with EFD_SEMAPHORE, returns 1 and decrements it).
  */
+import { performance } from "node:perf_hooks";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
-import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLLET, EPOLLIN } from "./constants.js";
+import { EFD_CLOEXEC, EFD_NONBLOCK, EPOLLIN, POLLIN } from "./constants.js";
 import { sharedPoller, type FdPoller } from "./poller.js";
 
 const counter = Buffer.alloc(8);
@@ -53,76 +54,51 @@ export function eventfdRead(fd: number): bigint | null {
   return counter.readBigUInt64LE(0);
 }
 
-/** `struct epoll_event` is packed on x86_64: u32 events, u64 data. */
-const EPOLL_EVENT_SIZE = 12;
+/** `struct pollfd`: int fd, short events, short revents. */
+const POLLFD_SIZE = 8;
+/** {@link eventfdWait}'s array of them, grown as needed. */
+let pollfds = Buffer.alloc(4 * POLLFD_SIZE);
 
 /**
- * A blocking wait for any of a fixed list of non-blocking eventfds, on an
- * epoll(7) set of its own with edge-triggered registrations. Every write to
- * an eventfd is an edge, so a wait needs no read to re-arm: a wake-up costs
- * one system call (measured in VM boots: a cold LOOKUP's read of the kick was
- * one of four koffi calls on its path). The counters stay where they are, for
- * whoever reads them (the event loop's reader of the same fd, whose one
- * spurious event on its next turn is harmless).
- *
- * A signal that comes while nobody waits is kept and answers the next wait at
- * once. Closing an fd of the list takes it out of the set for good (epoll
- * forgets a closed file): {@link close} the set before closing one, and make
- * a new set for the new list.
+ * Blocks the calling thread (on the main thread: the event loop too) in
+ * poll(2) for at most `timeoutMs` until one of the non-blocking eventfds
+ * `fds` is signalled, and reads it (resetting its counter). Returns that
+ * fd's index in `fds`, or -1: the time passed, a signal came (EINTR, which
+ * the event loop must then handle), poll failed, or an fd reported an error
+ * or was not open. A readiness another reader took first, or an fd that
+ * reads as no eventfd does, is waited past within the same time.
  */
-export class EventFdWaitSet {
-  readonly fds: readonly number[];
-  #epfd: number;
-  readonly #event = Buffer.alloc(EPOLL_EVENT_SIZE);
-
-  /** Registers `fds` (at most 2^31); throws the errno when one cannot be watched (epoll refuses regular files). */
-  constructor(fds: readonly number[]) {
-    if (fds.length === 0) throw new RangeError("EventFdWaitSet needs an fd to watch");
-    this.fds = [...fds];
-    this.#epfd = libc.check(libc.epoll_create1(EPOLL_CLOEXEC), "epoll_create1");
-    const event = Buffer.alloc(EPOLL_EVENT_SIZE);
-    try {
-      for (let i = 0; i < fds.length; i++) {
-        event.writeUInt32LE((EPOLLIN | EPOLLET) >>> 0, 0);
-        event.writeUInt32LE(i, 4);
-        event.writeUInt32LE(0, 8);
-        libc.check(libc.epoll_ctl(this.#epfd, EPOLL_CTL_ADD, fds[i]!, event), "epoll_ctl");
-      }
-    } catch (error) {
-      this.close();
-      throw error;
+export function eventfdWait(fds: readonly number[], timeoutMs: number): number {
+  if (fds.length === 0) throw new RangeError("eventfdWait needs an fd to watch");
+  if (pollfds.byteLength < fds.length * POLLFD_SIZE) pollfds = Buffer.alloc(fds.length * POLLFD_SIZE);
+  for (let i = 0; i < fds.length; i++) {
+    pollfds.writeInt32LE(fds[i]!, i * POLLFD_SIZE);
+    pollfds.writeInt32LE(POLLIN, i * POLLFD_SIZE + 4);
+  }
+  // One clock reading a wait; the time left is read again only after a wake-up that found nothing.
+  const end = performance.now() + timeoutMs;
+  let left = Math.ceil(timeoutMs);
+  for (;;) {
+    if (left <= 0 || libc.poll(pollfds, fds.length, left) <= 0) return -1;
+    for (let i = 0; i < fds.length; i++) {
+      const revents = pollfds.readUInt16LE(i * POLLFD_SIZE + 6);
+      // POLLERR, POLLHUP, POLLNVAL (an fd closed meanwhile): not for this wait to sort out.
+      if ((revents & ~POLLIN) !== 0) return -1;
+      if (revents !== 0 && readOrFail(fds[i]!)) return i;
     }
+    left = Math.ceil(end - performance.now());
   }
+}
 
-  /** Whether `fd` is one of the set's. */
-  has(fd: number): boolean {
-    return this.fds.includes(fd);
-  }
-
-  /**
-   * Blocks the calling thread (on the main thread: the event loop too) for at
-   * most `timeoutMs` until one of the fds has been signalled since the last
-   * wait that answered it. Returns its index in {@link fds}, or -1: the time
-   * passed, a signal came (EINTR, which the event loop must then handle), the
-   * set is closed, or the fd reported more than readability (an error or a
-   * hang-up: a peer may send anything as a kick fd; not for this wait to sort
-   * out).
-   */
-  wait(timeoutMs: number): number {
-    if (this.#epfd < 0) return -1;
-    const event = this.#event;
-    if (libc.epoll_wait(this.#epfd, event, 1, Math.ceil(timeoutMs)) !== 1) return -1;
-    if ((event.readUInt32LE(0) & ~EPOLLIN) !== 0) return -1;
-    const index = event.readUInt32LE(4);
-    return index < this.fds.length ? index : -1;
-  }
-
-  /** Closes the epoll set (not the fds); a later wait answers -1 at once. */
-  close(): void {
-    if (this.#epfd < 0) return;
-    libc.close(this.#epfd);
-    this.#epfd = -1;
-  }
+/**
+ * {@link eventfdRead} for {@link eventfdWait}: true when it read a count;
+ * false when another reader took it first, and when the fd is not an
+ * eventfd after all (a peer may pass anything as a kick fd): the caller's
+ * event loop then deals with that fd as it always does.
+ */
+function readOrFail(fd: number): boolean {
+  // A read of the counter as eventfdRead does, without making a bigint of it: -1 (EAGAIN or an error) or a short read is false.
+  return libc.read(fd, counter, 8) === 8;
 }
 
 /**

@@ -707,17 +707,15 @@ export class VhostUserBackend {
       }
       if (fds.length === 0) return;
       const turnAt = performance.now() + KICK_WAIT_TURN_MS;
-      // The clock is read before serving, not after: the reply's interrupt is the last thing before the next wait.
-      let turnOver = false;
-      while (!turnOver && this.device.settled() && !this.disconnecting) {
+      while (this.device.settled() && !this.disconnecting) {
         const ready = wait.call(this.system, fds, this.kickWaitMs);
         if (ready < 0) return;
         const index = indexes[ready]!;
         const slot = this.rings[index]!;
         // Stopped meanwhile (the ring's own failure): the kick has nobody to go to.
         if (!slot.live?.running || slot.kickFd !== fds[ready]) return;
-        turnOver = performance.now() >= turnAt;
         this.kicked(index, slot);
+        if (performance.now() >= turnAt) return;
       }
     } finally {
       this.waitingKicks = false;

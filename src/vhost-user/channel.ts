@@ -98,10 +98,8 @@ export interface SystemIO {
   signalEventFd(fd: number): void;
   /**
    * Optional: blocks this thread (the event loop with it) for at most
-   * `timeoutMs` until one of the eventfds `fds` is signalled. Returns its
-   * index in `fds`, or -1 (time passed, a signal came, an error). It may
-   * leave the count for {@link watchEventFd}'s watcher, whose event then
-   * comes once more from the event loop.
+   * `timeoutMs` until one of the eventfds `fds` is signalled, and reads it.
+   * Returns its index in `fds`, or -1 (time passed, a signal came, an error).
    */
   waitEventFd?(fds: readonly number[], timeoutMs: number): number;
 }

@@ -22,7 +22,7 @@ import {
   connectUnix,
   eventfd,
   eventfdRead,
-  EventFdWaitSet,
+  eventfdWait,
   eventfdWrite,
   listenUnix,
   memfdCreate,
@@ -53,9 +53,6 @@ export class HostSystem implements FrontendSystem {
   private readonly watched = new Map<number, { listeners: readonly (() => void)[] }>();
   /** How to stop watching each fd of {@link watched}. */
   private readonly unwatchers = new Map<number, () => void>();
-  /** {@link waitEventFd}'s set, and a list it could not watch. */
-  private waitSet: EventFdWaitSet | null = null;
-  private unwaitable: readonly number[] | null = null;
 
   /**
    * @param poller watches eventfds when they cannot be read on the main loop
@@ -67,8 +64,6 @@ export class HostSystem implements FrontendSystem {
   ) {}
 
   closeFd(fd: number): void {
-    // epoll forgets a closed file: a wait set that held it must not be used again, nor a refusal of a list with it.
-    if (this.waitSet?.has(fd) || this.unwaitable?.includes(fd)) this.dropWaitSet();
     try {
       closeSync(fd);
     } catch {
@@ -160,32 +155,8 @@ export class HostSystem implements FrontendSystem {
     }
   }
 
-  /**
-   * The blocking wait of a backend's kick fds, on an {@link EventFdWaitSet}
-   * kept while the list stays the same and none of its fds is closed here.
-   * A list that cannot be watched answers -1 (the event loop serves it) until
-   * the list changes.
-   */
   waitEventFd(fds: readonly number[], timeoutMs: number): number {
-    let set = this.waitSet;
-    if (set === null || !sameFds(set.fds, fds)) {
-      if (this.unwaitable !== null && sameFds(this.unwaitable, fds)) return -1;
-      this.dropWaitSet();
-      try {
-        set = new EventFdWaitSet(fds);
-      } catch {
-        this.unwaitable = [...fds];
-        return -1;
-      }
-      this.waitSet = set;
-    }
-    return set.wait(timeoutMs);
-  }
-
-  private dropWaitSet(): void {
-    this.waitSet?.close();
-    this.waitSet = null;
-    this.unwaitable = null;
+    return eventfdWait(fds, timeoutMs);
   }
 
   createMemfd(name: string, size: bigint): number {
@@ -353,12 +324,6 @@ export async function connectFrontend(
     frontend.close();
     throw error;
   }
-}
-
-function sameFds(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** A listening vhost-user socket (the backend side: QEMU connects to it). */

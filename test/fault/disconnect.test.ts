@@ -39,8 +39,6 @@ test("a guest driver restarting mid-request (INIT again, no DESTROY): the old se
   });
   try {
     const { driver, session: a } = await daemon.connect({ session: { interrupts: true } });
-    // One request served first: the daemon's kick wait opens its epoll set after the INIT reply, not before it.
-    await a.getattr(FUSE_ROOT_ID);
     const baseline = daemon.fdCount();
     const held: { nodeid: bigint; fh: bigint }[] = [];
     for (let i = 0; i < 30; i++) {
