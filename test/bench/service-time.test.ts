@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { ServiceTrace, parseServiceTimes } from "../../bench/service-time.js";
 
 const trace = [
-  // Thread 100 (viofs serve's epoll_wait): woken at 1.000010, its call 30 µs later.
+  // Thread 100 (a wait that needs no read of the kick, epoll_wait): woken at 1.000010, its call 30 µs later.
   "   100  1.000010:         syscalls:sys_exit_epoll_wait: 0x1",
   "   100  1.000040:       syscalls:sys_enter_write: fd: 0x00000025, buf: 0x299f92f8, count: 0x00000008",
   // A write with no wake-up before it (a second call of the same batch): not a sample.
