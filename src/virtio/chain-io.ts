@@ -163,23 +163,31 @@ abstract class ChainCursor {
    * takes (see `preadvSpans` in src/sys/io.ts).
    */
   protected segmentsAhead(n: number): Segments {
-    const segs: Uint8Array[] = [];
-    const out: number[] = [];
     const spans = this.spans;
-    let index = this.index;
+    let first = this.index;
     let offset = this.offset;
-    while (n > 0) {
-      const avail = spans[2 * index + 1]! - offset;
-      if (avail === 0) {
-        index++;
-        offset = 0;
-        continue;
-      }
-      const k = avail < n ? avail : n;
-      segs.push(this.segs[index]!);
-      out.push(spans[2 * index]! + offset, k);
-      offset += k;
-      n -= k;
+    // Past a used-up buffer (and any empty ones) to the one the bytes start in.
+    while (n > 0 && spans[2 * first + 1]! - offset === 0) {
+      first++;
+      offset = 0;
+    }
+    if (n === 0) return { segs: [], spans: [] };
+    // The buffer the bytes end in, and how many of its bytes they take.
+    let last = first;
+    let tail = n;
+    for (let avail = spans[2 * first + 1]! - offset; tail > avail; avail = spans[2 * last + 1]!) {
+      tail -= avail;
+      last++;
+    }
+    // Copies of exactly that range (arrays grown by push reallocated their store on the way: a READ's 32 pages
+    // made about 1.5 KB of garbage), then the first and last spans cut to the bytes taken.
+    const segs = this.segs.slice(first, last + 1);
+    const out = spans.slice(2 * first, 2 * last + 2);
+    out[0] = spans[2 * first]! + offset;
+    if (last === first) out[1] = n;
+    else {
+      out[1] = spans[2 * first + 1]! - offset;
+      out[out.length - 1] = tail;
     }
     return { segs, spans: out };
   }

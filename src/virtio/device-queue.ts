@@ -172,6 +172,15 @@ export class DeviceQueue {
   private added = 0;
   private brokenBy: ProtocolError | null = null;
   private badChains = 0;
+  /**
+   * Where walk() gathers a chain's segments before copying them into arrays
+   * of the chain's exact length: grown by push, an array reallocates its
+   * store two or three times on the way to a READ's 34 buffers (measured: about
+   * 1.9 KB of garbage a chain, the largest share of a READ's), where two
+   * slices of these allocate once each.
+   */
+  private readonly walkSegs: Uint8Array[] = [];
+  private readonly walkSpans: number[] = [];
 
   /**
    * Validates the configuration: size a power of two <= 32768; the table
@@ -307,8 +316,9 @@ export class DeviceQueue {
     let ttl = this.size;
     let index = head;
     let indirect = false;
-    const segs: Uint8Array[] = [];
-    const spans: number[] = [];
+    const segs = this.walkSegs;
+    const spans = this.walkSpans;
+    let count = 0;
     let readableCount = 0;
     let readableLength = 0;
     let writableLength = 0;
@@ -363,21 +373,29 @@ export class DeviceQueue {
       if ((flags & VIRTQ_DESC_F_WRITE) !== 0) {
         writableLength += len;
       } else {
-        if (segs.length !== readableCount) {
+        if (count !== readableCount) {
           throw new ProtocolError(ProtocolErrorCode.CHAIN, `chain ${head}: device-readable buffer after a device-writable one`);
         }
         readableCount++;
         readableLength += len;
       }
-      segs.push(memory.regionBytes(r));
-      spans.push(addr - memory.regionStart(r), len);
+      // Stored in place once the scratch arrays are this long (they never get holes).
+      if (count < segs.length) {
+        segs[count] = memory.regionBytes(r);
+        spans[2 * count] = addr - memory.regionStart(r);
+        spans[2 * count + 1] = len;
+      } else {
+        segs.push(memory.regionBytes(r));
+        spans.push(addr - memory.regionStart(r), len);
+      }
+      count++;
       if (readableLength + writableLength > MAX_CHAIN_BYTES) {
         throw new ProtocolError(ProtocolErrorCode.LENGTH, `chain ${head}: total length exceeds 2^32-1 bytes`);
       }
       if ((flags & VIRTQ_DESC_F_NEXT) === 0) break;
       index = next;
     }
-    return new DescriptorChain(head, segs, spans, readableCount, readableLength, writableLength);
+    return new DescriptorChain(head, segs.slice(0, count), spans.slice(0, 2 * count), readableCount, readableLength, writableLength);
   }
 
   /**

@@ -254,6 +254,47 @@ test("segments: Reader.segments and Writer.peekSegments are the same ranges as s
   assert.equal(w.available, 0);
 });
 
+test("segments: any window of any split (empty buffers too) covers exactly the stream's bytes, each span inside its buffer", () => {
+  fc.assert(
+    fc.property(
+      fc.uint8Array({ minLength: 0, maxLength: 64 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      fc.nat(),
+      fc.nat(),
+      (data, cuts, a, b) => {
+        const parts = split(data, cuts);
+        // The parts laid out in one region with a gap after each, as a chain's buffers in guest memory.
+        const region = new Uint8Array(data.length + 2 * parts.length);
+        const spans: number[] = [];
+        let at = 0;
+        for (const part of parts) {
+          region.set(part, at);
+          spans.push(at, part.length);
+          at += part.length + 2;
+        }
+        const chain = { segs: parts.map(() => region), spans };
+        const from = a % (data.length + 1);
+        const n = b % (data.length - from + 1);
+        const r = new Reader(chain, 0, data.length);
+        r.skip(from);
+        const got = r.segments(n);
+        assert.equal(got.segs.length * 2, got.spans.length);
+        const bytes: number[] = [];
+        for (let i = 0; i < got.segs.length; i++) {
+          const start = got.spans[2 * i]!;
+          const length = got.spans[2 * i + 1]!;
+          assert.ok(start >= 0 && length >= 0 && start + length <= got.segs[i]!.length, "span inside its buffer");
+          bytes.push(...got.segs[i]!.subarray(start, start + length));
+        }
+        assert.deepEqual(bytes, [...data.subarray(from, from + n)]);
+        assert.equal(r.remaining, data.length - from - n);
+        if (n > 0) assert.ok(got.spans[1]! > 0 && got.spans[got.spans.length - 1]! > 0, "no empty buffer at either end");
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
 test("Reader.readInto from an offset fills the rest of the target and nothing before it", () => {
   const r = new Reader([Uint8Array.of(1, 2, 3), Uint8Array.of(4, 5)]);
   const dst = new Uint8Array(6).fill(9);
