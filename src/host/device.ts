@@ -195,6 +195,8 @@ export class VirtioFsDevice implements VhostUserDevice {
   readonly maxQueueSize = MAX_QUEUE_SIZE;
   readonly features = DEVICE_FEATURES;
   readonly config?: Uint8Array;
+  /** drainQueue() clears a ring's kick before its last look at the ring. */
+  readonly clearsKicks = true;
 
   private readonly queues: (RunningQueue | null)[];
   private readonly pollMaxMs: number;
@@ -383,6 +385,9 @@ export class VirtioFsDevice implements VhostUserDevice {
           running.servedSince = performance.now();
           continue;
         }
+        // The kick that woke this drain, if the backend left it unread: read now, after the reply's interrupt, and
+        // before the last look at the ring (a kick for a chain that look misses stays to wake the next wait).
+        running.vring.clearKick?.();
         if (queue.enableNotification()) continue;
         running.sleptAt = performance.now();
         return false;

@@ -3,7 +3,6 @@
  * eventfd holds a 64-bit counter; a write adds to it, a read returns it and
  * resets it to zero (or, with EFD_SEMAPHORE, returns 1 and decrements it).
  */
-import { performance } from "node:perf_hooks";
 import { ErrnoError } from "../common/errors.js";
 import { Errno } from "../common/errno.js";
 import * as libc from "./libc.js";
@@ -56,48 +55,43 @@ export function eventfdRead(fd: number): bigint | null {
 
 /** `struct pollfd`: int fd, short events, short revents. */
 const POLLFD_SIZE = 8;
-/** {@link eventfdWait}'s array of them, grown as needed. */
+/** {@link eventfdPoll}'s array of them, grown as needed. */
 let pollfds = Buffer.alloc(4 * POLLFD_SIZE);
 
 /**
  * Blocks the calling thread (on the main thread: the event loop too) in
  * poll(2) for at most `timeoutMs` until one of the non-blocking eventfds
- * `fds` is signalled, and reads it (resetting its counter). Returns that
- * fd's index in `fds`, or -1: the time passed, a signal came (EINTR, which
- * the event loop must then handle), poll failed, or an fd reported an error
- * or was not open. A readiness another reader took first, or an fd that
- * reads as no eventfd does, is waited past within the same time.
+ * `fds` is readable, and answers the first such fd's index in `fds`, without
+ * reading it: {@link eventfdClear} resets the counter when the caller is
+ * ready to (a daemon serves a kick first and reads it after). -1: the time
+ * passed, a signal came (EINTR, which the event loop must then handle), poll
+ * failed, or an fd reported an error or was not open.
  */
-export function eventfdWait(fds: readonly number[], timeoutMs: number): number {
-  if (fds.length === 0) throw new RangeError("eventfdWait needs an fd to watch");
+export function eventfdPoll(fds: readonly number[], timeoutMs: number): number {
+  if (fds.length === 0) throw new RangeError("eventfdPoll needs an fd to watch");
   if (pollfds.byteLength < fds.length * POLLFD_SIZE) pollfds = Buffer.alloc(fds.length * POLLFD_SIZE);
   for (let i = 0; i < fds.length; i++) {
     pollfds.writeInt32LE(fds[i]!, i * POLLFD_SIZE);
     pollfds.writeInt32LE(POLLIN, i * POLLFD_SIZE + 4);
   }
-  // One clock reading a wait; the time left is read again only after a wake-up that found nothing.
-  const end = performance.now() + timeoutMs;
-  let left = Math.ceil(timeoutMs);
-  for (;;) {
-    if (left <= 0 || libc.poll(pollfds, fds.length, left) <= 0) return -1;
-    for (let i = 0; i < fds.length; i++) {
-      const revents = pollfds.readUInt16LE(i * POLLFD_SIZE + 6);
-      // POLLERR, POLLHUP, POLLNVAL (an fd closed meanwhile): not for this wait to sort out.
-      if ((revents & ~POLLIN) !== 0) return -1;
-      if (revents !== 0 && readOrFail(fds[i]!)) return i;
-    }
-    left = Math.ceil(end - performance.now());
+  if (!(timeoutMs > 0) || libc.poll(pollfds, fds.length, Math.ceil(timeoutMs)) <= 0) return -1;
+  for (let i = 0; i < fds.length; i++) {
+    const revents = pollfds.readUInt16LE(i * POLLFD_SIZE + 6);
+    // POLLERR, POLLHUP, POLLNVAL (an fd closed meanwhile): not for this wait to sort out.
+    if ((revents & ~POLLIN) !== 0) return -1;
+    if (revents !== 0) return i;
   }
+  return -1;
 }
 
 /**
- * {@link eventfdRead} for {@link eventfdWait}: true when it read a count;
- * false when another reader took it first, and when the fd is not an
- * eventfd after all (a peer may pass anything as a kick fd): the caller's
- * event loop then deals with that fd as it always does.
+ * Resets the counter of a non-blocking eventfd, as {@link eventfdRead}
+ * without making a bigint of it: true when it held a count; false when it
+ * was zero, and when the fd reads as no eventfd does (a peer may pass
+ * anything as a kick fd: the caller's event loop then deals with that fd as
+ * it always does). Never throws.
  */
-function readOrFail(fd: number): boolean {
-  // A read of the counter as eventfdRead does, without making a bigint of it: -1 (EAGAIN or an error) or a short read is false.
+export function eventfdClear(fd: number): boolean {
   return libc.read(fd, counter, 8) === 8;
 }
 

@@ -97,11 +97,14 @@ export interface SystemIO {
   /** Adds 1 to eventfd `fd` (a kick or a call). */
   signalEventFd(fd: number): void;
   /**
-   * Optional: blocks this thread (the event loop with it) for at most
-   * `timeoutMs` until one of the eventfds `fds` is signalled, and reads it.
-   * Returns its index in `fds`, or -1 (time passed, a signal came, an error).
+   * Optional, with {@link clearEventFd}: blocks this thread (the event loop
+   * with it) for at most `timeoutMs` until one of the eventfds `fds` is
+   * signalled, without reading it. Returns its index in `fds`, or -1 (time
+   * passed, a signal came, an error).
    */
   waitEventFd?(fds: readonly number[], timeoutMs: number): number;
+  /** Resets eventfd `fd`'s counter: true if it held a count, false if not (or `fd` reads as no eventfd does). */
+  clearEventFd?(fd: number): boolean;
 }
 
 /** How a {@link Channel} ended: `error` is null when this side closed it. */

@@ -22,7 +22,8 @@ import {
   connectUnix,
   eventfd,
   eventfdRead,
-  eventfdWait,
+  eventfdClear,
+  eventfdPoll,
   eventfdWrite,
   listenUnix,
   memfdCreate,
@@ -156,7 +157,11 @@ export class HostSystem implements FrontendSystem {
   }
 
   waitEventFd(fds: readonly number[], timeoutMs: number): number {
-    return eventfdWait(fds, timeoutMs);
+    return eventfdPoll(fds, timeoutMs);
+  }
+
+  clearEventFd(fd: number): boolean {
+    return eventfdClear(fd);
   }
 
   createMemfd(name: string, size: bigint): number {

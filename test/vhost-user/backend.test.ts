@@ -35,9 +35,8 @@ const RAM = 1 << 20;
 const USER_BASE = 0x7f00_0000_0000n;
 const GUEST_BASE = 0x4000_0000n;
 
-function setup(device = new RecordingDevice(), protocolFeatures?: bigint, kickWaitMs?: number) {
-  const kernel = new FakeKernel();
-  const system = new FakeSystem(kernel);
+function setup(device = new RecordingDevice(), protocolFeatures?: bigint, kickWaitMs?: number, system = new FakeSystem(new FakeKernel())) {
+  const kernel = system.kernel;
   const [front, back] = fakeTransportPair(kernel);
   const errors: { error: Error; request: string }[] = [];
   const backend = new VhostUserBackend({
@@ -232,6 +231,48 @@ test("kickWaitMs: the kicks that come while a settled device waits are served fr
   s.system.signalEventFd(kicks[1]!);
   await s.device.until(() => s.device.kicks.get(1) === 4, "a kick while unsettled");
   assert.equal(s.system.waits.length, 4);
+  for (const k of kicks) s.system.closeFd(k);
+  await finish(s);
+});
+
+/** A SettlingDevice that clears its rings' kicks (VhostUserDevice.clearsKicks), each kick's at a "last look" of the ring a script surrounds. */
+class ClearingDevice extends SettlingDevice {
+  readonly clearsKicks = true;
+  /** Per kick, in order: fds to signal before its clearKick() (a chain the last look sees) and after it (one it misses). */
+  script: Array<{ before?: number; after?: number }> = [];
+  /** How many kicks the system had read (clearEventFd) when each queueKicked began. */
+  readonly clearsSeen: number[] = [];
+  constructor(private readonly system: FakeSystem) {
+    super();
+  }
+  override queueKicked(index: number): void {
+    super.queueKicked(index);
+    this.clearsSeen.push(this.system.clears.length);
+    const step = this.script.shift() ?? {};
+    if (step.before !== undefined) this.system.signalEventFd(step.before);
+    this.running.get(index)!.clearKick?.();
+    if (step.after !== undefined) this.system.signalEventFd(step.after);
+  }
+}
+
+test("kickWaitMs with a device that clears kicks: a kick is read at the device's clearKick, after it is served; a kick after that stays for the next wait", async () => {
+  const system = new FakeSystem(new FakeKernel());
+  const device = new ClearingDevice(system);
+  const s = setup(device, undefined, 2, system);
+  const kicks = await twoRunningRings(s);
+  device.script = [
+    // The first kick comes through the event loop (read there); a chain after its last look kicks again: the wait's.
+    { after: kicks[1]! },
+    // From the wait: another kick of ring 1 before the last look (clearKick takes both), then ring 0's after it.
+    { before: kicks[1]!, after: kicks[0]! },
+    {},
+  ];
+  s.system.signalEventFd(kicks[1]!);
+  await s.device.until(() => s.device.kicks.get(0) === 1, "ring 0's kick");
+  assert.deepEqual(s.device.events.filter((e) => e.startsWith("kick")), ["kick 1", "kick 1", "kick 0"]);
+  assert.deepEqual(s.system.waits, [1, 0, -1], "ring 1's second kick was taken with the first; ring 0's stayed for the wait");
+  assert.deepEqual(s.system.clears, [2n, 1n], "each kick from the wait read once, by clearKick");
+  assert.deepEqual(device.clearsSeen, [0, 0, 1], "queueKicked came before the read of its kick");
   for (const k of kicks) s.system.closeFd(k);
   await finish(s);
 });

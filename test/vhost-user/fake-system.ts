@@ -110,18 +110,27 @@ export class FakeSystem implements FrontendSystem {
   /** What each waitEventFd answered, in order. */
   readonly waits: number[] = [];
 
-  /** Never blocks: the first of `fds` with a count takes it (as a kick that came during the wait), else -1 (the time passed). */
+  /** Never blocks: the first of `fds` with a count (as a kick that came during the wait), left for clearEventFd; else -1 (the time passed). */
   waitEventFd(fds: readonly number[], _timeoutMs: number): number {
     let answer = -1;
     for (let i = 0; i < fds.length && answer < 0; i++) {
       const object = this.kernel.get(fds[i]!);
-      if (object.kind === "eventfd" && object.counter > 0n) {
-        object.counter = 0n;
-        answer = i;
-      }
+      if (object.kind === "eventfd" && object.counter > 0n) answer = i;
     }
     this.waits.push(answer);
     return answer;
+  }
+
+  /** How many counts clearEventFd found, in order (0: none). */
+  readonly clears: bigint[] = [];
+
+  clearEventFd(fd: number): boolean {
+    const object = this.kernel.get(fd);
+    if (object.kind !== "eventfd") return false;
+    const count = object.counter;
+    object.counter = 0n;
+    this.clears.push(count);
+    return count > 0n;
   }
 
   createMemfd(_name: string, size: bigint): number {
