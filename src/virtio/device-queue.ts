@@ -178,9 +178,17 @@ export class DeviceQueue {
    * store two or three times on the way to a READ's 34 buffers (measured: about
    * 1.9 KB of garbage a chain, the largest share of a READ's), where two
    * slices of these allocate once each.
+   *
+   * The spans start as doubles (a fraction, overwritten by the first chain),
+   * so that every queue's chains carry arrays of doubles, whatever values
+   * they hold (a large guest's offsets exceed V8's small integers): the
+   * warm-up's queues made their spans doubles, and a guest's queue whose
+   * spans stayed small integers made the optimised readers of chains
+   * deoptimise at its first request (measured: a VM's first ~1,800 READs
+   * then took 70 µs each from wake-up to preadv instead of 9).
    */
-  private readonly walkSegs: Uint8Array[] = [];
-  private readonly walkSpans: number[] = [];
+  private readonly walkSegs: Uint8Array[] = [new Uint8Array(0)];
+  private readonly walkSpans: number[] = [0.5, 0.5];
 
   /**
    * Validates the configuration: size a power of two <= 32768; the table
