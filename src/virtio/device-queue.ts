@@ -183,9 +183,8 @@ export class DeviceQueue {
    * so that every queue's chains carry arrays of doubles, whatever values
    * they hold (a large guest's offsets exceed V8's small integers): the
    * warm-up's queues made their spans doubles, and a guest's queue whose
-   * spans stayed small integers made the optimised readers of chains
-   * deoptimise at its first request (measured: a VM's first ~1,800 READs
-   * then took 70 µs each from wake-up to preadv instead of 9).
+   * spans stayed small integers deoptimised walk, the chain readers and
+   * ChainReply.send at its first request (seen with --trace-deopt).
    */
   private readonly walkSegs: Uint8Array[] = [new Uint8Array(0)];
   private readonly walkSpans: number[] = [0.5, 0.5];
