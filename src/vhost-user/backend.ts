@@ -745,22 +745,17 @@ export class VhostUserBackend {
         // Stopped meanwhile (the ring's own failure): the kick has nobody to go to.
         if (!slot.live?.running || slot.kickFd !== fds[ready]) return;
         slot.kickUnread = true;
-        if (late) {
-          this.kicked(index, slot);
-          // The device read it before its last look at the ring, or did not get that far (a drain left for the
-          // event loop's next turn, which looks at the ring again; a stopped ring): read it now.
-          this.clearKick(slot);
-        } else {
-          this.clearKick(slot);
-          if (!this.kickReadFailed) this.kicked(index, slot);
-        }
+        // A device that does not clear kicks gets this one read first.
+        if (!late) this.clearKick(slot);
+        if (!this.kickReadFailed) this.kicked(index, slot);
+        // Read by now, or the device did not get as far as its last look at the ring (a drain left for the event
+        // loop's next turn, which looks at the ring again; a stopped ring): read it here.
+        this.clearKick(slot);
         if (this.kickReadFailed || performance.now() >= turnAt) return;
       }
     } finally {
       this.waitingKicks = false;
       this.kickReadFailed = false;
-      // A kick left unread on the way out is the event loop's to read and serve.
-      for (const slot of this.rings) slot.kickUnread = false;
     }
   }
 

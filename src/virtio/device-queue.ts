@@ -386,15 +386,10 @@ export class DeviceQueue {
         readableCount++;
         readableLength += len;
       }
-      // Stored in place once the scratch arrays are this long (they never get holes).
-      if (count < segs.length) {
-        segs[count] = memory.regionBytes(r);
-        spans[2 * count] = addr - memory.regionStart(r);
-        spans[2 * count + 1] = len;
-      } else {
-        segs.push(memory.regionBytes(r));
-        spans.push(addr - memory.regionStart(r), len);
-      }
+      // In place, or one past the end (which appends): the scratch arrays never get holes.
+      segs[count] = memory.regionBytes(r);
+      spans[2 * count] = addr - memory.regionStart(r);
+      spans[2 * count + 1] = len;
       count++;
       if (readableLength + writableLength > MAX_CHAIN_BYTES) {
         throw new ProtocolError(ProtocolErrorCode.LENGTH, `chain ${head}: total length exceeds 2^32-1 bytes`);
