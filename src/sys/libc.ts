@@ -150,6 +150,7 @@ export const eventfd = declare<[initval: number, flags: number], number>(
   "int eventfd(unsigned int initval, int flags)",
 );
 
+export const sched_yield = declare<[], number>("int sched_yield(void)");
 export const poll = declare<[fds: Buf, nfds: number, timeout: number], number>("int poll(void *fds, unsigned long nfds, int timeout)");
 export const epoll_create1 = declare<[flags: number], number>("int epoll_create1(int flags)");
 export const epoll_ctl = declare<[epfd: number, op: number, fd: number, event: Buf], number>(

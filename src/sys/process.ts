@@ -260,3 +260,12 @@ export function reexecNode(nodeFlags: readonly string[], keepFds: readonly numbe
   if (previous !== -1 && previous !== -1n) libc.signal(SIGPROF, previous);
   return errno;
 }
+
+/**
+ * sched_yield(2): lets another thread that waits for this CPU run before the
+ * caller goes on. The caller stays runnable, and when nothing else waits for
+ * the CPU it returns at once (the cost of a system call). Never fails on Linux.
+ */
+export function yieldCpu(): void {
+  libc.sched_yield();
+}

@@ -85,6 +85,16 @@ export interface Vring {
    * after: a kick for a chain that look misses must stay to be seen.
    */
   clearKick?(): void;
+  /**
+   * Optional for the backend to give: lets the thread that the last
+   * notify() woke run now if it waits for this CPU, before the caller goes
+   * on (sched_yield). The device calls it once its replies are out and it has
+   * only its own bookkeeping left before it sleeps: a scheduler that puts a
+   * woken thread on its waker's CPU (as Linux does where it sees no shared
+   * cache between CPUs) would otherwise hold the frontend's interrupt back
+   * until then.
+   */
+  handOff?(): void;
 }
 
 /**
@@ -681,6 +691,9 @@ export class VhostUserBackend {
         if (live.running && slot.errFd >= 0) this.signal(slot.errFd, `error of ring ${index}`);
       },
       clearKick: () => this.clearKick(slot),
+      handOff: () => {
+        if (live.running) system.yieldCpu?.();
+      },
     };
     slot.live = live;
     slot.unwatch = system.watchEventFd(slot.kickFd, () => {

@@ -105,6 +105,8 @@ export interface SystemIO {
   waitEventFd?(fds: readonly number[], timeoutMs: number): number;
   /** Resets eventfd `fd`'s counter: true if it held a count, false if not (or `fd` reads as no eventfd does). */
   clearEventFd?(fd: number): boolean;
+  /** Optional: lets another thread that waits for this CPU run first (sched_yield); see Vring.handOff. */
+  yieldCpu?(): void;
 }
 
 /** How a {@link Channel} ended: `error` is null when this side closed it. */

@@ -31,6 +31,7 @@ import {
   recvmsg,
   sendmsg,
   sharedPoller,
+  yieldCpu,
 } from "../sys/index.js";
 import type { Mapping, Transport, TransportReceiver } from "./channel.js";
 import { VhostUserFrontend, type FrontendDevice, type FrontendOptions, type FrontendSetup, type FrontendSystem } from "./frontend.js";
@@ -162,6 +163,10 @@ export class HostSystem implements FrontendSystem {
 
   clearEventFd(fd: number): boolean {
     return eventfdClear(fd);
+  }
+
+  yieldCpu(): void {
+    yieldCpu();
   }
 
   createMemfd(name: string, size: bigint): number {

@@ -25,16 +25,20 @@ class ConstFs extends FileSystemBase {
   busyMs = 0;
   /** GETATTR and FORGET calls, in order. */
   readonly calls: string[] = [];
+  /** The same calls, with the rig's notifications and hand-offs between them. */
+  readonly log: string[] = [];
   /** Called at each GETATTR with how many came before it. */
   onGetattr: (before: number) => void = () => undefined;
 
   override forget(nodeid: bigint, _nlookup: bigint): void {
     this.calls.push(`forget ${nodeid}`);
+    this.log.push(`forget ${nodeid}`);
   }
 
   override getattr(_ctx: Context, _nodeid: bigint, _fh: bigint | undefined): AttrOut {
     this.onGetattr(this.calls.filter((c) => c === "getattr").length);
     this.calls.push("getattr");
+    this.log.push("getattr");
     const until = performance.now() + this.busyMs;
     while (performance.now() < until);
     return { attrValid: 1n, attrValidNsec: 0, attr };
@@ -83,8 +87,12 @@ async function rig(
     usedAddr: layout.usedAddr,
     nextAvail: 0,
     features: eventIdx ? featureMask("RING_EVENT_IDX") : 0n,
-    notify: () => void notifications++,
+    notify: () => {
+      notifications++;
+      fs.log.push("notify");
+    },
     signalError: () => assert.fail("ring error"),
+    handOff: () => void fs.log.push("hand-off"),
   };
   device.queueStarted(vring);
   const hiDriver = new DriverQueue<number>({ memory, size: SIZE, ...hiLayout, eventIdx });
@@ -95,6 +103,7 @@ async function rig(
     availAddr: hiLayout.availAddr,
     usedAddr: hiLayout.usedAddr,
     notify: () => undefined,
+    handOff: () => void fs.log.push("hiprio hand-off"),
   });
   let hiSlot = 0;
   const usedEvent = new DataView(bytes.buffer, Number(layout.availAddr) + usedEventOffset(SIZE), 2);
@@ -275,4 +284,19 @@ test("the hiprio queue is served between the chains of a long drain: a FORGET do
   r.device.queueKicked(1);
   assert.equal(r.driver.takeUsed().length, 8);
   assert.deepEqual(r.fs.calls.slice(0, 5), ["getattr", "getattr", "getattr", "forget 77", "getattr"]);
+});
+
+test("a hand-off follows the interrupt of a drain that ran dry, before the FORGETs that waited; none without an interrupt", async (t) => {
+  const r = await rig();
+  t.after(r.stop);
+  r.submit(2n);
+  r.forgetOnHiprio(77n);
+  r.device.queueKicked(1);
+  // The reply's interrupt, then the CPU to the thread it woke, then this daemon's own work.
+  assert.deepEqual(r.fs.log, ["getattr", "notify", "hand-off", "forget 77", "hiprio hand-off"]);
+  // A driver that asked for no interrupt yet (used_event ahead) is not woken, so nothing is handed off.
+  r.setUsedEvent(10);
+  r.submit(3n);
+  r.device.queueKicked(1);
+  assert.deepEqual(r.fs.log.slice(5), ["getattr"]);
 });

@@ -169,6 +169,9 @@ test("the QEMU 7.2 sequence: ADD_MEM_REG, ring setup, rings start on SET_VRING_E
   // A kick reaches the device; a notify reaches the call fd.
   s.system.signalEventFd(kicks[1]!);
   await s.device.until(() => s.device.kicks.get(1) === 1, "kick");
+  // A hand-off yields the CPU.
+  vring.handOff?.();
+  assert.equal(s.system.yields, 1);
 
   // GET_VRING_BASE stops the ring and answers where the device stopped.
   s.device.advance = 5;
@@ -176,8 +179,10 @@ test("the QEMU 7.2 sequence: ADD_MEM_REG, ring setup, rings start on SET_VRING_E
   assert.deepEqual(state, { index: 1, num: 12 });
   assert.equal(s.backend.ring(1).running, false);
   assert.equal(s.backend.ring(1).hasKick, false, "the kick fd is dropped with the ring");
-  // A stale notify after the stop does nothing.
+  // A stale notify or hand-off after the stop does nothing.
   vring.notify();
+  vring.handOff?.();
+  assert.equal(s.system.yields, 1);
   // Kicking the old fd no longer reaches the device.
   s.system.signalEventFd(kicks[1]!);
   await new Promise((r) => setTimeout(r, 20));

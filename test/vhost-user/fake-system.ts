@@ -121,6 +121,13 @@ export class FakeSystem implements FrontendSystem {
     return answer;
   }
 
+  /** How many times yieldCpu was called. */
+  yields = 0;
+
+  yieldCpu(): void {
+    this.yields++;
+  }
+
   /** How many counts clearEventFd found, in order (0: none). */
   readonly clears: bigint[] = [];
 
