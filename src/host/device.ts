@@ -143,7 +143,17 @@ const NOTIFY_HOLD_US = 200;
  * daemon with and without the hand-off, C virtiofsd), 15 passes each:
  * viofs serve ÷ C virtiofsd went from 0.919× and 0.937× to 0.962× and
  * 0.999×. When nothing waits for the CPU, the yield returns at once.
+ *
+ * A driver that keeps requests in flight (1 MiB WRITEs at QD16 through the
+ * guest driver) queues its next one during the yield; the drain goes on,
+ * runs dry after that one chain, and with a hand-off each time device and
+ * driver took turns a chain at a time, an interrupt each (twice the
+ * interrupts, 8% less throughput) instead of the batches that come with a
+ * kick once the device sleeps. So a chain that comes after a hand-off and
+ * before the queue sleeps makes the next HAND_OFF_SKIPS hand-offs be
+ * skipped.
  */
+const HAND_OFF_SKIPS = 16;
 
 /**
  * A drain serves chains for at most DRAIN_SLICE_MS before it lets the event
@@ -189,6 +199,9 @@ class RunningQueue {
   servedSince = 0;
   /** The driver was interrupted since the last handOff(). */
   woke = false;
+  /** A hand-off was made, and no chain has come since nor has the queue slept; and the hand-offs still to skip (see HAND_OFF). */
+  handedOff = false;
+  handOffSkips = 0;
 
   constructor(
     readonly vring: Vring,
@@ -211,10 +224,15 @@ class RunningQueue {
     }
   }
 
-  /** After an interrupt, lets the driver's woken thread run first (see HAND_OFF). */
+  /** After an interrupt, lets the driver's woken thread run first, unless a pipelining driver made it skip this one (see HAND_OFF). */
   handOff(): void {
     if (!this.woke) return;
     this.woke = false;
+    if (this.handOffSkips > 0) {
+      this.handOffSkips--;
+      return;
+    }
+    this.handedOff = true;
     this.vring.handOff?.();
   }
 }
@@ -420,10 +438,16 @@ export class VirtioFsDevice implements VhostUserDevice {
         // before the last look at the ring (a kick for a chain that look misses stays to wake the next wait).
         running.vring.clearKick?.();
         if (queue.enableNotification()) continue;
+        running.handedOff = false;
         running.sleptAt = performance.now();
         return false;
       }
       queue.disableNotification();
+      if (running.handedOff) {
+        // The driver queued more during the hand-off: it keeps requests in flight (see HAND_OFF).
+        running.handedOff = false;
+        running.handOffSkips = HAND_OFF_SKIPS;
+      }
       this.serve(running, chain);
       // The time of the last completion: no clock reading of its own.
       if (running.servedSince - start >= this.drainSliceMs) return true;
@@ -477,8 +501,6 @@ export class VirtioFsDevice implements VhostUserDevice {
       }
     }
     running.notify();
-    // A completion outside a drain (a thread-pool READ): nothing else of this queue's is due now.
-    if (!running.draining) running.handOff();
   }
 
   private reportRingError(running: RunningQueue, error: unknown): void {

@@ -27,6 +27,8 @@ class ConstFs extends FileSystemBase {
   readonly calls: string[] = [];
   /** The same calls, with the rig's notifications and hand-offs between them. */
   readonly log: string[] = [];
+  /** Called at each hand-off of the request queue. */
+  onHandOff: () => void = () => undefined;
   /** Called at each GETATTR with how many came before it. */
   onGetattr: (before: number) => void = () => undefined;
 
@@ -92,7 +94,10 @@ async function rig(
       fs.log.push("notify");
     },
     signalError: () => assert.fail("ring error"),
-    handOff: () => void fs.log.push("hand-off"),
+    handOff: () => {
+      fs.log.push("hand-off");
+      fs.onHandOff();
+    },
   };
   device.queueStarted(vring);
   const hiDriver = new DriverQueue<number>({ memory, size: SIZE, ...hiLayout, eventIdx });
@@ -299,4 +304,30 @@ test("a hand-off follows the interrupt of a drain that ran dry, before the FORGE
   r.submit(3n);
   r.device.queueKicked(1);
   assert.deepEqual(r.fs.log.slice(5), ["getattr"]);
+});
+
+test("a driver that queues a request during a hand-off keeps requests in flight: the next 16 hand-offs are skipped", async (t) => {
+  // Without EVENT_IDX every completion interrupts the driver, so each drain that runs dry could hand off.
+  const r = await rig(false);
+  t.after(r.stop);
+  let queued = false;
+  r.fs.onHandOff = () => {
+    if (!queued) r.submit(3n);
+    queued = true;
+  };
+  r.submit(2n);
+  r.device.queueKicked(1);
+  // The request queued during the hand-off is served in the same drain, and its interrupt hands nothing off.
+  assert.deepEqual(r.fs.log, ["getattr", "notify", "hand-off", "getattr", "notify"]);
+  const handOffs = (): number => r.fs.log.filter((e) => e === "hand-off").length;
+  const one = (unique: bigint): void => {
+    r.driver.takeUsed();
+    r.submit(unique);
+    r.device.queueKicked(1);
+  };
+  for (let i = 0; i < 15; i++) one(BigInt(4 + i));
+  assert.equal(handOffs(), 1, "15 more drains, none handed off");
+  one(100n);
+  assert.equal(handOffs(), 2, "the 17th interrupt after the first hand-off is handed off again");
+  assert.equal(r.fs.calls.length, 18, "every request served");
 });
