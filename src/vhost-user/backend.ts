@@ -90,9 +90,9 @@ export interface Vring {
    * notify() woke run now if it waits for this CPU, before the caller goes
    * on (sched_yield). The device calls it once its replies are out and it has
    * only its own bookkeeping left before it sleeps: a scheduler that puts a
-   * woken thread on its waker's CPU (as Linux does where it sees no shared
-   * cache between CPUs) would otherwise hold the frontend's interrupt back
-   * until then.
+   * woken thread on its waker's CPU (as Linux did on the benchmark host,
+   * whose CPUs report no shared cache) would otherwise hold the frontend's
+   * interrupt back until then.
    */
   handOff?(): void;
 }
