@@ -291,13 +291,20 @@ test("the hiprio queue is served between the chains of a long drain: a FORGET do
   assert.deepEqual(r.fs.calls.slice(0, 5), ["getattr", "getattr", "getattr", "forget 77", "getattr"]);
 });
 
-test("a hand-off follows the interrupt of a drain that ran dry, before the FORGETs that waited; none without an interrupt", async (t) => {
-  const r = await rig();
+test("a hand-off follows the interrupt of a drain that ran dry, and the device's own work comes after it; none without an interrupt", async (t) => {
+  // A slice long enough that no drain here goes on from the event loop, however slow this machine is.
+  const r = await rig(true, { drainSliceMs: 1000 });
   t.after(r.stop);
+  // The guest's FORGET comes while the CPU is handed off (one queued before could be served before the queue ran
+  // dry: a drain goes to the hiprio queue every millisecond, and a cold GETATTR may take that long).
+  let forgot = false;
+  r.fs.onHandOff = () => {
+    if (!forgot) r.forgetOnHiprio(77n);
+    forgot = true;
+  };
   r.submit(2n);
-  r.forgetOnHiprio(77n);
   r.device.queueKicked(1);
-  // The reply's interrupt, then the CPU to the thread it woke, then this daemon's own work.
+  // The reply's interrupt, then the CPU to the thread it woke, then this daemon's own work: the FORGET.
   assert.deepEqual(r.fs.log, ["getattr", "notify", "hand-off", "forget 77", "hiprio hand-off"]);
   // A driver that asked for no interrupt yet (used_event ahead) is not woken, so nothing is handed off.
   r.setUsedEvent(10);
@@ -308,7 +315,7 @@ test("a hand-off follows the interrupt of a drain that ran dry, before the FORGE
 
 test("a driver that queues a request during a hand-off keeps requests in flight: the next 16 hand-offs are skipped", async (t) => {
   // Without EVENT_IDX every completion interrupts the driver, so each drain that runs dry could hand off.
-  const r = await rig(false);
+  const r = await rig(false, { drainSliceMs: 1000 });
   t.after(r.stop);
   let queued = false;
   r.fs.onHandOff = () => {
