@@ -135,10 +135,11 @@ const NOTIFY_HOLD_US = 200;
  * read, re-enabling notifications, the way back to the wait. On the
  * benchmark host (2 CPUs that report no cache topology) Linux put the
  * thread an eventfd write wakes on the writer's CPU, so QEMU's main loop,
- * which turns the call into the guest's interrupt, waited for all of that. In a VM's cold stat of 2,000 files (scheduler traces,
- * p50), QEMU ran 11 µs after viofs serve's call and 6 µs after C
- * virtiofsd's; with the hand-off, 4-7 µs, and the device's own work runs
- * while the guest takes its reply. Two boots with three devices (this
+ * which turns the call into the guest's interrupt, waited for all of that.
+ * In a VM's cold stat of 2,000 files (scheduler traces, p50), QEMU ran
+ * 11 µs after viofs serve's call and 6 µs after C virtiofsd's; with the
+ * hand-off, 4-7 µs, and the device's own work runs while the guest takes
+ * its reply. Two boots with three devices (this
  * daemon with and without the hand-off, C virtiofsd), 15 passes each:
  * viofs serve ÷ C virtiofsd went from 0.919× and 0.937× to 0.962× and
  * 0.999×. When nothing waits for the CPU, the yield returns at once.

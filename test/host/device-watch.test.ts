@@ -291,17 +291,21 @@ test("the hiprio queue is served between the chains of a long drain: a FORGET do
   assert.deepEqual(r.fs.calls.slice(0, 5), ["getattr", "getattr", "getattr", "forget 77", "getattr"]);
 });
 
+/** Runs `act` at the request queue's first hand-off only: what the driver does while it has the CPU. */
+function duringFirstHandOff(fs: ConstFs, act: () => void): void {
+  fs.onHandOff = () => {
+    fs.onHandOff = () => undefined;
+    act();
+  };
+}
+
 test("a hand-off follows the interrupt of a drain that ran dry, and the device's own work comes after it; none without an interrupt", async (t) => {
   // A slice long enough that no drain here goes on from the event loop, however slow this machine is.
   const r = await rig(true, { drainSliceMs: 1000 });
   t.after(r.stop);
   // The guest's FORGET comes while the CPU is handed off (one queued before could be served before the queue ran
   // dry: a drain goes to the hiprio queue every millisecond, and a cold GETATTR may take that long).
-  let forgot = false;
-  r.fs.onHandOff = () => {
-    if (!forgot) r.forgetOnHiprio(77n);
-    forgot = true;
-  };
+  duringFirstHandOff(r.fs, () => r.forgetOnHiprio(77n));
   r.submit(2n);
   r.device.queueKicked(1);
   // The reply's interrupt, then the CPU to the thread it woke, then this daemon's own work: the FORGET.
@@ -317,11 +321,7 @@ test("a driver that queues a request during a hand-off keeps requests in flight:
   // Without EVENT_IDX every completion interrupts the driver, so each drain that runs dry could hand off.
   const r = await rig(false, { drainSliceMs: 1000 });
   t.after(r.stop);
-  let queued = false;
-  r.fs.onHandOff = () => {
-    if (!queued) r.submit(3n);
-    queued = true;
-  };
+  duringFirstHandOff(r.fs, () => r.submit(3n));
   r.submit(2n);
   r.device.queueKicked(1);
   // The request queued during the hand-off is served in the same drain, and its interrupt hands nothing off.
