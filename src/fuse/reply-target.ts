@@ -31,6 +31,8 @@ export interface ReplyTarget {
    * 16-byte `fuse_out_header`), their lengths adding up to its `len`. Throws
    * a ProtocolError (LENGTH) and sends nothing when the reply does not fit
    * the room the client gave; the server then sends an error reply instead.
+   * The chunks are the caller's again once `send` returns, whatever it
+   * returns: a transport copies them or writes them out first.
    */
   send(chunks: readonly Uint8Array[]): void | Promise<void>;
   /**

@@ -19,9 +19,15 @@ import { ID_REUSE_AFTER, closeNodeFd, idKey, type Inode, type InodeStore } from 
 export interface DirCursor {
   /** The `off` of the last entry handed out: where the fd's stream stands. */
   last: bigint;
-  /** The getdents64 records read from the fd last (a copy of their own); those from `at` on are not handed out yet. */
+  /**
+   * The getdents64 records read from the fd last (a copy of their own, in
+   * `room`); those from `at` on are not handed out yet. The next read
+   * overwrites them: an entry's name is valid until then.
+   */
   records: Uint8Array;
   at: number;
+  /** The memory `records` lies in, kept for the next read (and a cursor after a seek). */
+  room: Uint8Array;
 }
 
 /** One record of getdents64 (a DirEntry as the file-system interface hands it over). */
@@ -29,7 +35,7 @@ export interface RawDirent {
   readonly ino: bigint;
   readonly off: bigint;
   readonly type: number;
-  /** A view of the cursor's records, never of the shared getdents buffer. */
+  /** A view of the cursor's records, never of the shared getdents buffer; valid until the cursor's next read. */
   readonly name: Uint8Array;
   /** Where the next record starts in the cursor's records. */
   readonly next: number;

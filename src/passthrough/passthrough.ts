@@ -164,7 +164,7 @@ import type { CStr } from "../sys/libc.js";
 import { cstring, display } from "../sys/path.js";
 import { decodeDev, toFuseStatx } from "./attr.js";
 import { CallerCredentials } from "./credentials.js";
-import { cursorAt, peek, take } from "./dir.js";
+import { cursorAt, drainInto, peek, take } from "./dir.js";
 import { FdBudget } from "./fd-budget.js";
 import { HandleTable, type Handle } from "./handles.js";
 import { HostStat, type HostIdentity } from "./host-stat.js";
@@ -1158,9 +1158,10 @@ export class PassthroughFs extends FileSystemBase {
     const handle = this.#handles.get(fh, nodeid, op);
     if (!handle.isDir) throw errno("ENOTDIR", op);
     const cursor = cursorAt(handle, offset);
+    if (!plus) return drainInto(handle, cursor, sink);
     for (let entry = peek(handle, cursor); entry !== undefined; entry = peek(handle, cursor)) {
       // A getdents64 record is a DirEntry as it is: no copy of it per entry.
-      if (!(plus ? this.#addPlus(handle.node, entry, sink) : sink.add(entry))) return;
+      if (!this.#addPlus(handle.node, entry, sink)) return;
       take(cursor, entry);
     }
   }

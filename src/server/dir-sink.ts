@@ -11,6 +11,7 @@
  */
 import { DirentEncoder, DirentplusEncoder } from "../fuse/dirent.js";
 import { Attr, EntryOut } from "../fuse/structs.js";
+import { loadU64 } from "../fuse/wire.js";
 import type { DirEntry, DirSink } from "./filesystem.js";
 
 const ZERO_ATTR = Attr.zero();
@@ -47,6 +48,15 @@ export class ReplyDirSink implements DirSink {
     return this.plain!.add(entry);
   }
 
+  addFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): boolean {
+    if (this.closed) return false;
+    if (this.plus !== null) {
+      const entry = { ino: loadU64(src, inoAt), off: loadU64(src, offAt), type, name: src.subarray(nameAt, nameAt + nameLength) };
+      return this.plus.add({ entry: unlookedEntry(entry), dirent: entry });
+    }
+    return this.plain!.addFields(src, inoAt, offAt, type, nameAt, nameLength);
+  }
+
   addPlus(entry: DirEntry, out: EntryOut): boolean {
     if (this.closed) return false;
     if (this.plus === null) {
@@ -65,5 +75,11 @@ export class ReplyDirSink implements DirSink {
   finish(): Uint8Array {
     this.closed = true;
     return (this.plus ?? this.plain!).finish();
+  }
+
+  /** The stream {@link finish} returned has been sent: its memory may serve another reply. */
+  recycle(): void {
+    this.closed = true;
+    (this.plus ?? this.plain!).recycle();
   }
 }

@@ -98,9 +98,18 @@ export interface DirEntry {
  * Where READDIR/READDIRPLUS put entries. `add` returns false, and keeps
  * nothing, when the entry does not fit in the client's buffer: the file system
  * stops there and must not count a lookup for an entry that was refused.
+ * An entry's bytes are the file system's again once the call returns: a sink
+ * copies what it keeps.
  */
 export interface DirSink {
   add(entry: DirEntry): boolean;
+  /**
+   * {@link add} for an entry whose fields lie in `src`: `ino` and `off` as
+   * little-endian 64-bit words at `inoAt` and `offAt`, the name's
+   * `nameLength` bytes at `nameAt`. For a file system that holds entries as
+   * records (a getdents64 buffer): nothing to allocate per entry.
+   */
+  addFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): boolean;
   /** READDIRPLUS: the entry with its attributes; a lookup is counted only when this returns true. */
   addPlus(entry: DirEntry, out: EntryOut): boolean;
 }

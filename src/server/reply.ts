@@ -127,7 +127,7 @@ export class MessageReply implements ReplyTarget {
     let total = 0;
     for (const c of chunks) total += c.length;
     if (total > this.limit) throw tooSmall("reply", total, this.limit);
-    if (chunks.length === 1) return this.deliver(chunks[0]!);
+    if (chunks.length === 1) return this.deliver(chunks[0]!.slice()); // the caller's again once send returns
     const message = new Uint8Array(total);
     let at = 0;
     for (const c of chunks) {

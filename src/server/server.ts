@@ -988,7 +988,11 @@ async function readdir(
     log.debug(`fuse: READDIRPLUS failed after ${sink.count} entries, sending those: ${describe(error)}`);
   }
   const body = sink.finish();
-  return reply.send([encodeOutHeader(OUT_HEADER_SIZE + body.length, 0, ctx.unique), body]);
+  try {
+    return reply.send([encodeOutHeader(OUT_HEADER_SIZE + body.length, 0, ctx.unique), body]);
+  } finally {
+    sink.recycle(); // send has copied or written the body
+  }
 }
 
 on(Opcode.READDIR, (s, req, ctx, reply) => readdir(s, req, false, ctx, reply));

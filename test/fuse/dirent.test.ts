@@ -146,3 +146,77 @@ test("decoder: malformed streams are protocol errors", () => {
   dirty.fill(0xaa, 28);
   assert.deepEqual(decodeDirents(dirty), [d(1n, 1n, 8, "name")]);
 });
+
+/** Entries laid out as getdents64 records are (ino at 0, off at 8, type at 18, name at 19), with where each field is. */
+function fieldsOf(entries: readonly Dirent[]): { src: Uint8Array; at: number[] } {
+  const at: number[] = [];
+  let size = 0;
+  for (const e of entries) {
+    at.push(size);
+    size += (19 + e.name.length + 1 + 7) & ~7;
+  }
+  const src = new Uint8Array(size).fill(0xee); // no zeros a sloppy encoder could lean on
+  const view = new DataView(src.buffer);
+  entries.forEach((e, i) => {
+    view.setBigUint64(at[i]!, e.ino, true);
+    view.setBigUint64(at[i]! + 8, e.off, true);
+    src[at[i]! + 18] = e.type;
+    src.set(e.name, at[i]! + 19);
+  });
+  return { src, at };
+}
+
+test("addFields writes the stream add writes, without a Dirent", () => {
+  const entries = [
+    d(0x1111n, 1n, DirentType.DIR, "."),
+    d(0x2222n, 2n, DirentType.DIR, ".."),
+    d(0x3333n, 3n, DirentType.REG, "exactly8"),
+    d(0x0123_4567_89ab_cdefn, 0xffff_ffff_ffff_fff0n, DirentType.LNK, "nine-char"),
+    d(0x5555n, 5n, DirentType.REG, Buffer.from([0xc3, 0x28, 0xff])),
+    d(6n, 6n, DirentType.REG, "x".repeat(1024)),
+  ];
+  const { src, at } = fieldsOf(entries);
+  const byFields = new DirentEncoder(8192);
+  entries.forEach((e, i) => assert.ok(byFields.addFields(src, at[i]!, at[i]! + 8, e.type, at[i]! + 19, e.name.length)));
+  const byAdd = new DirentEncoder(8192);
+  for (const e of entries) assert.ok(byAdd.add(e));
+  assert.deepEqual(byFields.finish(), byAdd.finish());
+  assert.equal(byFields.count, entries.length);
+  assert.deepEqual(decodeDirents(byFields.finish()), entries);
+});
+
+test("addFields refuses what add refuses, and leaves the stream as it was", () => {
+  const bad = [d(1n, 1n, 8, "a/b"), d(1n, 1n, 8, "ab\0"), d(1n, 1n, 8, "x".repeat(1025)), d(1n, 1n, 8, "")];
+  const codes = [C.STRING, C.STRING, C.LIMIT, C.VALUE];
+  const good = d(9n, 9n, 8, "after");
+  const { src, at } = fieldsOf([...bad, good]);
+  const enc = new DirentEncoder(1 << 16);
+  bad.forEach((e, i) => {
+    assert.throws(() => enc.addFields(src, at[i]!, at[i]! + 8, 8, at[i]! + 19, e.name.length), { code: codes[i] });
+  });
+  assert.equal(enc.count, 0);
+  assert.ok(enc.addFields(src, at[4]!, at[4]! + 8, 8, at[4]! + 19, 5));
+  assert.deepEqual(enc.finish(), rec(9n, 9n, 8, "after"), "no byte of a refused record left behind");
+  // Full: nothing added.
+  const small = new DirentEncoder(31);
+  assert.ok(!small.addFields(src, at[4]!, at[4]! + 8, 8, at[4]! + 19, 5));
+  assert.equal(small.finish().byteLength, 0);
+});
+
+test("a recycled buffer serves the next encoder with zeros where the last one wrote", () => {
+  // Long names first, so that short ones after them would show any stale byte in their padding.
+  const first = new DirentEncoder(32 * 1024);
+  for (let i = 0; i < 500; i++) assert.ok(first.add(d(BigInt(i), BigInt(i), 8, `a-long-name-${"y".repeat(i % 40)}`)));
+  first.recycle();
+  assert.ok(!first.add(d(1n, 1n, 8, "late")), "a recycled encoder takes nothing");
+  const next = new DirentEncoder(32 * 1024);
+  const short = Array.from({ length: 600 }, (_, i) => d(BigInt(i), BigInt(i + 1), 8, `s${i % 7}`));
+  for (const e of short) assert.ok(next.add(e));
+  assert.deepEqual(next.finish(), cat(...short.map((e) => rec(e.ino, e.off, 8, e.name.toString("latin1")))));
+  next.recycle();
+  // A request for less than the spare buffer holds still stops at its own size.
+  const capped = new DirentEncoder(64);
+  assert.ok(capped.add(d(1n, 1n, 8, "a")));
+  assert.ok(capped.add(d(2n, 2n, 8, "b")));
+  assert.ok(!capped.add(d(3n, 3n, 8, "c")));
+});

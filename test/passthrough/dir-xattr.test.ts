@@ -11,7 +11,7 @@ import { DirentType, LockType, OpenFlag } from "../../src/fuse/abi.js";
 import { NO_XATTR, type DirSink } from "../../src/server/filesystem.js";
 import * as sys from "../../src/sys/fs.js";
 import { XATTR_CREATE, XATTR_REPLACE } from "../../src/sys/constants.js";
-import { ctx, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, throwsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
+import { ctx, fieldsEntry, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, throwsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
 
 test("READDIR through a sink of 3 entries at a time lists everything once, resuming at each off", async () => {
   const { fs: pfs, share, cleanup } = await openFs("readdir");
@@ -65,7 +65,8 @@ test("names handed to a sink stay as they were while other directories are read 
     const b = await pfs.lookup(ctx(), ROOT, n("b"));
     const ha = await pfs.opendir(ctx(), a.nodeid, 0);
     const hb = await pfs.opendir(ctx(), b.nodeid, 0);
-    // Keeps the entries themselves: their names are whatever memory the file system handed out.
+    // Keeps the entries themselves: their names are whatever memory the file system handed out
+    // (each directory's first read takes all of it, so no later read of its own writes over them).
     const kept: { dir: string; name: Uint8Array; off: bigint }[] = [];
     const sink = (dir: string, room: number): DirSink => ({
       add(entry) {
@@ -73,6 +74,9 @@ test("names handed to a sink stay as they were while other directories are read 
         room--;
         kept.push({ dir, name: entry.name, off: entry.off });
         return true;
+      },
+      addFields(src, inoAt, offAt, type, nameAt, nameLength) {
+        return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
       },
       addPlus: () => false,
     });
@@ -90,6 +94,57 @@ test("names handed to a sink stay as they were while other directories are read 
     }
     await pfs.releasedir(ctx(), a.nodeid, releaseIn(ha.fh));
     await pfs.releasedir(ctx(), b.nodeid, releaseIn(hb.fh));
+  } finally {
+    await cleanup();
+  }
+});
+
+test("a directory of many reads lists whole through sinks of any size, and after a sink that threw", async () => {
+  const { fs: pfs, share, cleanup } = await openFs("readdir-big");
+  try {
+    // About 96 KiB of getdents64 records: three reads, whose buffers the cursor reuses.
+    const names = Array.from({ length: 1500 }, (_, i) => `entry-${String(i).padStart(5, "0")}-${"n".repeat(i % 50)}`);
+    for (const name of names) fs.writeFileSync(path.join(share, name), "");
+    const want = [".", "..", ...names].sort();
+    for (const capacity of [1, 7, 700, 5000]) {
+      const got = (await listDir(pfs, ROOT, capacity)).map((e) => e.name);
+      assert.deepEqual([...got].sort(), want, `sinks of ${capacity}`);
+    }
+    // A READDIR whose sink throws after taking 200 entries (past the end of the cursor's first
+    // read) fails; the client never got those, and a READDIR at the offset it had (that of the
+    // last entry of the READDIR before) lists them.
+    const open = await pfs.opendir(ctx(), ROOT, 0);
+    const seen: string[] = [];
+    let offset = 0n;
+    const sinkOf = (take: number, thenThrow: boolean): DirSink & { got: { name: string; off: bigint }[] } => ({
+      got: [],
+      add(entry) {
+        if (this.got.length === take) {
+          if (thenThrow) throw new Error("sink failure");
+          return false;
+        }
+        this.got.push({ name: Buffer.from(entry.name).toString(), off: entry.off });
+        return true;
+      },
+      addFields(src, inoAt, offAt, type, nameAt, nameLength) {
+        return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
+      },
+      addPlus: () => false,
+    });
+    const first = sinkOf(500, false);
+    await pfs.readdir(ctx(), ROOT, open.fh, 0n, first);
+    seen.push(...first.got.map((e) => e.name));
+    offset = first.got[first.got.length - 1]!.off;
+    await assert.rejects(Promise.resolve(pfs.readdir(ctx(), ROOT, open.fh, offset, sinkOf(200, true))), /sink failure/);
+    for (;;) {
+      const sink = new SmallSink(333);
+      await pfs.readdir(ctx(), ROOT, open.fh, offset, sink);
+      if (sink.got.length === 0) break;
+      seen.push(...sink.got.map((e) => e.name));
+      offset = sink.got[sink.got.length - 1]!.off;
+    }
+    assert.deepEqual([...seen].sort(), want);
+    await pfs.releasedir(ctx(), ROOT, releaseIn(open.fh));
   } finally {
     await cleanup();
   }

@@ -10,6 +10,7 @@ import * as assert from "node:assert/strict";
 import { ErrnoError } from "../../src/common/errors.js";
 import { Errno, type ErrnoName } from "../../src/common/errno.js";
 import { FUSE_ROOT_ID, InitFlag } from "../../src/fuse/abi.js";
+import { loadU64 } from "../../src/fuse/wire.js";
 import {
   CopyFileRangeIn,
   FallocateIn,
@@ -149,6 +150,11 @@ export interface Received {
   entry?: EntryOut;
 }
 
+/** The entry {@link DirSink.addFields} describes; its name a view of `src`. */
+export function fieldsEntry(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): DirEntry {
+  return { ino: loadU64(src, inoAt), off: loadU64(src, offAt), type, name: src.subarray(nameAt, nameAt + nameLength) };
+}
+
 /** A DirSink that takes at most `capacity` entries per request. */
 export class SmallSink implements DirSink {
   readonly got: Received[] = [];
@@ -161,6 +167,9 @@ export class SmallSink implements DirSink {
     this.#left--;
     this.got.push({ name: Buffer.from(entry.name).toString(), off: entry.off, type: entry.type });
     return true;
+  }
+  addFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): boolean {
+    return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
   }
   addPlus(entry: DirEntry, out: EntryOut): boolean {
     if (this.#left === 0) return false;
