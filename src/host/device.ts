@@ -63,6 +63,8 @@ export interface VirtioFsDeviceOptions {
   notifyHoldUs?: number;
   /** How long a drain serves before it lets the event loop run, ms (see DRAIN_SLICE_MS). */
   drainSliceMs?: number;
+  /** How often a long drain of a request queue serves the hiprio queue, ms (see HIPRIO_EVERY_MS). */
+  hiprioEveryMs?: number;
 }
 
 /**
@@ -253,6 +255,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   private readonly notifyBacklog: number;
   private readonly notifyHoldMs: number;
   private readonly drainSliceMs: number;
+  private readonly hiprioEveryMs: number;
 
   constructor(
     private readonly server: FuseServer,
@@ -268,6 +271,7 @@ export class VirtioFsDevice implements VhostUserDevice {
     this.notifyBacklog = options.notifyBacklog ?? NOTIFY_BACKLOG;
     this.notifyHoldMs = (options.notifyHoldUs ?? NOTIFY_HOLD_US) / 1000;
     this.drainSliceMs = options.drainSliceMs ?? DRAIN_SLICE_MS;
+    this.hiprioEveryMs = options.hiprioEveryMs ?? HIPRIO_EVERY_MS;
   }
 
   queueStarted(vring: Vring): void {
@@ -397,7 +401,7 @@ export class VirtioFsDevice implements VhostUserDevice {
   /** Serves chains until the queue is empty (false) or the slice that began at `start` is over (true). */
   private drainQueue(running: RunningQueue, start: number): boolean {
     const { queue } = running;
-    let hiprioDue = start + HIPRIO_EVERY_MS;
+    let hiprioDue = start + this.hiprioEveryMs;
     for (;;) {
       if (running.stopping || this.queues[running.vring.index] !== running) return false;
       const hiprio = this.queues[0];
@@ -410,7 +414,7 @@ export class VirtioFsDevice implements VhostUserDevice {
         // Inside the hiprio queue's drain (which let this queue go first): back to it, the rest from the next turn.
         if (forgets.draining) return true;
         this.drain(forgets);
-        hiprioDue = running.servedSince + HIPRIO_EVERY_MS;
+        hiprioDue = running.servedSince + this.hiprioEveryMs;
       }
       let chain: DescriptorChain | null;
       try {

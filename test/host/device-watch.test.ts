@@ -246,7 +246,10 @@ test("a drain that outlasts its slice lets the event loop run, then goes on with
 });
 
 test("requests waiting go before FORGETs: a hiprio kick serves the request queue first, then the FORGETs when it runs dry", async (t) => {
-  const r = await rig(false, { pollMaxUs: 0 });
+  // No drain here reaches the hiprio queue's turn or the end of its slice, however slow this machine is: a GETATTR
+  // descheduled for a millisecond would let the FORGETs in between (as a long drain must), one descheduled for 4 ms
+  // would leave the rest to the next turn of the event loop.
+  const r = await rig(false, { pollMaxUs: 0, hiprioEveryMs: 1000, drainSliceMs: 1000 });
   t.after(r.stop);
   r.forgetOnHiprio(77n);
   r.forgetOnHiprio(78n);
