@@ -249,7 +249,8 @@ export class FuseSession {
   /** For the entries of MKNOD, MKDIR, SYMLINK and LINK: as entryEffects, but nodeid 0 is malformed. */
   private readonly newEntryEffects: Effects<EntryOut>;
   private readonly createEffects: Effects<CreateOut>;
-  private readonly plusEffects: Effects<Uint8Array>;
+  /** Gives back the lookups of a READDIRPLUS reply nobody waits for any more. */
+  private readonly forgetPlusReply: (bytes: Uint8Array) => void;
 
   private constructor(
     readonly transport: FuseTransport,
@@ -300,13 +301,8 @@ export class FuseSession {
         void this.release(c.entry.nodeid, c.open.fh).catch(() => undefined);
       },
     };
-    this.plusEffects = {
-      account: (bytes) => {
-        for (const e of decodeDirentplus(bytes)) this.lookups.add(e.entry.nodeid);
-      },
-      orphan: (bytes) => {
-        for (const e of decodeDirentplus(bytes)) forgetEntry(e.entry.nodeid);
-      },
+    this.forgetPlusReply = (bytes) => {
+      for (const e of decodeDirentplus(bytes)) forgetEntry(e.entry.nodeid);
     };
     void transport.closed.then(() => {
       this.forgets.discard();
@@ -694,7 +690,17 @@ export class FuseSession {
   async readdirplus(nodeid: bigint, fh: bigint, offset: bigint | number = 0n, o?: CallOptions & { size?: number }): Promise<Direntplus[]> {
     const size = Math.min(o?.size ?? this.readdirSize, this.info.maxRead);
     const arg = { fh, offset: BigInt(offset), size, readFlags: 0, lockOwner: 0n, flags: 0 };
-    return decodeDirentplus(await this.call(this.make(Opcode.READDIRPLUS, nodeid, { arg }, o), OUT + size, o, this.plusEffects));
+    // The reply is decoded once: the lookups are counted from the same entries the caller gets.
+    let entries: Direntplus[] | undefined;
+    const effects: Effects<Uint8Array> = {
+      account: (bytes) => {
+        entries = decodeDirentplus(bytes);
+        for (const e of entries) this.lookups.add(e.entry.nodeid);
+      },
+      orphan: this.forgetPlusReply,
+    };
+    const bytes = await this.call(this.make(Opcode.READDIRPLUS, nodeid, { arg }, o), OUT + size, o, effects);
+    return entries ?? decodeDirentplus(bytes);
   }
 
   /** RELEASEDIR. */

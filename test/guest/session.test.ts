@@ -171,6 +171,22 @@ test("READDIRPLUS entries hold references; nodeid 0 entries do not", async () =>
   assert.equal(session.stats.forgetEntries, 2);
 });
 
+test("a READDIRPLUS reply that comes after its caller gave up gives its lookups back", async () => {
+  const { transport, session } = await open(() => null, { forgetDelayMs: 0 });
+  await rejects(session.readdirplus(FUSE_ROOT_ID, 1n, 0n, { timeoutMs: 10 }), errnoIs("ETIMEDOUT"), "timeout");
+  const r = transport.requests(Opcode.READDIRPLUS)[0] as RequestOf<typeof Opcode.READDIRPLUS>;
+  const enc = new DirentplusEncoder(r.arg.size);
+  enc.add({ entry: entryOut(0n), dirent: { ino: 1n, off: 1n, type: 4, name: Buffer.from(".") } });
+  enc.add({ entry: entryOut(41n), dirent: { ino: 41n, off: 2n, type: 8, name: Buffer.from("late") } });
+  enc.add({ entry: entryOut(42n), dirent: { ino: 42n, off: 3n, type: 8, name: Buffer.from("later") } });
+  transport.reply(r.header.unique, encodeReplyBytes(r.header.unique, Opcode.READDIRPLUS, enc.finish()));
+  await wait(20);
+  await session.flushForgets();
+  const forgets = (transport.requests(Opcode.BATCH_FORGET) as RequestOf<typeof Opcode.BATCH_FORGET>[]).flatMap((b) => b.forgets);
+  assert.deepEqual(forgets.sort((a, b) => Number(a.nodeid - b.nodeid)), [{ nodeid: 41n, nlookup: 1n }, { nodeid: 42n, nlookup: 1n }]);
+  assert.equal(session.trackedNodes, 0);
+});
+
 test("cancellation: timeouts and aborts reject at once, INTERRUPT goes on hiprio when enabled, late replies are undone", async () => {
   const { transport, session } = await open(() => null, { interrupts: true, forgetDelayMs: 0 });
   const lookup = session.lookup(FUSE_ROOT_ID, "slow", { timeoutMs: 30 });
