@@ -98,7 +98,7 @@ const FIRST_BUFFER = 32 * 1024;
  * Buffers of {@link FIRST_BUFFER} bytes, all zeros, that finished encoders
  * gave back ({@link RecordEncoder.recycle}). A new 32 KiB buffer per READDIR
  * was 8% of the daemon's time while the guest driver listed a large
- * directory: freed only by a later GC, each came from memory not yet touched.
+ * directory.
  */
 const spare: Uint8Array[] = [];
 const NO_BYTES = new Uint8Array(0);
