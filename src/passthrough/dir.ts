@@ -16,6 +16,12 @@ const scratch = new Uint8Array(32 * 1024);
 
 const NO_RECORDS = new Uint8Array(0);
 
+/** linux_dirent64: d_ino at 0, d_off at 8, d_reclen at 16, d_type at 18, the NUL-terminated name at 19. */
+const OFF = 8;
+const RECLEN = 16;
+const TYPE = 18;
+const NAME = 19;
+
 /**
  * The linux_dirent64 record at `at` of `records`, or undefined past the last
  * whole one. Records are parsed one at a time, as READDIR takes them: an
@@ -28,18 +34,13 @@ export function recordAt(records: Uint8Array, at: number): RawDirent | undefined
   const reclen = recordLength(records, at);
   if (reclen === 0) return undefined;
   const end = nameEnd(records, at, reclen);
-  return { ino: loadU64(records, at), off: loadU64(records, at + 8), type: records[at + 18]!, name: records.subarray(at + NAME, end), next: at + reclen };
+  return { ino: loadU64(records, at), off: loadU64(records, at + OFF), type: records[at + TYPE]!, name: records.subarray(at + NAME, end), next: at + reclen };
 }
-
-/** linux_dirent64: d_ino at 0, d_off at 8, d_reclen at 16, d_type at 18, the NUL-terminated name at 19. */
-const OFF = 8;
-const TYPE = 18;
-const NAME = 19;
 
 /** The length of the whole linux_dirent64 record at `at` of `records`, or 0 where none is. */
 function recordLength(records: Uint8Array, at: number): number {
   if (at + NAME > records.length) return 0;
-  const reclen = loadU16(records, at + 16);
+  const reclen = loadU16(records, at + RECLEN);
   return reclen <= NAME || at + reclen > records.length ? 0 : reclen;
 }
 
@@ -117,9 +118,12 @@ export function drainInto(handle: Handle, cursor: DirCursor, sink: DirSink): voi
     for (;;) {
       let reclen = recordLength(records, at);
       if (reclen === 0) {
-        if (taken >= 0) cursor.last = loadU64(records, taken + OFF);
-        taken = -1;
-        cursor.at = at;
+        // All taken: the cursor up to date before its records are replaced (as the finally below).
+        if (taken >= 0) {
+          cursor.last = loadU64(records, taken + OFF);
+          cursor.at = at;
+          taken = -1;
+        }
         if (!refill(handle, cursor)) return;
         records = cursor.records;
         at = 0;

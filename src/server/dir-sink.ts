@@ -29,6 +29,11 @@ function unlookedEntry(entry: DirEntry): EntryOut {
   };
 }
 
+/** The {@link DirEntry} that {@link DirSink.addFields}' arguments describe; its name a view of `src`. */
+export function entryOfFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): DirEntry {
+  return { ino: loadU64(src, inoAt), off: loadU64(src, offAt), type, name: src.subarray(nameAt, nameAt + nameLength) };
+}
+
 /** A sink for one READDIR or READDIRPLUS request; closed once the reply is built. */
 export class ReplyDirSink implements DirSink {
   private readonly plain: DirentEncoder | null;
@@ -51,7 +56,7 @@ export class ReplyDirSink implements DirSink {
   addFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): boolean {
     if (this.closed) return false;
     if (this.plus !== null) {
-      const entry = { ino: loadU64(src, inoAt), off: loadU64(src, offAt), type, name: src.subarray(nameAt, nameAt + nameLength) };
+      const entry = entryOfFields(src, inoAt, offAt, type, nameAt, nameLength);
       return this.plus.add({ entry: unlookedEntry(entry), dirent: entry });
     }
     return this.plain!.addFields(src, inoAt, offAt, type, nameAt, nameLength);

@@ -5,4 +5,4 @@
 export * from "./filesystem.js";
 export * from "./reply.js";
 export * from "./server.js";
-export { ReplyDirSink } from "./dir-sink.js";
+export { entryOfFields, ReplyDirSink } from "./dir-sink.js";

@@ -9,9 +9,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { DirentType, LockType, OpenFlag } from "../../src/fuse/abi.js";
 import { NO_XATTR, type DirSink } from "../../src/server/filesystem.js";
+import { entryOfFields } from "../../src/server/dir-sink.js";
 import * as sys from "../../src/sys/fs.js";
 import { XATTR_CREATE, XATTR_REPLACE } from "../../src/sys/constants.js";
-import { ctx, fieldsEntry, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, throwsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
+import { ctx, listDir, lseekIn, n, openFdCount, openFs, rejectsErrno, throwsErrno, releaseIn, ROOT, SmallSink } from "./helpers.js";
 
 test("READDIR through a sink of 3 entries at a time lists everything once, resuming at each off", async () => {
   const { fs: pfs, share, cleanup } = await openFs("readdir");
@@ -76,7 +77,7 @@ test("names handed to a sink stay as they were while other directories are read 
         return true;
       },
       addFields(src, inoAt, offAt, type, nameAt, nameLength) {
-        return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
+        return this.add(entryOfFields(src, inoAt, offAt, type, nameAt, nameLength));
       },
       addPlus: () => false,
     });
@@ -127,7 +128,7 @@ test("a directory of many reads lists whole through sinks of any size, and after
         return true;
       },
       addFields(src, inoAt, offAt, type, nameAt, nameLength) {
-        return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
+        return this.add(entryOfFields(src, inoAt, offAt, type, nameAt, nameLength));
       },
       addPlus: () => false,
     });

@@ -10,7 +10,7 @@ import * as assert from "node:assert/strict";
 import { ErrnoError } from "../../src/common/errors.js";
 import { Errno, type ErrnoName } from "../../src/common/errno.js";
 import { FUSE_ROOT_ID, InitFlag } from "../../src/fuse/abi.js";
-import { loadU64 } from "../../src/fuse/wire.js";
+import { entryOfFields } from "../../src/server/dir-sink.js";
 import {
   CopyFileRangeIn,
   FallocateIn,
@@ -150,11 +150,6 @@ export interface Received {
   entry?: EntryOut;
 }
 
-/** The entry {@link DirSink.addFields} describes; its name a view of `src`. */
-export function fieldsEntry(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): DirEntry {
-  return { ino: loadU64(src, inoAt), off: loadU64(src, offAt), type, name: src.subarray(nameAt, nameAt + nameLength) };
-}
-
 /** A DirSink that takes at most `capacity` entries per request. */
 export class SmallSink implements DirSink {
   readonly got: Received[] = [];
@@ -169,7 +164,7 @@ export class SmallSink implements DirSink {
     return true;
   }
   addFields(src: Uint8Array, inoAt: number, offAt: number, type: number, nameAt: number, nameLength: number): boolean {
-    return this.add(fieldsEntry(src, inoAt, offAt, type, nameAt, nameLength));
+    return this.add(entryOfFields(src, inoAt, offAt, type, nameAt, nameLength));
   }
   addPlus(entry: DirEntry, out: EntryOut): boolean {
     if (this.#left === 0) return false;
